@@ -1,0 +1,217 @@
+//! The one error type of the crate.
+//!
+//! Every fallible operation in mpshare returns [`Result<T>`](crate::Result), whose error is
+//! [`Error`]. Variants are meant to be matched: each names what was expected and what was found.
+
+use std::time::Duration;
+
+/// Everything that can go wrong in mpshare.
+///
+/// ```
+/// use mpshare::{Error, TypeCode};
+/// let err = TypeCode::try_from('x').unwrap_err();
+/// assert!(matches!(err, Error::InvalidTypeCode { found: 'x' }));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system call failed.
+    #[error("{context}: {source}")]
+    Os {
+        /// What mpshare was doing.
+        context: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A plain I/O error (sockets, files).
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A typecode that is not one of Python's ctypes codes.
+    #[error("invalid typecode {found:?}: expected one of 'c' 'b' 'B' 'u' 'h' 'H' 'i' 'I' 'l' 'L' 'q' 'Q' 'f' 'd'")]
+    InvalidTypeCode {
+        /// The character given.
+        found: char,
+    },
+    /// A value that does not fit the element type (300 into `'b'`).
+    #[error("value {value} out of range for typecode '{typecode}': expected {expected}")]
+    ValueOutOfRange {
+        /// The typecode of the cell.
+        typecode: char,
+        /// The value given, as text.
+        value: String,
+        /// What the cell accepts.
+        expected: String,
+    },
+    /// A value of the wrong kind for a typecode (a float into `'i'`).
+    #[error("wrong value kind for typecode '{typecode}': expected {expected}, found {found}")]
+    WrongValueKind {
+        /// The typecode of the cell.
+        typecode: char,
+        /// What was expected.
+        expected: &'static str,
+        /// What was found.
+        found: String,
+    },
+    /// An index past the end of an array.
+    #[error("index {index} out of range for array of length {len}")]
+    IndexOutOfRange {
+        /// The index given.
+        index: usize,
+        /// The array's length.
+        len: usize,
+    },
+    /// A range that does not fit an array (`a[i:j]` with `j > len` or `i > j`).
+    #[error("range {start}..{end} out of bounds for array of length {len}")]
+    RangeOutOfBounds {
+        /// Start of the range.
+        start: usize,
+        /// End of the range.
+        end: usize,
+        /// The array's length.
+        len: usize,
+    },
+    /// A slice whose length does not match what it is copied into.
+    #[error("length mismatch: expected {expected} elements, found {found}")]
+    LengthMismatch {
+        /// Expected length.
+        expected: usize,
+        /// Found length.
+        found: usize,
+    },
+    /// A segment name that cannot be used.
+    #[error("invalid segment name {name:?}: {reason}")]
+    InvalidName {
+        /// The name given.
+        name: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// `create` found a segment of that name already.
+    #[error("segment {name:?} already exists")]
+    AlreadyExists {
+        /// The name.
+        name: String,
+    },
+    /// `open` found no segment of that name.
+    #[error("segment {name:?} not found")]
+    NotFound {
+        /// The name.
+        name: String,
+    },
+    /// `open` found a segment that holds something else than what was asked for.
+    #[error("segment {name:?} holds {holds}; asked for {asked}")]
+    LayoutMismatch {
+        /// The name.
+        name: String,
+        /// What the segment holds, e.g. `Array<'d'> of 100 elements`.
+        holds: String,
+        /// What the caller asked for.
+        asked: String,
+    },
+    /// `open` found a segment that is not an mpshare segment or is damaged.
+    #[error("segment {name:?} is not a valid mpshare segment: {reason}")]
+    BadSegment {
+        /// The name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The creator of a named segment did not finish initialising it in time.
+    #[error("segment {name:?} was not initialised within {waited:?} (creator still busy or died)")]
+    NotInitialized {
+        /// The name.
+        name: String,
+        /// How long `open` waited.
+        waited: Duration,
+    },
+    /// `release` of a lock the caller does not hold.
+    #[error("cannot release a lock that this thread does not hold")]
+    NotOwner,
+    /// A non-recursive `Lock` acquired again by the thread that holds it.
+    #[error("deadlock avoided: this thread already holds this non-recursive Lock (use RLock to re-enter)")]
+    WouldDeadlock,
+    /// A robust lock whose state could not be recovered.
+    #[error("lock is not recoverable: a previous owner died and the state was not made consistent")]
+    LockNotRecoverable,
+    /// RLock recursion count overflow.
+    #[error("lock recursion limit reached")]
+    RecursionLimit,
+    /// The feature is not available on this platform.
+    #[error("unsupported on this platform: {0}")]
+    Unsupported(&'static str),
+    /// An operation did not complete in time.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// A peer broke the wire protocol (bad frame, bad message shape).
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// A frame larger than the configured maximum.
+    #[error("frame of {len} bytes exceeds the maximum of {max} bytes")]
+    FrameTooLarge {
+        /// Announced length.
+        len: u64,
+        /// Configured maximum.
+        max: u64,
+    },
+    /// The authkey handshake failed.
+    #[error("authentication failed: {0}")]
+    Authentication(String),
+    /// The peer closed the connection.
+    #[error("connection closed by peer")]
+    ConnectionClosed,
+    /// A pickle could not be decoded or encoded.
+    #[error("pickle error: {0}")]
+    Pickle(String),
+    /// Converting between Rust types and the pickle value model failed.
+    #[error("conversion error: {0}")]
+    Conversion(String),
+    /// The remote side raised a Python exception (`#ERROR` reply).
+    #[error("remote {class}: {message}")]
+    Remote {
+        /// Qualified exception class, e.g. `builtins.KeyError` or `_queue.Empty`.
+        class: String,
+        /// The exception's message (its args rendered as Python would).
+        message: String,
+    },
+    /// The remote side failed outside the method call (`#TRACEBACK` or `#UNSERIALIZABLE`).
+    #[error("remote error:\n{0}")]
+    RemoteTraceback(String),
+}
+
+impl Error {
+    /// Wrap the last OS error (`errno`) with what mpshare was doing.
+    ///
+    /// ```
+    /// let e = mpshare::Error::last_os("shm_open(\"/x\")");
+    /// assert!(e.to_string().starts_with("shm_open"));
+    /// ```
+    pub fn last_os(context: impl Into<String>) -> Self {
+        Error::Os {
+            context: context.into(),
+            source: std::io::Error::last_os_error(),
+        }
+    }
+
+    /// Wrap an errno value with what mpshare was doing.
+    ///
+    /// ```
+    /// let e = mpshare::Error::os(libc::EINVAL, "mmap");
+    /// assert!(e.to_string().contains("mmap"));
+    /// ```
+    pub fn os(errno: i32, context: impl Into<String>) -> Self {
+        Error::Os {
+            context: context.into(),
+            source: std::io::Error::from_raw_os_error(errno),
+        }
+    }
+}
+
+impl From<nix::Error> for Error {
+    fn from(e: nix::Error) -> Self {
+        Error::Io(std::io::Error::from(e))
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,1 @@
+//! Pickle codec.
