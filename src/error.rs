@@ -132,7 +132,9 @@ pub enum Error {
     #[error("deadlock avoided: this thread already holds this non-recursive Lock (use RLock to re-enter)")]
     WouldDeadlock,
     /// A robust lock whose state could not be recovered.
-    #[error("lock is not recoverable: a previous owner died and the state was not made consistent")]
+    #[error(
+        "lock is not recoverable: a previous owner died and the state was not made consistent"
+    )]
     LockNotRecoverable,
     /// RLock recursion count overflow.
     #[error("lock recursion limit reached")]
