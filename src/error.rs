@@ -136,6 +136,11 @@ pub enum Error {
         "lock is not recoverable: a previous owner died and the state was not made consistent"
     )]
     LockNotRecoverable,
+    /// This thread already holds a guard on this array.
+    #[error(
+        "this thread already holds a guard on this array: use that guard instead of locking again"
+    )]
+    GuardAlreadyHeld,
     /// RLock recursion count overflow.
     #[error("lock recursion limit reached")]
     RecursionLimit,

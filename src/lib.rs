@@ -1,10 +1,54 @@
 //! # mpshare
 //!
-//! Python's `multiprocessing` shared state for Rust processes.
+//! What Python's `multiprocessing` gives Python processes for shared state, for Rust processes:
+//!
+//! * **Fast path, shared memory.** [`Value`] / [`Array`] (with a lock) and [`RawValue`] /
+//!   [`RawArray`] (lock-free) hold the 14 ctypes typecodes or any `bytemuck::Pod` struct in
+//!   `mmap`'d shared memory. Forked workers share them; unrelated processes open them by name.
+//!   [`Lock`] and [`RLock`] are robust: a holder that dies never deadlocks the others.
+//! * **Fallback path, the manager** ([`manager`]): compound objects in a server, reached through
+//!   proxies over CPython's own wire protocol.
+//!
+//! ```
+//! use mpshare::{Value, RawValue};
+//! let counter = Value::new(0i64)?;          // Python: Value('q', 0)
+//! counter.update(|x| x + 1)?;               // with counter.get_lock(): counter.value += 1
+//! let hits = RawValue::new(0u64)?;          // Python: RawValue('Q', 0)
+//! hits.fetch_add(1);                        // exact without a lock
+//! assert_eq!((counter.get()?, hits.get()), (1, 1));
+//! # Ok::<(), mpshare::Error>(())
+//! ```
+//!
+//! | Python | mpshare |
+//! |---|---|
+//! | `Value('i', 5)` | [`Value::new(5i32)`](Value::new) or [`DynValue::new('i', 5)`](DynValue::new) |
+//! | `RawValue('d', 0.0)` | [`RawValue::new(0.0f64)`](RawValue::new) |
+//! | `Array('d', 10)` / `Array('i', [1, 2])` | [`Array::<f64>::new(10)`](Array::new) / [`Array::from_slice(&[1i32, 2])`](Array::from_slice) |
+//! | `v.value` / `v.value = x` | [`v.get()`](Value::get) / [`v.set(x)`](Value::set) (one lock each) |
+//! | `with v.get_lock(): v.value += 1` | [`*v.lock()? += 1`](Value::lock) or [`v.update(\|x\| x + 1)`](Value::update) |
+//! | `v.get_lock()`, `acquire()`, `release()` | [`Value::get_lock`], [`Value::acquire`], [`Value::release`] |
+//! | `v.get_obj()` | [`Value::get_obj`] |
+//! | `Lock()`, `RLock()` | [`Lock::new`], [`RLock::new`] |
+//! | `lock.acquire(timeout=t)` | [`Lock::acquire_timeout`] |
+//! | `a[i:j]`, `a[i:j] = xs` | [`Array::read`], [`Array::write`] |
+//! | `SharedMemory(name)` | [`Value::create`] / [`Value::open`] (and `Array`, `Lock`, `RLock`) |
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod array;
+mod cell;
+pub mod dynamic;
 pub mod error;
 pub mod manager;
+pub mod shm;
+pub mod sync;
+pub mod typecode;
+pub mod value;
 
+pub use array::{Array, ArrayGuard, RawArray};
+pub use cell::AtomicInt;
+pub use dynamic::{DynArray, DynValue};
 pub use error::{Error, Result};
+pub use sync::{Acquired, AnyLock, Lock, LockGuard, RLock};
+pub use typecode::{CChar, Element, Scalar, TypeCode, WChar};
+pub use value::{RawValue, Value, ValueGuard};

@@ -1,0 +1,262 @@
+//! Mapped shared memory: anonymous (inherited by `fork`) and named (`shm_open`).
+//!
+//! This module and [`crate::sync::raw`] and [`crate::cell`] are the only places that touch raw
+//! memory. A [`Segment`] owns one `MAP_SHARED` mapping; the pages stay valid while any clone of
+//! the `Arc<Segment>` lives. Only the process that created a named segment unlinks it on drop:
+//! the creator's pid is recorded, so a forked child that inherits the handle never unlinks the
+//! parent's segment.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use memmap2::MmapRaw;
+
+use super::name::os_name;
+use crate::{Error, Result};
+
+/// One shared mapping.
+pub(crate) struct Segment {
+    map: MmapRaw,
+    /// OS name (`/name`) of a named segment.
+    name: Option<String>,
+    /// The pid that unlinks a named segment on drop (the creator).
+    owner_pid: Option<u32>,
+    unlink_on_drop: AtomicBool,
+}
+
+impl std::fmt::Debug for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Segment")
+            .field("name", &self.name)
+            .field("len", &self.map.len())
+            .field("owner_pid", &self.owner_pid)
+            .finish()
+    }
+}
+
+fn cstring(name: &str) -> Result<CString> {
+    CString::new(name).map_err(|_| Error::InvalidName {
+        name: name.to_string(),
+        reason: "contains a NUL byte",
+    })
+}
+
+/// Size a fresh file and reserve its pages, so a full `/dev/shm` fails here with ENOSPC
+/// instead of SIGBUS on first touch.
+fn size_file(file: &File, size: usize, what: &str) -> Result<()> {
+    file.set_len(size as u64).map_err(|e| Error::Os {
+        context: format!("ftruncate({what}, {size})"),
+        source: e,
+    })?;
+    // SAFETY: posix_fallocate only reads its integer arguments; the fd is open and owned by `file`.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, size as libc::off_t) };
+    // EOPNOTSUPP/EINVAL: the filesystem cannot reserve; the set_len above still sized it.
+    if rc != 0 && rc != libc::EOPNOTSUPP && rc != libc::EINVAL {
+        return Err(Error::os(rc, format!("posix_fallocate({what}, {size})")));
+    }
+    Ok(())
+}
+
+fn map(file: &File, what: &str) -> Result<MmapRaw> {
+    // MmapRaw maps with MAP_SHARED and PROT_READ|PROT_WRITE; no reference into the memory is
+    // created, so other processes writing the file is not undefined behaviour for us.
+    MmapRaw::map_raw(file).map_err(|e| Error::Os {
+        context: format!("mmap({what})"),
+        source: e,
+    })
+}
+
+impl Segment {
+    /// A new zeroed anonymous shared segment of `size` bytes, inherited by `fork` children.
+    ///
+    /// Backed by a `memfd`, so nothing is left in `/dev/shm` even if the process crashes.
+    pub(crate) fn anonymous(size: usize) -> Result<Segment> {
+        let size = size.max(1);
+        // SAFETY: the name is a valid NUL-terminated C string; flags are valid.
+        let fd = unsafe { libc::memfd_create(c"mpshare".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(Error::last_os("memfd_create"));
+        }
+        // SAFETY: memfd_create returned a fresh fd that nothing else owns.
+        let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        size_file(&file, size, "memfd")?;
+        let map = map(&file, "memfd")?;
+        Ok(Segment {
+            map,
+            name: None,
+            owner_pid: None,
+            unlink_on_drop: AtomicBool::new(false),
+        })
+    }
+
+    /// Create the named segment `name` (`O_CREAT|O_EXCL`, mode 0600) of `size` zeroed bytes.
+    pub(crate) fn create_named(name: &str, size: usize) -> Result<Segment> {
+        let os = os_name(name)?;
+        let c = cstring(&os)?;
+        // SAFETY: `c` is a valid C string; flags and mode are plain integers.
+        let fd = unsafe {
+            libc::shm_open(
+                c.as_ptr(),
+                libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC,
+                0o600 as libc::mode_t,
+            )
+        };
+        if fd < 0 {
+            let err = std::io::Error::last_os_error();
+            return Err(match err.raw_os_error() {
+                Some(libc::EEXIST) => Error::AlreadyExists { name: os },
+                Some(libc::ENAMETOOLONG) => Error::InvalidName {
+                    name: name.to_string(),
+                    reason: "too long for this system",
+                },
+                _ => Error::Os {
+                    context: format!("shm_open({os:?}, O_CREAT|O_EXCL)"),
+                    source: err,
+                },
+            });
+        }
+        // SAFETY: shm_open returned a fresh fd that nothing else owns.
+        let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let seg = Segment {
+            // Filled below; build the struct only once mapping succeeded.
+            map: match size_file(&file, size.max(1), &os).and_then(|_| map(&file, &os)) {
+                Ok(m) => m,
+                Err(e) => {
+                    let _ = unlink_os(&c);
+                    return Err(e);
+                }
+            },
+            name: Some(os),
+            owner_pid: Some(std::process::id()),
+            unlink_on_drop: AtomicBool::new(true),
+        };
+        Ok(seg)
+    }
+
+    /// Open the existing named segment `name`, waiting up to `wait` for its creator to size it
+    /// to at least `min_size` bytes.
+    pub(crate) fn open_named(name: &str, min_size: usize, wait: Duration) -> Result<Segment> {
+        let os = os_name(name)?;
+        let c = cstring(&os)?;
+        // SAFETY: `c` is a valid C string; flags are plain integers.
+        let fd = unsafe { libc::shm_open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC, 0) };
+        if fd < 0 {
+            let err = std::io::Error::last_os_error();
+            return Err(match err.raw_os_error() {
+                Some(libc::ENOENT) => Error::NotFound { name: os },
+                _ => Error::Os {
+                    context: format!("shm_open({os:?})"),
+                    source: err,
+                },
+            });
+        }
+        // SAFETY: shm_open returned a fresh fd that nothing else owns.
+        let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let start = Instant::now();
+        loop {
+            let len = file.metadata().map_err(|e| Error::Os {
+                context: format!("fstat({os:?})"),
+                source: e,
+            })?;
+            if len.len() as usize >= min_size {
+                break;
+            }
+            if start.elapsed() >= wait {
+                return Err(Error::NotInitialized {
+                    name: os,
+                    waited: wait,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let map = map(&file, &os)?;
+        Ok(Segment {
+            map,
+            name: Some(os),
+            owner_pid: None,
+            unlink_on_drop: AtomicBool::new(false),
+        })
+    }
+
+    /// Base address of the mapping (page aligned, never null).
+    pub(crate) fn base(&self) -> NonNull<u8> {
+        // A successful mmap never returns null.
+        NonNull::new(self.map.as_mut_ptr()).expect("mmap returned null")
+    }
+
+    /// Length of the mapping in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// The OS name (`/name`) of a named segment.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Remove the name now (the memory stays mapped for everyone who has it).
+    pub(crate) fn unlink(&self) -> Result<()> {
+        self.unlink_on_drop.store(false, Ordering::Relaxed);
+        match &self.name {
+            Some(n) => unlink(n),
+            None => Ok(()),
+        }
+    }
+
+    /// Keep the name when this handle drops.
+    pub(crate) fn persist(&self) {
+        self.unlink_on_drop.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        if self.unlink_on_drop.load(Ordering::Relaxed) && self.owner_pid == Some(std::process::id())
+        {
+            if let Some(n) = &self.name {
+                if let Ok(c) = CString::new(n.as_str()) {
+                    let _ = unlink_os(&c);
+                }
+            }
+        }
+        // MmapRaw unmaps itself.
+    }
+}
+
+fn unlink_os(c: &CString) -> std::io::Result<()> {
+    // SAFETY: `c` is a valid C string.
+    if unsafe { libc::shm_unlink(c.as_ptr()) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Remove the named segment `name` from the system (`shm_unlink`).
+///
+/// Processes that have it mapped keep their mapping; new `open`s fail.
+///
+/// ```
+/// use mpshare::{shm, RawValue};
+/// let name = format!("mpshare-doc-unlink-{}", std::process::id());
+/// let v = RawValue::<i32>::create(&name, 1)?;
+/// shm::unlink(&name)?;
+/// assert!(matches!(RawValue::<i32>::open(&name), Err(mpshare::Error::NotFound { .. })));
+/// assert_eq!(v.get(), 1); // still mapped here
+/// # Ok::<(), mpshare::Error>(())
+/// ```
+pub fn unlink(name: &str) -> Result<()> {
+    let os = os_name(name)?;
+    let c = cstring(&os)?;
+    unlink_os(&c).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOENT) => Error::NotFound { name: os.clone() },
+        _ => Error::Os {
+            context: format!("shm_unlink({os:?})"),
+            source: e,
+        },
+    })
+}

@@ -1,0 +1,405 @@
+//! Interprocess locks that live in shared memory: [`Lock`] and [`RLock`].
+//!
+//! Both are robust: when a holder dies (even by `SIGKILL`), the next acquirer gets the lock and
+//! an [`Acquired`] whose [`owner_died`](Acquired::owner_died) is true, instead of the deadlock
+//! Python's semaphore-based locks give. Both are owned: releasing a lock you do not hold is
+//! [`Error::NotOwner`](crate::Error::NotOwner). A [`Lock`] taken twice by its holder gives
+//! [`Error::WouldDeadlock`](crate::Error::WouldDeadlock) instead of hanging; an [`RLock`] counts.
+//!
+//! Handles are cheap to clone and are inherited by `fork` children; named locks
+//! ([`Lock::create`] / [`Lock::open`]) reach unrelated processes.
+
+pub(crate) mod raw;
+
+use std::time::Duration;
+
+pub use raw::Acquired;
+use raw::RawMutex;
+
+use crate::shm::{self, Expect, Layout, LockKind, SegKind};
+use crate::{Error, Result};
+
+/// RAII guard of a [`Lock`], [`RLock`] or [`AnyLock`]: releases one level on drop.
+///
+/// ```
+/// let lock = mpshare::Lock::new()?;
+/// {
+///     let g = lock.lock()?;
+///     assert!(!g.owner_died());
+///     assert!(lock.try_acquire()?.is_none()); // held (by us: a Lock does not re-enter)
+/// }
+/// assert!(lock.try_acquire()?.is_some());
+/// lock.release()?;
+/// # Ok::<(), mpshare::Error>(())
+/// ```
+#[must_use = "the lock is released when the guard drops"]
+pub struct LockGuard<'a> {
+    raw: &'a RawMutex,
+    owner_died: bool,
+}
+
+impl LockGuard<'_> {
+    /// True when the previous holder died holding the lock (see [`Acquired::owner_died`]).
+    ///
+    /// ```
+    /// let lock = mpshare::RLock::new()?;
+    /// assert!(!lock.lock()?.owner_died());
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn owner_died(&self) -> bool {
+        self.owner_died
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        // Cannot fail: the guard proves this thread holds the lock.
+        let _ = self.raw.unlock();
+    }
+}
+
+impl std::fmt::Debug for LockGuard<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("owner_died", &self.owner_died)
+            .finish()
+    }
+}
+
+macro_rules! lock_methods {
+    ($ty:ident, $new:expr) => {
+        impl $ty {
+            /// Block until the lock is acquired (Python's `acquire()`).
+            ///
+            /// ```
+            #[doc = concat!("let lock = ", $new, ";")]
+            /// let how = lock.acquire()?;
+            /// if how.owner_died() { /* repair the data the lock protects */ }
+            /// lock.release()?;
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            ///
+            /// # Errors
+            /// [`Error::WouldDeadlock`] when a non-recursive [`Lock`] is taken again by its
+            /// holder; [`Error::LockNotRecoverable`]; OS errors.
+            pub fn acquire(&self) -> Result<Acquired> {
+                self.raw().lock()
+            }
+
+            /// Acquire if free, without waiting (Python's `acquire(False)`): `None` if held.
+            ///
+            /// ```
+            #[doc = concat!("let lock = ", $new, ";")]
+            /// assert!(lock.try_acquire()?.is_some());
+            /// lock.release()?;
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            pub fn try_acquire(&self) -> Result<Option<Acquired>> {
+                self.raw().try_lock()
+            }
+
+            /// Acquire, waiting at most `timeout` (Python's `acquire(timeout=t)`): `None` on
+            /// timeout.
+            ///
+            /// ```
+            /// use std::time::Duration;
+            #[doc = concat!("let lock = ", $new, ";")]
+            /// assert!(lock.acquire_timeout(Duration::from_millis(10))?.is_some());
+            /// lock.release()?;
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            pub fn acquire_timeout(&self, timeout: Duration) -> Result<Option<Acquired>> {
+                self.raw().lock_timeout(timeout)
+            }
+
+            /// Python's `acquire(block=True, timeout=None)` in one call.
+            ///
+            /// ```
+            #[doc = concat!("let lock = ", $new, ";")]
+            /// assert!(lock.acquire_with(true, None)?.is_some());
+            /// lock.release()?;
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            pub fn acquire_with(
+                &self,
+                block: bool,
+                timeout: Option<Duration>,
+            ) -> Result<Option<Acquired>> {
+                match (block, timeout) {
+                    (false, _) => self.try_acquire(),
+                    (true, None) => self.acquire().map(Some),
+                    (true, Some(t)) => self.acquire_timeout(t),
+                }
+            }
+
+            /// Release one level of ownership.
+            ///
+            /// ```
+            #[doc = concat!("let lock = ", $new, ";")]
+            /// assert!(matches!(lock.release(), Err(mpshare::Error::NotOwner)));
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            ///
+            /// # Errors
+            /// [`Error::NotOwner`] if this thread does not hold the lock.
+            pub fn release(&self) -> Result<()> {
+                self.raw().unlock()
+            }
+
+            /// Acquire and return a guard that releases on drop.
+            ///
+            /// ```
+            #[doc = concat!("let lock = ", $new, ";")]
+            /// let guard = lock.lock()?;
+            /// drop(guard);
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            pub fn lock(&self) -> Result<LockGuard<'_>> {
+                let how = self.raw().lock()?;
+                Ok(LockGuard {
+                    raw: self.raw(),
+                    owner_died: how.owner_died(),
+                })
+            }
+
+            /// A guard if the lock is free now.
+            ///
+            /// ```
+            #[doc = concat!("let lock = ", $new, ";")]
+            /// assert!(lock.try_lock()?.is_some());
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            pub fn try_lock(&self) -> Result<Option<LockGuard<'_>>> {
+                Ok(self.raw().try_lock()?.map(|how| LockGuard {
+                    raw: self.raw(),
+                    owner_died: how.owner_died(),
+                }))
+            }
+
+            /// A guard, waiting at most `timeout`.
+            ///
+            /// ```
+            #[doc = concat!("let lock = ", $new, ";")]
+            /// assert!(lock.lock_timeout(std::time::Duration::from_millis(5))?.is_some());
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            pub fn lock_timeout(&self, timeout: Duration) -> Result<Option<LockGuard<'_>>> {
+                Ok(self.raw().lock_timeout(timeout)?.map(|how| LockGuard {
+                    raw: self.raw(),
+                    owner_died: how.owner_died(),
+                }))
+            }
+        }
+    };
+}
+
+/// A non-recursive interprocess lock (Python's `multiprocessing.Lock`), robust to holder death.
+///
+/// ```
+/// use mpshare::Lock;
+/// let lock = Lock::new()?;
+/// {
+///     let _g = lock.lock()?;
+///     // critical section
+/// }
+/// # Ok::<(), mpshare::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Lock {
+    raw: RawMutex,
+    name: Option<String>,
+}
+
+/// A recursive interprocess lock (Python's `multiprocessing.RLock`), robust to holder death.
+///
+/// ```
+/// use mpshare::RLock;
+/// let lock = RLock::new()?;
+/// let _a = lock.lock()?;
+/// let _b = lock.lock()?; // the holder may re-enter
+/// # Ok::<(), mpshare::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct RLock {
+    raw: RawMutex,
+    name: Option<String>,
+}
+
+macro_rules! standalone {
+    ($ty:ident, $seg:expr, $kind:expr, $pyname:literal) => {
+        impl $ty {
+            #[doc = concat!("A new anonymous ", $pyname, ", shared with `fork` children.")]
+            ///
+            /// ```
+            #[doc = concat!("let lock = mpshare::", stringify!($ty), "::new()?;")]
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            pub fn new() -> Result<Self> {
+                Self::build(None)
+            }
+
+            #[doc = concat!("Create the named ", $pyname, " `name` for unrelated processes to [`open`](Self::open).")]
+            ///
+            /// The creating process unlinks the name when its last handle drops (see
+            /// [`persist`](Self::persist)).
+            ///
+            /// ```
+            #[doc = concat!("use mpshare::", stringify!($ty), ";")]
+            /// let name = format!("mpshare-doc-lock-{}", std::process::id());
+            #[doc = concat!("let a = ", stringify!($ty), "::create(&name)?;")]
+            #[doc = concat!("let b = ", stringify!($ty), "::open(&name)?;")]
+            /// let g = a.lock()?; // `a` and `b` are one lock
+            /// drop(g);
+            /// let _h = b.lock()?;
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            pub fn create(name: &str) -> Result<Self> {
+                Self::build(Some(name))
+            }
+
+            fn build(name: Option<&str>) -> Result<Self> {
+                let layout = Layout {
+                    kind: $seg,
+                    elem: None,
+                    len: 0,
+                    lock: $kind,
+                };
+                let built = shm::build(name, layout, |_, _| {})?;
+                Ok($ty {
+                    raw: built.lock.expect("lock segment has a lock"),
+                    name: built.seg.name().map(str::to_string),
+                })
+            }
+
+            #[doc = concat!("Open the named ", $pyname, " `name` made by [`create`](Self::create).")]
+            ///
+            /// ```
+            #[doc = concat!("let r = mpshare::", stringify!($ty), "::open(\"mpshare-doc-missing\");")]
+            /// assert!(matches!(r, Err(mpshare::Error::NotFound { .. })));
+            /// ```
+            ///
+            /// # Errors
+            /// [`Error::NotFound`], [`Error::LayoutMismatch`] when the segment holds something
+            /// else, [`Error::NotInitialized`] when its creator never finished it.
+            pub fn open(name: &str) -> Result<Self> {
+                let built = shm::attach(
+                    name,
+                    &Expect {
+                        kind: $seg,
+                        elem: None,
+                        len: None,
+                        lock: Some($kind),
+                    },
+                )?;
+                Ok($ty {
+                    raw: built.lock.ok_or_else(|| Error::BadSegment {
+                        name: name.to_string(),
+                        reason: "lock segment without a lock".into(),
+                    })?,
+                    name: built.seg.name().map(str::to_string),
+                })
+            }
+
+            /// The OS name (`/name`) of a named lock.
+            ///
+            /// ```
+            #[doc = concat!("assert_eq!(mpshare::", stringify!($ty), "::new()?.name(), None);")]
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            pub fn name(&self) -> Option<&str> {
+                self.name.as_deref()
+            }
+
+            /// Keep the name in `/dev/shm` when the creator's handles drop.
+            ///
+            /// ```
+            /// let name = format!("mpshare-doc-persist-{}", std::process::id());
+            #[doc = concat!("mpshare::", stringify!($ty), "::create(&name)?.persist();")]
+            #[doc = concat!("let again = mpshare::", stringify!($ty), "::open(&name)?;")]
+            /// mpshare::shm::unlink(&name)?;
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            pub fn persist(&self) {
+                self.raw.segment().persist();
+            }
+
+            fn raw(&self) -> &RawMutex {
+                &self.raw
+            }
+        }
+        lock_methods!($ty, concat!("mpshare::", stringify!($ty), "::new()?"));
+    };
+}
+
+standalone!(Lock, SegKind::Lock, LockKind::Lock, "Lock");
+standalone!(RLock, SegKind::RLock, LockKind::RLock, "RLock");
+
+/// The lock of a [`Value`](crate::Value) or [`Array`](crate::Array): either kind.
+///
+/// ```
+/// let v = mpshare::Value::new(0i32)?;
+/// let lock: &mpshare::AnyLock = v.get_lock();
+/// assert!(lock.is_recursive()); // Python's default lock=True is an RLock
+/// # Ok::<(), mpshare::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub enum AnyLock {
+    /// A non-recursive lock.
+    Lock(Lock),
+    /// A recursive lock.
+    RLock(RLock),
+}
+
+impl AnyLock {
+    /// True for an [`RLock`].
+    ///
+    /// ```
+    /// let l: mpshare::AnyLock = mpshare::Lock::new()?.into();
+    /// assert!(!l.is_recursive());
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn is_recursive(&self) -> bool {
+        self.raw().is_recursive()
+    }
+
+    pub(crate) fn raw(&self) -> &RawMutex {
+        match self {
+            AnyLock::Lock(l) => &l.raw,
+            AnyLock::RLock(l) => &l.raw,
+        }
+    }
+
+    pub(crate) fn from_raw(raw: RawMutex) -> AnyLock {
+        if raw.is_recursive() {
+            AnyLock::RLock(RLock { raw, name: None })
+        } else {
+            AnyLock::Lock(Lock { raw, name: None })
+        }
+    }
+}
+
+lock_methods!(AnyLock, "mpshare::AnyLock::from(mpshare::RLock::new()?)");
+
+impl From<Lock> for AnyLock {
+    fn from(l: Lock) -> Self {
+        AnyLock::Lock(l)
+    }
+}
+
+impl From<RLock> for AnyLock {
+    fn from(l: RLock) -> Self {
+        AnyLock::RLock(l)
+    }
+}
+
+impl From<&Lock> for AnyLock {
+    fn from(l: &Lock) -> Self {
+        AnyLock::Lock(l.clone())
+    }
+}
+
+impl From<&RLock> for AnyLock {
+    fn from(l: &RLock) -> Self {
+        AnyLock::RLock(l.clone())
+    }
+}

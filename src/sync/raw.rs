@@ -1,0 +1,230 @@
+//! The raw process-shared robust mutex (glibc `pthread_mutex_t`).
+//!
+//! The mutex lives in shared memory and is initialised once by the segment's creator with
+//! `PTHREAD_PROCESS_SHARED`, `PTHREAD_MUTEX_ROBUST` and either `PTHREAD_MUTEX_RECURSIVE`
+//! (RLock) or `PTHREAD_MUTEX_ERRORCHECK` (Lock). Robustness comes from the kernel: each thread
+//! registers its held robust mutexes in a list that the kernel walks when the thread dies,
+//! marking them `FUTEX_OWNER_DIED`, so the next `pthread_mutex_lock` returns `EOWNERDEAD`. We then
+//! call `pthread_mutex_consistent` at once, so the lock stays usable, and tell the caller.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::shm::Segment;
+use crate::{Error, Result};
+
+/// How an acquisition went.
+///
+/// ```
+/// let lock = mpshare::Lock::new()?;
+/// let how = lock.acquire()?;
+/// assert!(!how.owner_died());
+/// lock.release()?;
+/// # Ok::<(), mpshare::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a previous owner may have died: check owner_died() to repair shared state"]
+pub struct Acquired {
+    owner_died: bool,
+}
+
+impl Acquired {
+    /// True when the previous holder died while holding the lock. The lock is now held by the
+    /// caller and usable again, but the data it protects may be half-updated.
+    ///
+    /// ```
+    /// let lock = mpshare::RLock::new()?;
+    /// assert!(!lock.acquire()?.owner_died());
+    /// lock.release()?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn owner_died(self) -> bool {
+        self.owner_died
+    }
+}
+
+// glibc >= 2.30; waits on CLOCK_MONOTONIC so a wall-clock jump does not stretch a timeout.
+extern "C" {
+    fn pthread_mutex_clocklock(
+        mutex: *mut libc::pthread_mutex_t,
+        clockid: libc::clockid_t,
+        abstime: *const libc::timespec,
+    ) -> libc::c_int;
+}
+
+/// A process-shared robust mutex at a fixed address inside a [`Segment`].
+#[derive(Clone)]
+pub(crate) struct RawMutex {
+    ptr: *mut libc::pthread_mutex_t,
+    recursive: bool,
+    _seg: Arc<Segment>,
+}
+
+// SAFETY: the mutex is designed for concurrent use from many threads and processes; the
+// pointer stays valid while `_seg` keeps the mapping alive.
+unsafe impl Send for RawMutex {}
+// SAFETY: as above; every operation goes through pthread calls that are thread-safe.
+unsafe impl Sync for RawMutex {}
+
+impl std::fmt::Debug for RawMutex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawMutex")
+            .field("recursive", &self.recursive)
+            .field("addr", &self.ptr)
+            .finish()
+    }
+}
+
+fn check(rc: libc::c_int, what: &str) -> Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(Error::os(rc, what))
+    }
+}
+
+impl RawMutex {
+    /// Initialise a mutex in place.
+    ///
+    /// # Safety
+    /// `ptr` is aligned, points to `size_of::<pthread_mutex_t>()` writable bytes inside `seg`,
+    /// and no other thread or process uses that memory until initialisation returns.
+    pub(crate) unsafe fn init(
+        seg: Arc<Segment>,
+        ptr: *mut libc::pthread_mutex_t,
+        recursive: bool,
+    ) -> Result<RawMutex> {
+        let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+        // SAFETY: attr is a local out-parameter; the pthread calls initialise and then read it;
+        // `ptr` is exclusively ours per the contract.
+        unsafe {
+            check(
+                libc::pthread_mutexattr_init(attr.as_mut_ptr()),
+                "pthread_mutexattr_init",
+            )?;
+            let a = attr.as_mut_ptr();
+            let kind = if recursive {
+                libc::PTHREAD_MUTEX_RECURSIVE
+            } else {
+                libc::PTHREAD_MUTEX_ERRORCHECK
+            };
+            let r = check(
+                libc::pthread_mutexattr_setpshared(a, libc::PTHREAD_PROCESS_SHARED),
+                "setpshared",
+            )
+            .and_then(|_| check(libc::pthread_mutexattr_settype(a, kind), "settype"))
+            .and_then(|_| {
+                check(
+                    libc::pthread_mutexattr_setrobust(a, libc::PTHREAD_MUTEX_ROBUST),
+                    "setrobust",
+                )
+            })
+            .and_then(|_| check(libc::pthread_mutex_init(ptr, a), "pthread_mutex_init"));
+            libc::pthread_mutexattr_destroy(a);
+            r?;
+        }
+        Ok(RawMutex {
+            ptr,
+            recursive,
+            _seg: seg,
+        })
+    }
+
+    /// Attach to a mutex that another process initialised.
+    ///
+    /// # Safety
+    /// `ptr` points to a mutex initialised by [`RawMutex::init`] inside `seg` (the segment
+    /// header was published after the init).
+    pub(crate) unsafe fn attach(
+        seg: Arc<Segment>,
+        ptr: *mut libc::pthread_mutex_t,
+        recursive: bool,
+    ) -> RawMutex {
+        RawMutex {
+            ptr,
+            recursive,
+            _seg: seg,
+        }
+    }
+
+    pub(crate) fn segment(&self) -> &Segment {
+        &self._seg
+    }
+
+    pub(crate) fn is_recursive(&self) -> bool {
+        self.recursive
+    }
+
+    fn acquired(&self, rc: libc::c_int, what: &str) -> Result<Option<Acquired>> {
+        match rc {
+            0 => Ok(Some(Acquired { owner_died: false })),
+            libc::EOWNERDEAD => {
+                // SAFETY: we hold the mutex (EOWNERDEAD means acquired); consistent is the
+                // documented way to make it usable again.
+                let rc = unsafe { libc::pthread_mutex_consistent(self.ptr) };
+                check(rc, "pthread_mutex_consistent")?;
+                Ok(Some(Acquired { owner_died: true }))
+            }
+            libc::EBUSY | libc::ETIMEDOUT => Ok(None),
+            libc::EDEADLK => Err(Error::WouldDeadlock),
+            libc::ENOTRECOVERABLE => Err(Error::LockNotRecoverable),
+            libc::EAGAIN => Err(Error::RecursionLimit),
+            rc => Err(Error::os(rc, what)),
+        }
+    }
+
+    /// Block until acquired.
+    pub(crate) fn lock(&self) -> Result<Acquired> {
+        // SAFETY: `ptr` is a valid initialised mutex kept mapped by `_seg`.
+        let rc = unsafe { libc::pthread_mutex_lock(self.ptr) };
+        self.acquired(rc, "pthread_mutex_lock")?
+            .ok_or_else(|| Error::os(rc, "pthread_mutex_lock"))
+    }
+
+    /// Acquire if free.
+    pub(crate) fn try_lock(&self) -> Result<Option<Acquired>> {
+        // SAFETY: as in `lock`.
+        let rc = unsafe { libc::pthread_mutex_trylock(self.ptr) };
+        if rc == libc::EDEADLK {
+            // A Lock held by this very thread is simply busy, as Python's acquire(False) says.
+            return Ok(None);
+        }
+        self.acquired(rc, "pthread_mutex_trylock")
+    }
+
+    /// Acquire, waiting at most `timeout`.
+    pub(crate) fn lock_timeout(&self, timeout: Duration) -> Result<Option<Acquired>> {
+        if timeout.is_zero() {
+            return self.try_lock();
+        }
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `now` is a valid out-parameter.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+        let total_ns = now.tv_nsec as u128 + timeout.subsec_nanos() as u128;
+        let secs = (now.tv_sec as u128)
+            .saturating_add(timeout.as_secs() as u128)
+            .saturating_add(total_ns / 1_000_000_000)
+            .min(libc::time_t::MAX as u128);
+        let deadline = libc::timespec {
+            tv_sec: secs as libc::time_t,
+            tv_nsec: (total_ns % 1_000_000_000) as libc::c_long,
+        };
+        // SAFETY: as in `lock`; `deadline` is a valid timespec.
+        let rc = unsafe { pthread_mutex_clocklock(self.ptr, libc::CLOCK_MONOTONIC, &deadline) };
+        self.acquired(rc, "pthread_mutex_clocklock")
+    }
+
+    /// Release one level of ownership.
+    pub(crate) fn unlock(&self) -> Result<()> {
+        // SAFETY: as in `lock`; glibc checks ownership for robust/errorcheck/recursive mutexes.
+        let rc = unsafe { libc::pthread_mutex_unlock(self.ptr) };
+        match rc {
+            0 => Ok(()),
+            libc::EPERM => Err(Error::NotOwner),
+            rc => Err(Error::os(rc, "pthread_mutex_unlock")),
+        }
+    }
+}
