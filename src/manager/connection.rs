@@ -25,7 +25,7 @@
 //! ```
 
 use std::fmt;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::linux::net::SocketAddrExt;
@@ -55,6 +55,10 @@ const READ_BUF: usize = 16 * 1024;
 /// Frames up to this many bytes are allocated in full at once; larger ones grow as data arrives,
 /// so a peer that announces a big frame and sends nothing cannot make us commit the memory.
 const EAGER_ALLOC: usize = 1024 * 1024;
+
+/// Frames up to this many payload bytes are copied behind their header and sent with a single
+/// `send`; larger ones go out as header, then payload.
+const COALESCE: usize = 64 * 1024;
 
 /// Where a connection goes: a TCP address, a Unix socket path, or a Linux abstract Unix name.
 ///
@@ -218,11 +222,11 @@ impl Stream {
             Stream::Unix(s) => s.read(buf),
         }
     }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.write_vectored(bufs),
-            Stream::Unix(s) => s.write_vectored(bufs),
-        }
+    /// `send` with `MSG_NOSIGNAL`: a closed peer gives `EPIPE`, never `SIGPIPE`, even in a
+    /// host process that did not ignore the signal.
+    fn send(&mut self, buf: &[u8]) -> io::Result<usize> {
+        nsock::send(self.as_fd().as_raw_fd(), buf, nsock::MsgFlags::MSG_NOSIGNAL)
+            .map_err(io::Error::from)
     }
     fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
         match self {
@@ -247,7 +251,7 @@ impl Stream {
 /// One end of a framed `multiprocessing.connection` stream (TCP or Unix).
 ///
 /// Reads go through a small internal buffer so that a short frame costs about one system call;
-/// writes put header and payload in a single `writev`. After a protocol error, an oversized
+/// writes of frames up to 64 KiB put header and payload in a single `send`. After a protocol error, an oversized
 /// frame or a timeout in the middle of a frame the stream is out of step and every later
 /// `recv_bytes` fails with [`Error::Protocol`]; drop the connection.
 ///
@@ -262,6 +266,7 @@ impl Stream {
 pub struct Connection {
     stream: Stream,
     buf: Box<[u8]>,
+    wbuf: Vec<u8>,
     pos: usize,
     end: usize,
     config: ConnectionConfig,
@@ -309,6 +314,7 @@ impl Connection {
         let mut c = Connection {
             stream,
             buf: vec![0u8; READ_BUF].into_boxed_slice(),
+            wbuf: Vec::new(),
             pos: 0,
             end: 0,
             read_timeout: None,
@@ -478,7 +484,8 @@ impl Connection {
 
     /// Send one frame holding `payload`.
     ///
-    /// Header and payload go out in one `writev`; partial writes are continued.
+    /// Header and payload go out in one `send` (up to 64 KiB of payload); partial writes are
+    /// continued. `SIGPIPE` is never raised: a closed peer gives [`Error::ConnectionClosed`].
     ///
     /// ```
     /// let (mut a, mut b) = mpshare::manager::connection::Connection::pair()?;
@@ -496,23 +503,32 @@ impl Connection {
             header[4..12].copy_from_slice(&(payload.len() as u64).to_be_bytes());
             12
         };
-        self.write_all_vectored(&header[..hlen], payload)
+        self.write_frame(&header[..hlen], payload)
     }
 
-    fn write_all_vectored(&mut self, header: &[u8], payload: &[u8]) -> Result<()> {
-        let total = header.len() + payload.len();
-        let mut written = 0usize;
-        while written < total {
-            let res = if written < header.len() {
-                let slices = [IoSlice::new(&header[written..]), IoSlice::new(payload)];
-                self.stream.write_vectored(&slices)
-            } else {
-                self.stream
-                    .write_vectored(&[IoSlice::new(&payload[written - header.len()..])])
-            };
-            match res {
+    fn write_frame(&mut self, header: &[u8], payload: &[u8]) -> Result<()> {
+        if payload.len() <= COALESCE {
+            // One buffer, one system call.
+            let mut wbuf = std::mem::take(&mut self.wbuf);
+            wbuf.clear();
+            wbuf.extend_from_slice(header);
+            wbuf.extend_from_slice(payload);
+            let r = self.write_all(&wbuf);
+            if wbuf.capacity() <= 2 * COALESCE {
+                self.wbuf = wbuf;
+            }
+            r
+        } else {
+            self.write_all(header)?;
+            self.write_all(payload)
+        }
+    }
+
+    fn write_all(&mut self, mut data: &[u8]) -> Result<()> {
+        while !data.is_empty() {
+            match self.stream.send(data) {
                 Ok(0) => return Err(Error::ConnectionClosed),
-                Ok(n) => written += n,
+                Ok(n) => data = &data[n..],
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     return Err(if is_timeout(&e) {
@@ -521,7 +537,7 @@ impl Connection {
                         Error::ConnectionClosed
                     } else {
                         Error::Os {
-                            context: "send_bytes: write".into(),
+                            context: "send_bytes: send".into(),
                             source: e,
                         }
                     })
@@ -849,6 +865,7 @@ impl Connection {
         Ok(Connection {
             stream,
             buf: vec![0u8; READ_BUF].into_boxed_slice(),
+            wbuf: Vec::new(),
             pos: 0,
             end: 0,
             config: self.config.clone(),
