@@ -1021,6 +1021,8 @@ pub struct Listener {
     config: ListenerConfig,
     /// Path to unlink on drop, with the (dev, ino) of the socket file we created.
     unlink: Option<(PathBuf, u64, u64)>,
+    /// What [`Listener::set_nonblocking`] last set.
+    nonblocking: std::sync::atomic::AtomicBool,
 }
 
 impl Listener {
@@ -1049,6 +1051,7 @@ impl Listener {
                     inner: ListenerInner::Tcp(l),
                     config,
                     unlink: None,
+                    nonblocking: Default::default(),
                 })
             }
             Address::Unix(path) => {
@@ -1065,6 +1068,7 @@ impl Listener {
                     inner: ListenerInner::Unix(UnixListener::from(fd)),
                     config,
                     unlink,
+                    nonblocking: Default::default(),
                 };
                 nsock::listen(&l.inner_fd(), backlog)
                     .map_err(|e| Error::os(e as i32, ctx("listen")))?;
@@ -1079,6 +1083,7 @@ impl Listener {
                     inner: ListenerInner::Unix(UnixListener::from(fd)),
                     config,
                     unlink: None,
+                    nonblocking: Default::default(),
                 })
             }
         }
@@ -1167,7 +1172,8 @@ impl Listener {
         }
     }
 
-    /// Accept a connection, waiting at most `timeout`; `Ok(None)` if none arrived.
+    /// Accept a connection, waiting at most `timeout`; `Ok(None)` if none arrived. Meant for
+    /// one accepting thread (it briefly makes the listener non-blocking).
     ///
     /// ```
     /// use mpshare::manager::connection::{Listener, ListenerConfig};
@@ -1193,9 +1199,10 @@ impl Listener {
                 Err(e) => return Err(Error::os(e as i32, "poll(listener)")),
             }
             // Accept without blocking: another thread may have taken the connection.
+            let was = self.nonblocking.load(std::sync::atomic::Ordering::Relaxed);
             self.set_nonblocking(true)?;
             let r = self.accept();
-            self.set_nonblocking(false)?;
+            self.set_nonblocking(was)?;
             match r {
                 Ok(c) => return Ok(Some(c)),
                 Err(Error::Timeout(_)) => {
@@ -1226,7 +1233,10 @@ impl Listener {
         r.map_err(|e| Error::Os {
             context: "fcntl(O_NONBLOCK)".into(),
             source: e,
-        })
+        })?;
+        self.nonblocking
+            .store(nonblocking, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 }
 
