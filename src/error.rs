@@ -184,6 +184,14 @@ pub enum Error {
     /// The remote side failed outside the method call (`#TRACEBACK` or `#UNSERIALIZABLE`).
     #[error("remote error:\n{0}")]
     RemoteTraceback(String),
+    /// An address that cannot be parsed, resolved or bound as asked.
+    #[error("invalid address {input:?}: {reason}")]
+    InvalidAddress {
+        /// The address as given.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl Error {
