@@ -1,0 +1,1 @@
+//! [`PyValue`] → `Deserialize`.

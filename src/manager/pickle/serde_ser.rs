@@ -1,0 +1,1 @@
+//! `Serialize` → [`PyValue`].
