@@ -24,7 +24,8 @@ use crate::{Error, Result};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Maximum nesting depth of containers/objects (and of open `MARK`s). Default 256.
+    /// Maximum nesting depth of containers/objects (and of open `MARK`s). Default 200 (fits the 2 MiB
+    /// default thread stack in debug builds).
     pub max_depth: usize,
     /// Maximum number of values in the result, counting every copy of a shared (memoised) value.
     /// Default 4 000 000.
@@ -40,7 +41,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_depth: 256,
+            max_depth: 200,
             max_elements: 4_000_000,
             max_bytes: 512 << 20,
             max_total_bytes: 1 << 30,
@@ -1019,7 +1020,72 @@ impl Materialiser<'_> {
     }
 
     fn items(&mut self, items: &[Item], depth: usize) -> Result<Vec<PyValue>> {
-        items.iter().map(|&i| self.item(i, depth)).collect()
+        let mut out = Vec::with_capacity(items.len());
+        for &i in items {
+            out.push(self.item(i, depth)?);
+        }
+        Ok(out)
+    }
+
+    #[inline(never)]
+    fn leaf(&mut self, v: &PyValue) -> Result<PyValue> {
+        match v {
+            PyValue::Str(s) => self.count_bytes(s.len())?,
+            PyValue::Bytes(b) | PyValue::ByteArray(b) | PyValue::SurrogateStr(b) => {
+                self.count_bytes(b.len())?
+            }
+            _ => {}
+        }
+        Ok(v.clone())
+    }
+
+    #[inline(never)]
+    fn reduce(&mut self, c: Item, a: Item, depth: usize) -> Result<PyValue> {
+        let callable = self.item(c, depth)?;
+        let args = self.item(a, depth)?;
+        interpret_reduce(callable, args)
+    }
+
+    #[inline(never)]
+    fn new_obj(&mut self, c: Item, a: Item, k: Option<Item>, depth: usize) -> Result<PyValue> {
+        Ok(PyValue::NewObj {
+            cls: Box::new(self.item(c, depth)?),
+            args: Box::new(self.item(a, depth)?),
+            kwargs: match k {
+                Some(k) => Some(Box::new(self.item(k, depth)?)),
+                None => None,
+            },
+        })
+    }
+
+    #[inline(never)]
+    fn build(&mut self, o: Item, s: Item, depth: usize) -> Result<PyValue> {
+        Ok(PyValue::Build {
+            obj: Box::new(self.item(o, depth)?),
+            state: Box::new(self.item(s, depth)?),
+        })
+    }
+
+    #[inline(never)]
+    fn dict(&mut self, pairs: &[(Item, Item)], depth: usize) -> Result<PyValue> {
+        let mut d = PyDict::new();
+        for &(k, v) in pairs {
+            let k = self.item(k, depth)?;
+            let v = self.item(v, depth)?;
+            d.insert(k, v).map_err(|e| perr(format!("dict key: {e}")))?;
+        }
+        Ok(PyValue::Dict(d))
+    }
+
+    #[inline(never)]
+    fn set(&mut self, items: &[Item], frozen: bool, depth: usize) -> Result<PyValue> {
+        let items = self.items(items, depth)?;
+        let s = PySet::from_items(items).map_err(|e| perr(format!("set element: {e}")))?;
+        Ok(if frozen {
+            PyValue::FrozenSet(s)
+        } else {
+            PyValue::Set(s)
+        })
     }
 
     fn item(&mut self, it: Item, depth: usize) -> Result<PyValue> {
@@ -1052,54 +1118,16 @@ impl Materialiser<'_> {
     fn node(&mut self, i: usize, depth: usize) -> Result<PyValue> {
         let nodes = self.nodes;
         Ok(match &nodes[i] {
-            Node::Leaf(v) => {
-                match v {
-                    PyValue::Str(s) => self.count_bytes(s.len())?,
-                    PyValue::Bytes(b) | PyValue::ByteArray(b) | PyValue::SurrogateStr(b) => {
-                        self.count_bytes(b.len())?
-                    }
-                    _ => {}
-                }
-                v.clone()
-            }
+            Node::Leaf(v) => self.leaf(v)?,
             Node::Empty => return Err(perr("internal: empty node".into())),
             Node::Tuple(t) => PyValue::Tuple(self.items(t, depth)?),
             Node::List(t) => PyValue::List(self.items(t, depth)?),
-            Node::Dict(pairs) => {
-                let mut d = PyDict::new();
-                for &(k, v) in pairs {
-                    let k = self.item(k, depth)?;
-                    let v = self.item(v, depth)?;
-                    d.insert(k, v).map_err(|e| perr(format!("dict key: {e}")))?;
-                }
-                PyValue::Dict(d)
-            }
-            Node::Set(t) | Node::FrozenSet(t) => {
-                let items = self.items(t, depth)?;
-                let s = PySet::from_items(items).map_err(|e| perr(format!("set element: {e}")))?;
-                if matches!(nodes[i], Node::Set(_)) {
-                    PyValue::Set(s)
-                } else {
-                    PyValue::FrozenSet(s)
-                }
-            }
-            Node::Reduce(c, a) => {
-                let callable = self.item(*c, depth)?;
-                let args = self.item(*a, depth)?;
-                interpret_reduce(callable, args)?
-            }
-            Node::NewObj(c, a, k) => PyValue::NewObj {
-                cls: Box::new(self.item(*c, depth)?),
-                args: Box::new(self.item(*a, depth)?),
-                kwargs: match k {
-                    Some(k) => Some(Box::new(self.item(*k, depth)?)),
-                    None => None,
-                },
-            },
-            Node::Build(o, s) => PyValue::Build {
-                obj: Box::new(self.item(*o, depth)?),
-                state: Box::new(self.item(*s, depth)?),
-            },
+            Node::Dict(pairs) => self.dict(pairs, depth)?,
+            Node::Set(t) => self.set(t, false, depth)?,
+            Node::FrozenSet(t) => self.set(t, true, depth)?,
+            Node::Reduce(c, a) => self.reduce(*c, *a, depth)?,
+            Node::NewObj(c, a, k) => self.new_obj(*c, *a, *k, depth)?,
+            Node::Build(o, s) => self.build(*o, *s, depth)?,
         })
     }
 }
