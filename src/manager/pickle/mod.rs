@@ -14,6 +14,8 @@ mod decode;
 mod dict;
 mod encode;
 mod repr;
+mod serde_de;
+mod serde_ser;
 
 mod value;
 
@@ -21,5 +23,7 @@ pub use bigint::PyBigInt;
 pub use decode::{loads, loads_with, Limits};
 pub use dict::{PyDict, PySet};
 pub use encode::{dumps, dumps_protocol};
+pub use serde_de::{from_value, from_value_ref};
+pub use serde_ser::{to_value, SerError};
 
 pub use value::PyValue;
