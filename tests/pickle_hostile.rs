@@ -80,7 +80,7 @@ fn seeds() -> Vec<Vec<u8>> {
         mpshare::manager::message::Token::tcp_address("127.0.0.1", 5),
         "7f",
     );
-    let vals = vec![
+    let vals = [
         PyValue::tuple(vec![
             PyValue::None,
             PyValue::str("create"),
