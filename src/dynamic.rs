@@ -2,7 +2,7 @@
 //! (`Value('i', 5)`, `Array('d', 10)`) and for tools that learn the type at run time.
 //!
 //! Values go in and out as [`Scalar`]s and are range-checked: 300 into `'b'` is
-//! [`Error::ValueOutOfRange`](crate::Error::ValueOutOfRange), not a silent wrap as in ctypes.
+//! [`crate::Error::ValueOutOfRange`], not a silent wrap as in ctypes.
 
 use std::ops::Range;
 

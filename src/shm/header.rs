@@ -128,7 +128,9 @@ impl ElemDesc {
     /// Same element layout (`'l'` opens as `'q'`).
     pub(crate) fn compatible(&self, other: &ElemDesc) -> bool {
         match (self.typecode, other.typecode) {
-            (Some(a), Some(b)) => a.same_layout(b),
+            (Some(a), Some(b)) => {
+                a.same_layout(b) && self.size == other.size && self.align == other.align
+            }
             (None, None) => {
                 self.size == other.size
                     && self.align == other.align
@@ -291,6 +293,16 @@ pub(crate) unsafe fn read(h: *const Header, map_len: usize) -> std::result::Resu
             };
             if !align.is_power_of_two() || size == 0 {
                 return Err(format!("bad element size {size} / alignment {align}"));
+            }
+            if let Some(t) = typecode {
+                if size as usize != t.size() || align as usize != t.align() {
+                    return Err(format!(
+                        "typecode '{}' recorded with element size {size} / alignment {align}, expected {} / {}",
+                        t.as_char(),
+                        t.size(),
+                        t.align()
+                    ));
+                }
             }
             Some(ElemDesc {
                 typecode,

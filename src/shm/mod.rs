@@ -196,6 +196,7 @@ pub(crate) fn attach(name: &str, expect: &Expect) -> Result<Built> {
 /// ```
 pub fn list() -> Result<Vec<String>> {
     use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     let mut out = Vec::new();
     let dir = match std::fs::read_dir("/dev/shm") {
         Ok(d) => d,
@@ -208,8 +209,14 @@ pub fn list() -> Result<Vec<String>> {
         }
     };
     for entry in dir.flatten() {
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue; // FIFOs, sockets, directories, symlinks
+        }
         let mut magic = [0u8; 8];
-        let ok = std::fs::File::open(entry.path())
+        let ok = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+            .open(entry.path())
             .and_then(|mut f| f.read_exact(&mut magic))
             .is_ok();
         if ok && magic == header::MAGIC {

@@ -3,8 +3,8 @@
 //! Both are robust: when a holder dies (even by `SIGKILL`), the next acquirer gets the lock and
 //! an [`Acquired`] whose [`owner_died`](Acquired::owner_died) is true, instead of the deadlock
 //! Python's semaphore-based locks give. Both are owned: releasing a lock you do not hold is
-//! [`Error::NotOwner`](crate::Error::NotOwner). A [`Lock`] taken twice by its holder gives
-//! [`Error::WouldDeadlock`](crate::Error::WouldDeadlock) instead of hanging; an [`RLock`] counts.
+//! [`crate::Error::NotOwner`]. A [`Lock`] taken twice by its holder gives
+//! [`crate::Error::WouldDeadlock`] instead of hanging; an [`RLock`] counts.
 //!
 //! Handles are cheap to clone and are inherited by `fork` children; named locks
 //! ([`Lock::create`] / [`Lock::open`]) reach unrelated processes.
