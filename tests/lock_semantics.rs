@@ -62,8 +62,14 @@ fn lock_reacquire_by_holder_would_deadlock_and_try_acquire_is_none() {
 
 #[test]
 fn release_unheld_is_not_owner() {
-    assert!(matches!(Lock::new().unwrap().release(), Err(Error::NotOwner)));
-    assert!(matches!(RLock::new().unwrap().release(), Err(Error::NotOwner)));
+    assert!(matches!(
+        Lock::new().unwrap().release(),
+        Err(Error::NotOwner)
+    ));
+    assert!(matches!(
+        RLock::new().unwrap().release(),
+        Err(Error::NotOwner)
+    ));
     let v = Value::new(0u8).unwrap();
     assert!(matches!(v.release(), Err(Error::NotOwner)));
     let a = Array::<u8>::new(1).unwrap();
@@ -149,7 +155,10 @@ fn acquire_timeout_on_lock_held_by_thread_returns_none() {
     assert!(l.acquire_with(true, Some(timeout)).unwrap().is_none());
     assert!(l.try_acquire().unwrap().is_none());
     assert!(l.acquire_with(false, None).unwrap().is_none());
-    assert!(l.acquire_with(false, Some(Duration::from_secs(3600))).unwrap().is_none());
+    assert!(l
+        .acquire_with(false, Some(Duration::from_secs(3600)))
+        .unwrap()
+        .is_none());
     done_tx.send(()).unwrap();
     holder.join().unwrap();
     // Free now: every form succeeds.
@@ -245,7 +254,10 @@ fn guards_on_two_different_arrays_in_one_thread_are_fine() {
     ga[0] = 1;
     gb[1] = 2;
     drop((ga, gb));
-    assert_eq!((a.to_vec().unwrap(), b.to_vec().unwrap()), (vec![1, 0], vec![0, 2]));
+    assert_eq!(
+        (a.to_vec().unwrap(), b.to_vec().unwrap()),
+        (vec![1, 0], vec![0, 2])
+    );
 }
 
 #[test]
@@ -269,7 +281,10 @@ fn values_sharing_one_lock_via_with_lock() {
     })
     .join()
     .unwrap();
-    assert!(other, "another thread got b's lock while a's guard held the shared lock");
+    assert!(
+        other,
+        "another thread got b's lock while a's guard held the shared lock"
+    );
     drop(g);
     b.set(3).unwrap();
     assert_eq!((a.get().unwrap(), b.get().unwrap()), (1, 3));
@@ -309,7 +324,10 @@ fn shared_lock_across_processes_serialises_two_values() {
         }
         0
     });
-    assert!(outcomes.iter().all(|o| *o == Outcome::Exited(0)), "{outcomes:?}");
+    assert!(
+        outcomes.iter().all(|o| *o == Outcome::Exited(0)),
+        "{outcomes:?}"
+    );
     let g = lock.lock().unwrap();
     assert_eq!(a.get_obj().get(), 6_000);
     assert_eq!(b.get_obj().get(), 6_000);

@@ -115,7 +115,10 @@ fn unrelated_process_reads_and_writes_by_name() {
         "exec'd child failed (10s value, 20s array, 30s dyn, 40s point)"
     );
     assert_eq!(v.get().unwrap(), -6.5);
-    assert_eq!(a.to_vec().unwrap(), (0..100).map(|i| -i).collect::<Vec<i32>>());
+    assert_eq!(
+        a.to_vec().unwrap(),
+        (0..100).map(|i| -i).collect::<Vec<i32>>()
+    );
     assert_eq!(d.get().unwrap(), Scalar::Int(456));
     assert_eq!(p.get().unwrap(), Point { x: -2.5, y: 1.5 });
 }
@@ -135,15 +138,30 @@ fn wrong_type_is_layout_mismatch_naming_both_sides() {
     let (holds, asked, msg) = mismatch(Value::<i32>::open(g.name()).unwrap_err());
     assert!(holds.contains("Array<'d'> of 100 elements"), "{msg}");
     assert!(asked.contains("Value<'i'>"), "{msg}");
-    assert!(msg.contains(g.name()) && msg.contains(&holds) && msg.contains(&asked), "{msg}");
+    assert!(
+        msg.contains(g.name()) && msg.contains(&holds) && msg.contains(&asked),
+        "{msg}"
+    );
     // Same kind, other element type.
     let (holds, asked, msg) = mismatch(Array::<i32>::open(g.name()).unwrap_err());
     assert!(holds.contains("'d'") && asked.contains("'i'"), "{msg}");
     // f32 has the same size as i32 but is another type; u64 the same size as f64.
-    assert!(matches!(Array::<u64>::open(g.name()), Err(Error::LayoutMismatch { .. })));
-    assert!(matches!(RawValue::<f64>::open(g.name()), Err(Error::LayoutMismatch { .. })));
-    assert!(matches!(DynValue::open(g.name()), Err(Error::LayoutMismatch { .. })));
-    assert!(matches!(Lock::open(g.name()), Err(Error::LayoutMismatch { .. })));
+    assert!(matches!(
+        Array::<u64>::open(g.name()),
+        Err(Error::LayoutMismatch { .. })
+    ));
+    assert!(matches!(
+        RawValue::<f64>::open(g.name()),
+        Err(Error::LayoutMismatch { .. })
+    ));
+    assert!(matches!(
+        DynValue::open(g.name()),
+        Err(Error::LayoutMismatch { .. })
+    ));
+    assert!(matches!(
+        Lock::open(g.name()),
+        Err(Error::LayoutMismatch { .. })
+    ));
     // The right type opens.
     assert_eq!(Array::<f64>::open(g.name()).unwrap().len(), 100);
     assert_eq!(DynArray::open(g.name()).unwrap().typecode().as_char(), 'd');
@@ -160,7 +178,10 @@ fn open_exact_wrong_length_is_layout_mismatch() {
         Err(Error::LayoutMismatch { .. })
     ));
     assert_eq!(Array::<i32>::open_exact(g.name(), 100).unwrap().len(), 100);
-    assert_eq!(RawArray::<i32>::open_exact(g.name(), 100).unwrap().len(), 100);
+    assert_eq!(
+        RawArray::<i32>::open_exact(g.name(), 100).unwrap().len(),
+        100
+    );
 }
 
 #[test]
@@ -168,14 +189,20 @@ fn value_open_on_lockless_segment_is_layout_mismatch() {
     let g = NameGuard::new("raw");
     let _r = RawValue::create(g.name(), 1i32).unwrap();
     let (holds, asked, msg) = mismatch(Value::<i32>::open(g.name()).unwrap_err());
-    assert!(holds.contains("without a lock") && asked.contains("with a lock"), "{msg}");
+    assert!(
+        holds.contains("without a lock") && asked.contains("with a lock"),
+        "{msg}"
+    );
     // RawValue opens it; so does DynValue (no lock).
     assert_eq!(RawValue::<i32>::open(g.name()).unwrap().get(), 1);
     assert!(DynValue::open(g.name()).unwrap().get_lock().is_none());
 
     let ga = NameGuard::new("raw-array");
     let _ra = RawArray::<u8>::create(ga.name(), 4).unwrap();
-    assert!(matches!(Array::<u8>::open(ga.name()), Err(Error::LayoutMismatch { .. })));
+    assert!(matches!(
+        Array::<u8>::open(ga.name()),
+        Err(Error::LayoutMismatch { .. })
+    ));
     // A locked segment opens raw (its lock ignored).
     let gl = NameGuard::new("locked");
     let _v = Value::create(gl.name(), 9u16).unwrap();
@@ -188,14 +215,26 @@ fn lock_kinds_are_checked_on_open() {
     let gr = NameGuard::new("rlock");
     let _l = Lock::create(gl.name()).unwrap();
     let _r = RLock::create(gr.name()).unwrap();
-    assert!(matches!(RLock::open(gl.name()), Err(Error::LayoutMismatch { .. })));
-    assert!(matches!(Lock::open(gr.name()), Err(Error::LayoutMismatch { .. })));
-    assert!(matches!(Value::<u8>::open(gl.name()), Err(Error::LayoutMismatch { .. })));
+    assert!(matches!(
+        RLock::open(gl.name()),
+        Err(Error::LayoutMismatch { .. })
+    ));
+    assert!(matches!(
+        Lock::open(gr.name()),
+        Err(Error::LayoutMismatch { .. })
+    ));
+    assert!(matches!(
+        Value::<u8>::open(gl.name()),
+        Err(Error::LayoutMismatch { .. })
+    ));
     assert!(Lock::open(gl.name()).is_ok());
     assert!(RLock::open(gr.name()).is_ok());
     let gv = NameGuard::new("value-not-lock");
     let _v = Value::create(gv.name(), 0u8).unwrap();
-    assert!(matches!(RLock::open(gv.name()), Err(Error::LayoutMismatch { .. })));
+    assert!(matches!(
+        RLock::open(gv.name()),
+        Err(Error::LayoutMismatch { .. })
+    ));
 }
 
 #[test]
@@ -206,11 +245,17 @@ fn bad_names_are_invalid_name() {
         assert!(is_invalid(Value::create(bad, 0i32).map(drop)), "{bad:?}");
         assert!(is_invalid(Value::<i32>::open(bad).map(drop)), "{bad:?}");
         assert!(is_invalid(RawValue::create(bad, 0u8).map(drop)), "{bad:?}");
-        assert!(is_invalid(Array::<f64>::create(bad, 3).map(drop)), "{bad:?}");
+        assert!(
+            is_invalid(Array::<f64>::create(bad, 3).map(drop)),
+            "{bad:?}"
+        );
         assert!(is_invalid(RawArray::<f64>::open(bad).map(drop)), "{bad:?}");
         assert!(is_invalid(Lock::create(bad).map(drop)), "{bad:?}");
         assert!(is_invalid(RLock::open(bad).map(drop)), "{bad:?}");
-        assert!(is_invalid(DynValue::create(bad, 'i', 0).map(drop)), "{bad:?}");
+        assert!(
+            is_invalid(DynValue::create(bad, 'i', 0).map(drop)),
+            "{bad:?}"
+        );
         assert!(is_invalid(DynArray::open(bad).map(drop)), "{bad:?}");
         assert!(is_invalid(shm::unlink(bad)), "{bad:?}");
     }
@@ -240,7 +285,10 @@ fn create_twice_is_already_exists_and_keeps_the_first() {
         Array::<u8>::create(g.name(), 1),
         Err(Error::AlreadyExists { .. })
     ));
-    assert!(matches!(Lock::create(g.name()), Err(Error::AlreadyExists { .. })));
+    assert!(matches!(
+        Lock::create(g.name()),
+        Err(Error::AlreadyExists { .. })
+    ));
     // The failed creates neither unlinked nor overwrote the first segment.
     assert_eq!(Value::<i64>::open(g.name()).unwrap().get().unwrap(), 11);
     assert_eq!(a.get().unwrap(), 11);
@@ -249,8 +297,14 @@ fn create_twice_is_already_exists_and_keeps_the_first() {
 #[test]
 fn open_missing_is_not_found() {
     let name = common::fork::unique_name("missing");
-    assert!(matches!(Value::<i32>::open(&name), Err(Error::NotFound { .. })));
-    assert!(matches!(RawArray::<i32>::open(&name), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        Value::<i32>::open(&name),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        RawArray::<i32>::open(&name),
+        Err(Error::NotFound { .. })
+    ));
     assert!(matches!(Lock::open(&name), Err(Error::NotFound { .. })));
     assert!(matches!(DynValue::open(&name), Err(Error::NotFound { .. })));
     assert!(matches!(DynArray::open(&name), Err(Error::NotFound { .. })));
@@ -327,14 +381,20 @@ fn forged_headers_are_bad_segment() {
 
     let (e, took) = open_junk("kind-junk", &forged_header(99, 1));
     assert!(matches!(e, Error::BadSegment { .. }), "{e:?}");
-    assert!(took < Duration::from_secs(1), "a published header needs no wait: {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "a published header needs no wait: {took:?}"
+    );
     let (e, _) = open_junk("len-junk", &forged_header(1, u64::MAX / 2));
     assert!(
         matches!(e, Error::BadSegment { .. } | Error::LayoutMismatch { .. }),
         "{e:?}"
     );
     let (e, _) = open_junk("fit-junk", &forged_header(2, 1_000_000));
-    assert!(matches!(e, Error::BadSegment { .. } | Error::LayoutMismatch { .. }), "{e:?}");
+    assert!(
+        matches!(e, Error::BadSegment { .. } | Error::LayoutMismatch { .. }),
+        "{e:?}"
+    );
     // Through the array API, which accepts any length, only BadSegment is right.
     let g = NameGuard::new("fit2-junk");
     std::fs::write(
@@ -356,11 +416,17 @@ fn forked_child_dropping_inherited_handle_does_not_unlink() {
         0
     });
     assert_eq!(child.wait(Duration::from_secs(20)), Outcome::Exited(0));
-    assert!(shm_exists(g.name()), "a forked child's drop unlinked the parent's segment");
+    assert!(
+        shm_exists(g.name()),
+        "a forked child's drop unlinked the parent's segment"
+    );
     assert_eq!(Value::<u32>::open(g.name()).unwrap().get().unwrap(), 77);
     // The creator's drop still unlinks.
     drop(slot);
-    assert!(matches!(Value::<u32>::open(g.name()), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        Value::<u32>::open(g.name()),
+        Err(Error::NotFound { .. })
+    ));
 }
 
 #[test]
@@ -369,7 +435,10 @@ fn creator_drop_unlinks_opener_drop_does_not() {
     let a = RawValue::create(g.name(), 1u64).unwrap();
     let b = RawValue::<u64>::open(g.name()).unwrap();
     drop(b);
-    assert!(shm_exists(g.name()), "an opener's drop unlinked the segment");
+    assert!(
+        shm_exists(g.name()),
+        "an opener's drop unlinked the segment"
+    );
     let b = RawValue::<u64>::open(g.name()).unwrap();
     // Clones of the creator keep it alive until the last drops.
     let a2 = a.clone();
@@ -377,7 +446,10 @@ fn creator_drop_unlinks_opener_drop_does_not() {
     assert!(shm_exists(g.name()));
     drop(a2);
     assert!(!shm_exists(g.name()), "creator's drop did not unlink");
-    assert!(matches!(RawValue::<u64>::open(g.name()), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        RawValue::<u64>::open(g.name()),
+        Err(Error::NotFound { .. })
+    ));
     // An opener's mapping outlives the name.
     b.set(5);
     assert_eq!(b.get(), 5);
@@ -395,10 +467,16 @@ fn persist_keeps_and_unlink_removes() {
     drop(a);
     assert!(shm_exists(g.name()));
     assert!(shm::list().unwrap().iter().any(|n| n == g.name()));
-    assert_eq!(Array::<u8>::open(g.name()).unwrap().to_vec().unwrap(), vec![1, 2, 3]);
+    assert_eq!(
+        Array::<u8>::open(g.name()).unwrap().to_vec().unwrap(),
+        vec![1, 2, 3]
+    );
     shm::unlink(g.name()).unwrap();
     assert!(!shm_exists(g.name()));
-    assert!(matches!(Array::<u8>::open(g.name()), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        Array::<u8>::open(g.name()),
+        Err(Error::NotFound { .. })
+    ));
     assert!(matches!(shm::unlink(g.name()), Err(Error::NotFound { .. })));
 
     // unlink() on a handle: name gone, mapping usable, later drop does not fail.
@@ -436,12 +514,21 @@ fn struct_element_round_trips_by_name_and_other_structs_are_refused() {
     assert!(a.typecode().is_none());
 
     let (holds, asked, msg) = mismatch(Value::<Point3>::open(g.name()).unwrap_err());
-    assert!(holds.contains("16 bytes") && asked.contains("24 bytes"), "{msg}");
     assert!(
-        matches!(Value::<Pair>::open(g.name()), Err(Error::LayoutMismatch { .. })),
+        holds.contains("16 bytes") && asked.contains("24 bytes"),
+        "{msg}"
+    );
+    assert!(
+        matches!(
+            Value::<Pair>::open(g.name()),
+            Err(Error::LayoutMismatch { .. })
+        ),
         "a struct of the same size but another type opened"
     );
-    assert!(matches!(Value::<f64>::open(g.name()), Err(Error::LayoutMismatch { .. })));
+    assert!(matches!(
+        Value::<f64>::open(g.name()),
+        Err(Error::LayoutMismatch { .. })
+    ));
     assert!(DynValue::open(g.name()).is_err());
 
     let ga = NameGuard::new("points");
@@ -454,7 +541,10 @@ fn struct_element_round_trips_by_name_and_other_structs_are_refused() {
     let _arr = Array::create_from(ga.name(), &pts).unwrap();
     let back = Array::<Point>::open_exact(ga.name(), 10).unwrap();
     assert_eq!(back.to_vec().unwrap(), pts);
-    assert!(matches!(Array::<Point3>::open(ga.name()), Err(Error::LayoutMismatch { .. })));
+    assert!(matches!(
+        Array::<Point3>::open(ga.name()),
+        Err(Error::LayoutMismatch { .. })
+    ));
     assert!(DynArray::open(ga.name()).is_err());
 }
 
@@ -531,6 +621,9 @@ fn openers_racing_a_creator_see_a_complete_segment_threads() {
             drop(created);
             r
         });
-        assert!(results.iter().all(|c| *c == 0), "round {round}: {results:?}");
+        assert!(
+            results.iter().all(|c| *c == 0),
+            "round {round}: {results:?}"
+        );
     }
 }

@@ -45,17 +45,33 @@ fn integer_codes_round_trip_min_max_and_refuse_one_past() {
             assert_eq!(dv.get().unwrap(), int_back(code, hi), "'{c}' set({hi})");
         }
         for bad in [lo - 1, hi + 1, i128::MIN, i128::MAX] {
-            assert!(is_out_of_range(DynValue::new(c, Scalar::Int(bad))), "'{c}' new({bad})");
+            assert!(
+                is_out_of_range(DynValue::new(c, Scalar::Int(bad))),
+                "'{c}' new({bad})"
+            );
             let dv = DynValue::new(c, Scalar::Int(hi)).unwrap();
             let e = dv.set(Scalar::Int(bad)).unwrap_err();
-            assert!(matches!(e, Error::ValueOutOfRange { .. }), "'{c}' set({bad}): {e:?}");
+            assert!(
+                matches!(e, Error::ValueOutOfRange { .. }),
+                "'{c}' set({bad}): {e:?}"
+            );
             let msg = e.to_string();
             assert!(msg.contains(&bad.to_string()) && msg.contains(c), "{msg}");
             // Not wrapped: the old value is still there.
-            assert_eq!(dv.get().unwrap(), int_back(code, hi), "'{c}' after failed set");
+            assert_eq!(
+                dv.get().unwrap(),
+                int_back(code, hi),
+                "'{c}' after failed set"
+            );
             let arr = DynArray::new(c, 2).unwrap();
-            assert!(is_out_of_range(arr.set(1, Scalar::Int(bad))), "'{c}' array set({bad})");
-            assert!(is_out_of_range(DynArray::from_scalars(c, &[Scalar::Int(bad)])));
+            assert!(
+                is_out_of_range(arr.set(1, Scalar::Int(bad))),
+                "'{c}' array set({bad})"
+            );
+            assert!(is_out_of_range(DynArray::from_scalars(
+                c,
+                &[Scalar::Int(bad)]
+            )));
         }
     }
 }
@@ -123,7 +139,9 @@ fn float_codes_round_trip_extremes() {
     // 'f' stores an f32: the value is rounded, as ctypes does.
     let v = DynValue::new('f', 0.1f64).unwrap();
     assert_eq!(v.get().unwrap(), Scalar::Float(0.1f32 as f64));
-    assert!(matches!(DynValue::new('d', f64::NAN).unwrap().get().unwrap(), Scalar::Float(x) if x.is_nan()));
+    assert!(
+        matches!(DynValue::new('d', f64::NAN).unwrap().get().unwrap(), Scalar::Float(x) if x.is_nan())
+    );
 }
 
 #[test]
@@ -150,7 +168,10 @@ fn every_code_through_dyn_array() {
         b.set(2, hi).unwrap();
         assert_eq!(b.get(2).unwrap(), hi_back, "'{c}'");
         assert_eq!(b.read(1..3).unwrap()[1], hi_back);
-        assert!(matches!(b.get(3), Err(Error::IndexOutOfRange { index: 3, len: 3 })));
+        assert!(matches!(
+            b.get(3),
+            Err(Error::IndexOutOfRange { index: 3, len: 3 })
+        ));
         assert!(matches!(b.set(3, lo), Err(Error::IndexOutOfRange { .. })));
         assert!(matches!(b.read(2..4), Err(Error::RangeOutOfBounds { .. })));
         let raw = DynArray::new_raw(c, 1).unwrap();
@@ -158,8 +179,14 @@ fn every_code_through_dyn_array() {
         raw.set(0, lo).unwrap();
         assert_eq!(raw.get(0).unwrap(), lo);
     }
-    assert!(matches!(DynArray::new('x', 1), Err(Error::InvalidTypeCode { found: 'x' })));
-    assert!(matches!(DynValue::new('z', 1), Err(Error::InvalidTypeCode { found: 'z' })));
+    assert!(matches!(
+        DynArray::new('x', 1),
+        Err(Error::InvalidTypeCode { found: 'x' })
+    ));
+    assert!(matches!(
+        DynValue::new('z', 1),
+        Err(Error::InvalidTypeCode { found: 'z' })
+    ));
 }
 
 #[test]
@@ -177,9 +204,16 @@ fn char_arrays_value_raw_set_value() {
     assert_eq!(a.value().unwrap(), b"abcdef");
     assert!(matches!(
         a.set_value(b"abcdefg"),
-        Err(Error::LengthMismatch { expected: 6, found: 7 })
+        Err(Error::LengthMismatch {
+            expected: 6,
+            found: 7
+        })
     ));
-    assert_eq!(a.value().unwrap(), b"abcdef", "failed set_value changed the array");
+    assert_eq!(
+        a.value().unwrap(),
+        b"abcdef",
+        "failed set_value changed the array"
+    );
     a.set_value(b"").unwrap();
     assert_eq!(a.value().unwrap(), b"");
 
@@ -197,7 +231,10 @@ fn char_arrays_value_raw_set_value() {
     let d = DynArray::new('c', 2).unwrap();
     d.set(0, Scalar::Byte(b'q')).unwrap();
     d.set(1, Scalar::Int(255)).unwrap();
-    assert_eq!(d.to_vec().unwrap(), vec![Scalar::Byte(b'q'), Scalar::Byte(255)]);
+    assert_eq!(
+        d.to_vec().unwrap(),
+        vec![Scalar::Byte(b'q'), Scalar::Byte(255)]
+    );
 }
 
 #[test]
@@ -213,8 +250,8 @@ fn wchar_arrays_hold_any_char() {
         .collect();
     assert_eq!(back, text);
     assert_eq!(a.typecode(), Some(TypeCode::WChar));
-    let d = DynArray::from_scalars('u', &text.chars().map(Scalar::Char).collect::<Vec<_>>())
-        .unwrap();
+    let d =
+        DynArray::from_scalars('u', &text.chars().map(Scalar::Char).collect::<Vec<_>>()).unwrap();
     assert_eq!(d.len(), text.chars().count());
     assert_eq!(d.get(6).unwrap(), Scalar::Char('€'));
     // Any 32-bit pattern may be stored in a WChar; reading an invalid one is no panic.
@@ -253,7 +290,10 @@ fn typecode_try_from_all_and_bad() {
 
 fn typed_round_trip<T: Element + PartialEq + std::fmt::Debug>(code: char, lo: T, hi: T) {
     let t = TypeCode::try_from(code).unwrap();
-    assert_eq!(T::TYPECODE.map(|x| x.size()), Some(std::mem::size_of::<T>()));
+    assert_eq!(
+        T::TYPECODE.map(|x| x.size()),
+        Some(std::mem::size_of::<T>())
+    );
     assert!(T::TYPECODE.unwrap().same_layout(t), "'{code}'");
     let v = Value::new(lo).unwrap();
     assert_eq!(v.get().unwrap(), lo);
@@ -270,7 +310,11 @@ fn typed_round_trip<T: Element + PartialEq + std::fmt::Debug>(code: char, lo: T,
     let g = NameGuard::new("typed");
     let _n = Value::create(g.name(), hi).unwrap();
     let d = DynValue::open(g.name()).unwrap();
-    assert!(d.typecode().same_layout(t), "'{code}' opened as {:?}", d.typecode());
+    assert!(
+        d.typecode().same_layout(t),
+        "'{code}' opened as {:?}",
+        d.typecode()
+    );
     let bytes = d.get().unwrap().encode(d.typecode()).unwrap();
     assert_eq!(bytes, bytemuck::bytes_of(&hi), "'{code}'");
 }
@@ -296,13 +340,19 @@ fn long_codes_keep_their_letter_and_open_typed() {
     let g = NameGuard::new("long");
     let _l = DynValue::create(g.name(), 'l', i64::MIN).unwrap();
     assert_eq!(DynValue::open(g.name()).unwrap().typecode(), TypeCode::Long);
-    assert_eq!(Value::<i64>::open(g.name()).unwrap().get().unwrap(), i64::MIN);
+    assert_eq!(
+        Value::<i64>::open(g.name()).unwrap().get().unwrap(),
+        i64::MIN
+    );
     let g2 = NameGuard::new("ulong");
     let _u = DynArray::create(g2.name(), 'L', 2).unwrap();
     let d = DynArray::open(g2.name()).unwrap();
     assert_eq!(d.typecode(), TypeCode::UnsignedLong);
     d.set(1, Scalar::Int(u64::MAX as i128)).unwrap();
-    assert_eq!(Array::<u64>::open(g2.name()).unwrap().get(1).unwrap(), u64::MAX);
+    assert_eq!(
+        Array::<u64>::open(g2.name()).unwrap().get(1).unwrap(),
+        u64::MAX
+    );
     assert!(is_out_of_range(d.set(0, Scalar::Int(-1))));
 }
 
