@@ -627,3 +627,68 @@ fn openers_racing_a_creator_see_a_complete_segment_threads() {
         );
     }
 }
+
+/// A published header claiming typecode `'i'` but recording 1-byte elements.
+fn forged_inconsistent_header(len: u64) -> Vec<u8> {
+    let mut h = forged_header(2, len);
+    h[24..28].copy_from_slice(&1u32.to_ne_bytes()); // element size 1, but 'i' is 4 bytes
+    h.resize(128 + len as usize, 0);
+    h
+}
+
+/// SRC BUG (see report): `header::read` does not check that a typecode's recorded element
+/// size/alignment match the typecode, and `ElemDesc::compatible` compares only typecodes, so
+/// a damaged segment (`'i'` recorded with 1-byte elements) opens as `RawArray<i32>` with 4x
+/// the bytes the mapping has, and reading the last element faults. Expected: BadSegment.
+/// Run in a forked child so the fault cannot take the test binary down.
+#[test]
+fn forged_typecode_with_wrong_element_size_is_bad_segment() {
+    let g = NameGuard::new("elemsize-junk");
+    let len = 1u64 << 16;
+    std::fs::write(
+        std::path::Path::new("/dev/shm").join(g.name()),
+        forged_inconsistent_header(len),
+    )
+    .unwrap();
+    let name = g.name();
+    let mut child = Forked::spawn(|| match RawArray::<i32>::open(name) {
+        Err(Error::BadSegment { .. }) => 0,
+        Err(Error::LayoutMismatch { .. }) => 0,
+        Err(_) => 3,
+        Ok(a) => match a.get(a.len() - 1) {
+            Ok(_) => 1, // read past the real data without faulting (still wrong)
+            Err(_) => 2,
+        },
+    });
+    let o = child.wait(Duration::from_secs(20));
+    assert_eq!(
+        o,
+        Outcome::Exited(0),
+        "opening a segment whose header says 'i' with 1-byte elements: \
+         Exited(1|2) = opened, Signaled(11|7) = opened and faulted reading the last element"
+    );
+}
+
+/// SRC BUG (see report): `shm::list` opens every entry of /dev/shm for reading with a plain
+/// blocking `open`, so a FIFO there blocks it forever. Expected: non-regular files are skipped.
+/// Bounded: if `list` blocks, the FIFO is opened for writing to release it.
+#[test]
+fn list_does_not_hang_on_a_fifo() {
+    let g = NameGuard::new("fifo-junk");
+    let path = std::path::Path::new("/dev/shm").join(g.name());
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(shm::list().map_err(|e| e.to_string()));
+    });
+    let r = rx.recv_timeout(Duration::from_secs(2));
+    if r.is_err() {
+        // Release the blocked reader: opening for writing unblocks its open, and closing at
+        // once gives its read EOF. Then the FIFO is removed.
+        drop(std::fs::OpenOptions::new().write(true).open(&path));
+        let _ = rx.recv_timeout(Duration::from_secs(5));
+    }
+    drop(g);
+    let listed = r.expect("shm::list() blocked on a FIFO in /dev/shm for 2 s");
+    assert!(listed.is_ok(), "{listed:?}");
+}
