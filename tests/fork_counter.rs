@@ -89,7 +89,7 @@ fn raw_value_fetch_add_is_exact() {
 }
 
 #[test]
-fn value_get_obj_fetch_add_is_exact() {
+fn mixed_get_obj_fetch_add_and_locked_update_printed() {
     // The atomic path through a locked Value's raw cell, mixed with locked updates.
     let v = Value::new(0u32).unwrap();
     let outcomes = run_workers(WORKERS, TIMEOUT, |w| {
