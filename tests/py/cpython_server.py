@@ -1,8 +1,9 @@
 """Start a stock CPython SyncManager server for the Rust client tests and benches.
 
-Usage: python cpython_server.py AUTHKEY_HEX [TIMEOUT_SECONDS]
+Usage: python cpython_server.py AUTHKEY_HEX [TIMEOUT_SECONDS [UNIX_SOCKET_PATH]]
 
-Binds 127.0.0.1 port 0, prints one JSON line {"address": [host, port], "pid": ..., "version": ...}
+Binds 127.0.0.1 port 0 (or the Unix socket path when given), prints one JSON line
+{"address": [host, port] or "path", "pid": ..., "version": ...}
 on stdout, then serves (in this process, threads per connection) until stdin reaches EOF, a
 client sends shutdown, or TIMEOUT_SECONDS (default 120) pass.
 """
@@ -19,10 +20,11 @@ def main():
     timeout = float(sys.argv[2]) if len(sys.argv) > 2 else 120.0
     # Proxies passed back to this server authenticate with the process authkey (spec 4.7).
     multiprocessing.current_process().authkey = key
-    m = SyncManager(address=("127.0.0.1", 0), authkey=key)
+    address = sys.argv[3] if len(sys.argv) > 3 else ("127.0.0.1", 0)
+    m = SyncManager(address=address, authkey=key)
     server = m.get_server()
-    host, port = server.address
-    print(json.dumps({"address": [host, port], "pid": os.getpid(),
+    addr = list(server.address) if isinstance(server.address, tuple) else server.address
+    print(json.dumps({"address": addr, "pid": os.getpid(),
                       "version": "%d.%d" % sys.version_info[:2]}), flush=True)
 
     def stop_on_eof():

@@ -3,13 +3,18 @@
 //!
 //! A manager server answers the requests of one connection strictly in order (CPython serves
 //! each connection on its own thread with a `recv`/`send` loop), so a client may write several
-//! requests before reading. [`Pipeline::finish`] does this in **chunks**: at most `batch` calls
-//! (default [`DEFAULT_PIPELINE_BATCH`] = 256) and at most [`PIPELINE_CHUNK_BYTES`] (64 KiB) of
-//! request frames per chunk (a single larger request forms a chunk of its own). It writes one
-//! chunk, reads that chunk's replies, then continues. Bounding the unread request bytes by
-//! 64 KiB — less than a loopback/Unix socket's receive buffer — means our writes can always
-//! complete even while the server is itself blocked writing large replies we have not read yet,
-//! so the exchange cannot deadlock on full socket buffers.
+//! requests before reading. [`Pipeline::finish`] keeps a **bounded window** of unanswered
+//! calls: at most `batch` calls (default [`DEFAULT_PIPELINE_BATCH`] = 256) and at most
+//! [`PIPELINE_CHUNK_BYTES`] (64 KiB) of request frames (a single larger request is sent alone).
+//! It fills the window, reads one reply, tops the window up, and so on. Bounding the unanswered
+//! request bytes by 64 KiB — less than a loopback/Unix socket's receive buffer — means our writes
+//! always complete even while the server is itself blocked writing large replies we have not
+//! read yet, so the exchange cannot deadlock on full socket buffers.
+//!
+//! TCP note: a CPython server leaves Nagle's algorithm on, so when this client stops sending
+//! (the end of a pipeline) and delays its ACKs, the server may hold its last replies for one
+//! delayed-ACK period (about 40 ms on Linux) — once per [`Pipeline::finish`]. Pipelines pay off
+//! most over Unix sockets, or for long batches over TCP.
 //!
 //! A blocking call inside a pipeline (e.g. `Queue.get` on an empty queue) stalls the calls
 //! queued after it, exactly as on a plain connection.
@@ -178,25 +183,30 @@ impl Pipeline {
             Vec::new()
         } else {
             manager.with_connection(|conn| {
+                // Sliding window: keep at most `batch` calls and PIPELINE_CHUNK_BYTES of request
+                // bytes unanswered; after each reply, top the window up again. Requests sent
+                // right after a reply also carry the TCP ACK of that reply, which keeps a
+                // Nagle-enabled server (CPython) from holding back its next replies.
                 let mut out = Vec::with_capacity(frames.len());
-                let mut i = 0;
-                while i < frames.len() {
-                    let mut j = i;
-                    let mut bytes = 0usize;
-                    while j < frames.len()
-                        && j - i < batch
-                        && (j == i || bytes + frames[j].len() <= PIPELINE_CHUNK_BYTES)
+                let mut in_flight: std::collections::VecDeque<usize> =
+                    std::collections::VecDeque::new();
+                let mut in_flight_bytes = 0usize;
+                let mut next = 0usize;
+                while out.len() < frames.len() {
+                    while next < frames.len()
+                        && in_flight.len() < batch
+                        && (in_flight.is_empty()
+                            || in_flight_bytes + frames[next].len() + 4 <= PIPELINE_CHUNK_BYTES)
                     {
-                        bytes += frames[j].len() + 4;
-                        j += 1;
+                        conn.send_bytes(frames[next])?;
+                        in_flight.push_back(frames[next].len() + 4);
+                        in_flight_bytes += frames[next].len() + 4;
+                        next += 1;
                     }
-                    for f in &frames[i..j] {
-                        conn.send_bytes(f)?;
+                    out.push(conn.recv_bytes()?);
+                    if let Some(n) = in_flight.pop_front() {
+                        in_flight_bytes -= n;
                     }
-                    for _ in i..j {
-                        out.push(conn.recv_bytes()?);
-                    }
-                    i = j;
                 }
                 Ok(out)
             })?
