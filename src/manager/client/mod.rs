@@ -32,7 +32,7 @@
 //! # Ok::<(), mpshare::Error>(())
 //! ```
 
-mod pipeline;
+pub mod pipeline;
 
 pub use pipeline::{Pipeline, DEFAULT_PIPELINE_BATCH, PIPELINE_CHUNK_BYTES};
 

@@ -528,16 +528,32 @@ macro_rules! typed_proxy {
 
         impl $name {
             /// Wrap a generic proxy (no check of its typeid: any object with these methods works).
+            ///
+            /// ```no_run
+            /// # let p: mpshare::manager::proxy::Proxy = unimplemented!();
+            #[doc = concat!("let typed = mpshare::manager::proxy::", stringify!($name), "::from_proxy(p);")]
+            /// ```
             pub fn from_proxy(proxy: $crate::manager::proxy::Proxy) -> $name {
                 $name { proxy, $($($field: $init,)*)? }
             }
 
             /// The generic proxy.
+            ///
+            /// ```no_run
+            #[doc = concat!("# let typed: mpshare::manager::proxy::", stringify!($name), " = unimplemented!();")]
+            /// let p: mpshare::manager::proxy::Proxy = typed.into_proxy();
+            /// ```
             pub fn into_proxy(self) -> $crate::manager::proxy::Proxy {
                 self.proxy
             }
 
             /// Another proxy on the same object (sends `incref`).
+            ///
+            /// ```no_run
+            #[doc = concat!("# let typed: mpshare::manager::proxy::", stringify!($name), " = unimplemented!();")]
+            /// let again = typed.try_clone()?;
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
             pub fn try_clone(&self) -> $crate::Result<$name> {
                 Ok($name::from_proxy(self.proxy.try_clone()?))
             }
