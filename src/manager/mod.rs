@@ -2,6 +2,8 @@
 //! wire protocol.
 
 pub mod auth;
+pub mod client;
 pub mod connection;
 pub mod message;
 pub mod pickle;
+pub mod proxy;

@@ -1,0 +1,163 @@
+//! `QueueProxy`: a shared `queue.Queue` (`m.Queue()`, `m.JoinableQueue()`).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{arg, secs, typed_proxy, FromPy};
+use crate::Result;
+
+typed_proxy! {
+    /// A shared `queue.Queue` / `JoinableQueue`. `get`/`put` block this thread only (each thread
+    /// has its own connection to the server). `queue.Empty` and `queue.Full` come back as
+    /// [`crate::Error::Remote`], recognised by [`crate::Error::is_empty_error`] and
+    /// [`crate::Error::is_full_error`].
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// let q = m.queue(1)?;
+    /// q.put(1)?;
+    /// assert!(q.put_nowait(2).unwrap_err().is_full_error());
+    /// assert_eq!(q.get::<i32>()?, 1);
+    /// assert!(q.get_timeout::<i32>(Duration::from_millis(50)).unwrap_err().is_empty_error());
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    QueueProxy
+}
+
+impl QueueProxy {
+    /// `q.put(item)` (blocks while a bounded queue is full).
+    ///
+    /// ```no_run
+    /// # let q: mpshare::manager::proxy::QueueProxy = unimplemented!();
+    /// q.put(("job", 1))?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn put<T: Serialize>(&self, item: T) -> Result<()> {
+        self.call_method("put", vec![arg(&item)?], vec![])?;
+        Ok(())
+    }
+
+    /// `q.put(item, timeout=t)` (`queue.Full` after `t`).
+    ///
+    /// ```no_run
+    /// # let q: mpshare::manager::proxy::QueueProxy = unimplemented!();
+    /// q.put_timeout(1, std::time::Duration::from_secs(1))?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn put_timeout<T: Serialize>(&self, item: T, timeout: Duration) -> Result<()> {
+        self.call_method(
+            "put",
+            vec![arg(&item)?],
+            vec![("timeout".into(), secs(Some(timeout)))],
+        )?;
+        Ok(())
+    }
+
+    /// `q.put_nowait(item)` (`queue.Full` at once when full).
+    ///
+    /// ```no_run
+    /// # let q: mpshare::manager::proxy::QueueProxy = unimplemented!();
+    /// q.put_nowait(1)?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn put_nowait<T: Serialize>(&self, item: T) -> Result<()> {
+        self.call_method("put_nowait", vec![arg(&item)?], vec![])?;
+        Ok(())
+    }
+
+    /// `q.get()`: blocks until an item is available.
+    ///
+    /// ```no_run
+    /// # let q: mpshare::manager::proxy::QueueProxy = unimplemented!();
+    /// let job: (String, i64) = q.get()?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn get<T: FromPy>(&self) -> Result<T> {
+        self.call("get", ())
+    }
+
+    /// `q.get(timeout=t)` (`queue.Empty` after `t`).
+    ///
+    /// ```no_run
+    /// # let q: mpshare::manager::proxy::QueueProxy = unimplemented!();
+    /// match q.get_timeout::<i64>(std::time::Duration::from_millis(100)) {
+    ///     Ok(x) => println!("{x}"),
+    ///     Err(e) if e.is_empty_error() => println!("nothing yet"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn get_timeout<T: FromPy>(&self, timeout: Duration) -> Result<T> {
+        self.call_kw("get", (), vec![("timeout".into(), secs(Some(timeout)))])
+    }
+
+    /// `q.get_nowait()` (`queue.Empty` at once when empty).
+    ///
+    /// ```no_run
+    /// # let q: mpshare::manager::proxy::QueueProxy = unimplemented!();
+    /// let r = q.get_nowait::<i64>();
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn get_nowait<T: FromPy>(&self) -> Result<T> {
+        self.call("get_nowait", ())
+    }
+
+    /// `q.qsize()`.
+    ///
+    /// ```no_run
+    /// # let q: mpshare::manager::proxy::QueueProxy = unimplemented!();
+    /// let n = q.qsize()?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn qsize(&self) -> Result<usize> {
+        self.call("qsize", ())
+    }
+
+    /// `q.empty()`.
+    ///
+    /// ```no_run
+    /// # let q: mpshare::manager::proxy::QueueProxy = unimplemented!();
+    /// let e = q.empty()?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn empty(&self) -> Result<bool> {
+        self.call("empty", ())
+    }
+
+    /// `q.full()`.
+    ///
+    /// ```no_run
+    /// # let q: mpshare::manager::proxy::QueueProxy = unimplemented!();
+    /// let f = q.full()?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn full(&self) -> Result<bool> {
+        self.call("full", ())
+    }
+
+    /// `q.task_done()` (`ValueError` when called too many times).
+    ///
+    /// ```no_run
+    /// # let q: mpshare::manager::proxy::QueueProxy = unimplemented!();
+    /// q.task_done()?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn task_done(&self) -> Result<()> {
+        self.call_method("task_done", vec![], vec![])?;
+        Ok(())
+    }
+
+    /// `q.join()`: blocks until every item put has been marked done.
+    ///
+    /// ```no_run
+    /// # let q: mpshare::manager::proxy::QueueProxy = unimplemented!();
+    /// q.join()?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn join(&self) -> Result<()> {
+        self.call_method("join", vec![], vec![])?;
+        Ok(())
+    }
+}
