@@ -4,4 +4,6 @@
 pub mod auth;
 pub mod connection;
 pub mod message;
+pub mod objects;
 pub mod pickle;
+pub mod server;
