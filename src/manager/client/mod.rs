@@ -100,8 +100,9 @@ impl Default for ClientConfig {
 static NEXT_MANAGER_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    /// This thread's proxy connections, keyed by manager id.
-    static PROXY_CONNS: RefCell<HashMap<u64, Connection>> = RefCell::new(HashMap::new());
+    /// This thread's proxy connections, keyed by manager id, with the pid that opened each: a
+    /// forked child inherits the map but must not talk on its parent's socket.
+    static PROXY_CONNS: RefCell<HashMap<u64, (u32, Connection)>> = RefCell::new(HashMap::new());
 }
 
 struct Inner {
@@ -604,14 +605,16 @@ impl Manager {
             .try_with(|m| m.try_borrow_mut().ok().and_then(|mut m| m.remove(&id)))
             .ok()
             .flatten();
+        let pid = std::process::id();
         let mut conn = match taken {
-            Some(c) => c,
-            None => self.open_proxy_connection()?,
+            Some((owner, c)) if owner == pid => c,
+            // Inherited across fork: dropping closes only this process's copy of the fd.
+            _ => self.open_proxy_connection()?,
         };
         let r = f(&mut conn)?;
         let _ = PROXY_CONNS.try_with(move |m| {
             if let Ok(mut m) = m.try_borrow_mut() {
-                m.insert(id, conn);
+                m.insert(id, (pid, conn));
             }
         });
         Ok(r)
