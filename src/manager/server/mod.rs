@@ -99,7 +99,8 @@ impl ServerConfig {
 }
 
 pub(crate) struct Shared {
-    listener: Listener,
+    /// Taken (closed) when the accept loop ends.
+    listener: std::sync::Mutex<Option<Listener>>,
     address: Address,
     token_address: PyValue,
     config: ServerConfig,
@@ -129,8 +130,12 @@ impl Shared {
 
     fn serve_forever(self: &Arc<Self>) -> Result<()> {
         let mut errors = 0u32;
+        let guard = lock(&self.listener);
+        let Some(listener) = guard.as_ref() else {
+            return Ok(());
+        };
         while !self.stop.load(Ordering::SeqCst) {
-            match self.listener.accept_timeout(Duration::from_millis(100)) {
+            match listener.accept_timeout(Duration::from_millis(100)) {
                 Ok(Some(conn)) => {
                     errors = 0;
                     self.start_connection(conn);
@@ -144,7 +149,10 @@ impl Shared {
                 }
             }
         }
-        // Stop: close every connection; blocked calls notice within a wait slice.
+        drop(guard);
+        // Stop accepting at once (a Unix socket path is removed), then close every connection;
+        // blocked calls notice within a wait slice.
+        drop(lock(&self.listener).take());
         for c in lock(&self.conns).values() {
             let _ = c.shutdown(Shutdown::Both);
         }
@@ -260,7 +268,7 @@ impl Server {
         let registry = RwLock::new(config.registry.clone());
         Ok(Server {
             shared: Arc::new(Shared {
-                listener,
+                listener: std::sync::Mutex::new(Some(listener)),
                 address,
                 token_address,
                 config,
