@@ -26,8 +26,10 @@ sockopt_impl!(
 );
 
 /// Re-arms `TCP_QUICKACK` (Linux clears it again after a while); no-op on Unix sockets.
-fn quickack(conn: &Connection) {
-    let _ = nix::sys::socket::setsockopt(&conn.as_fd(), TcpQuickAck, &true);
+fn quickack(shared: &Shared, conn: &Connection) {
+    if shared.config.tcp_quickack {
+        let _ = nix::sys::socket::setsockopt(&conn.as_fd(), TcpQuickAck, &true);
+    }
 }
 
 fn send_reply(shared: &Shared, conn: &mut Connection, id: ConnId, reply: &Reply) -> bool {
@@ -86,12 +88,12 @@ impl Shared {
     }
 
     pub(super) fn handle_connection(self: &Arc<Self>, id: ConnId, mut conn: Connection) {
-        quickack(&conn);
+        quickack(self, &conn);
         if let Err(e) = auth::server_handshake(&mut conn, &self.config.authkey) {
             self.log(&format!("connection {id}: handshake failed: {e}"));
             return;
         }
-        quickack(&conn);
+        quickack(self, &conn);
         // The first request must come soon after the handshake.
         let deadline = Instant::now() + self.config.handshake_timeout;
         let first = match conn.recv_bytes_deadline(self.config.max_frame, deadline) {
@@ -102,7 +104,7 @@ impl Shared {
                 return;
             }
         };
-        quickack(&conn);
+        quickack(self, &conn);
         let req =
             match pickle::loads_with(&first, &self.config.limits).and_then(Request::from_value) {
                 Ok(r) => r,
@@ -219,7 +221,7 @@ impl Shared {
                     break;
                 }
             };
-            quickack(&conn);
+            quickack(self, &conn);
             let reply = match pickle::loads_with(&bytes, &self.config.limits)
                 .and_then(Request::from_value)
             {
