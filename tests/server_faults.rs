@@ -531,4 +531,13 @@ fn stored_proxies_keep_their_referents_alive() {
     assert_eq!(objects(&addr), 2);
     server_fn(&addr, "decref", vec![PyValue::str(d)]);
     assert_eq!(objects(&addr), 0);
+    // Proxies passed as creation arguments are pinned too: m.list([q]).
+    let q = create(&addr, "Queue", vec![]);
+    let qref =
+        ProxyRef::auto(Token::new("Queue", PyValue::None, &q), vec!["get".into()]).to_value();
+    let l3 = create(&addr, "list", vec![PyValue::list(vec![qref])]);
+    server_fn(&addr, "decref", vec![PyValue::str(q)]);
+    assert_eq!(objects(&addr), 2, "the list keeps the queue alive");
+    server_fn(&addr, "decref", vec![PyValue::str(l3)]);
+    assert_eq!(objects(&addr), 0);
 }

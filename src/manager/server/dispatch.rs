@@ -10,7 +10,9 @@ use super::Shared;
 use crate::manager::auth;
 use crate::manager::connection::Connection;
 use crate::manager::message::{Reply, Request, Token};
-use crate::manager::objects::{traceback_text, CallCtx, CallError, ConnId, RefTable, ServedObject};
+use crate::manager::objects::{
+    contains_proxy, traceback_text, CallCtx, CallError, ConnId, RefTable, ServedObject,
+};
 use crate::manager::pickle::{self, PyDict, PyValue};
 use crate::Error;
 
@@ -155,6 +157,14 @@ impl Shared {
                 );
                 match spec.create(&ctx, &req.args[1..], &kwargs) {
                     Ok(obj) => {
+                        if req
+                            .args
+                            .iter()
+                            .chain(req.kwds.iter().map(|(_, v)| v))
+                            .any(contains_proxy)
+                        {
+                            obj.pin_stored_proxies(&ctx);
+                        }
                         let exposed = match spec.exposed_list() {
                             Some(l) => l.to_vec(),
                             None => obj.exposed(),

@@ -419,6 +419,15 @@ impl Drop for Server {
 }
 
 /// Stops a server from another thread.
+///
+/// ```
+/// use mpshare::manager::{auth::AuthKey, server::Server};
+/// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
+/// let stop = s.shutdown_handle();
+/// std::thread::spawn(move || stop.shutdown());
+/// s.serve_forever()?;
+/// # Ok::<(), mpshare::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct ShutdownHandle {
     shared: Arc<Shared>,
