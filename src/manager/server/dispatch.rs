@@ -300,9 +300,13 @@ impl Shared {
                 ),
             });
         }
-        touched
-            .entry(ident.to_string())
-            .or_insert_with(|| Arc::downgrade(&obj));
+        if !touched.contains_key(ident) {
+            if touched.len() >= 4096 {
+                // Forget objects that no longer exist (e.g. many short-lived iterators).
+                touched.retain(|_, w| w.strong_count() > 0);
+            }
+            touched.insert(ident.to_string(), Arc::downgrade(&obj));
+        }
         let kwargs = kwargs_dict(&req);
         let ctx = CallCtx::new(
             id,
