@@ -270,17 +270,20 @@ impl Shared {
         let Some((obj, typeid)) = self.table.get(ident) else {
             return Some(tb("KeyError", &format!("{ident:?}")));
         };
-        let (exposed, result_typeid) = {
+        // Some(true/false) when the typeid fixes its exposed list; None: ask the object.
+        let (listed, result_typeid) = {
             let reg = self.registry.read().unwrap_or_else(|p| p.into_inner());
             let spec = reg.get(&typeid);
             (
-                spec.and_then(|s| s.exposed_list()).map(<[String]>::to_vec),
+                spec.and_then(|s| s.exposed_list())
+                    .map(|l| l.contains(&req.method)),
                 spec.and_then(|s| s.result_typeid(&req.method))
                     .map(str::to_string),
             )
         };
-        let exposed = exposed.unwrap_or_else(|| obj.exposed());
-        if !exposed.contains(&req.method) {
+        let allowed = listed.unwrap_or_else(|| obj.exposed().contains(&req.method));
+        if !allowed {
+            let exposed = self.exposed_of(&typeid, &obj);
             return Some(match req.method.as_str() {
                 "__repr__" => Reply::Return(PyValue::Str(obj.repr())),
                 "__str__" => Reply::Return(PyValue::Str(obj.str())),
