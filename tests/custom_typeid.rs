@@ -209,3 +209,56 @@ fn counter_from_cpython_base_manager() {
         eprintln!("CPython {v} custom Counter typeid: OK");
     }
 }
+
+struct Panicker;
+
+impl ServedObject for Panicker {
+    fn call(
+        &self,
+        _ctx: &CallCtx,
+        _method: &str,
+        _args: &[PyValue],
+        _kwargs: &PyDict,
+    ) -> Result<PyValue, CallError> {
+        panic!("boom");
+    }
+
+    fn exposed(&self) -> Vec<String> {
+        vec!["explode".into()]
+    }
+
+    fn repr(&self) -> String {
+        "Panicker".into()
+    }
+}
+
+#[test]
+fn a_panicking_object_gives_a_traceback_and_the_server_lives_on() {
+    let h = server();
+    h.register(TypeSpec::new("Panicker", |_c, _a, _k| {
+        Ok(Arc::new(Panicker))
+    }));
+    let addr = h.address().clone();
+    let mut c = connect(&addr);
+    let ident = match roundtrip(
+        &mut c,
+        &Request::server("create", vec![PyValue::str("Panicker")]),
+    ) {
+        Reply::Return(PyValue::Tuple(t)) => t[0].as_str().unwrap().to_string(),
+        other => panic!("{other:?}"),
+    };
+    let mut p = connect(&addr);
+    roundtrip(
+        &mut p,
+        &Request::server("accept_connection", vec![PyValue::str("rust")]),
+    );
+    match roundtrip(&mut p, &Request::call(&ident, "explode", vec![])) {
+        Reply::Traceback(t) => assert!(t.contains("boom"), "{t}"),
+        other => panic!("{other:?}"),
+    }
+    // Same connection still usable.
+    assert_eq!(
+        roundtrip(&mut p, &Request::call(&ident, "__repr__", vec![])),
+        Reply::Return(PyValue::str("Panicker"))
+    );
+}

@@ -55,6 +55,24 @@ fn send_reply(shared: &Shared, conn: &mut Connection, id: ConnId, reply: &Reply)
     }
 }
 
+/// Runs an object's code; a panic becomes a `#TRACEBACK` instead of killing the connection.
+fn guarded<T>(f: impl FnOnce() -> Result<T, CallError>) -> Result<T, CallError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_string());
+            Err(CallError::Traceback(traceback_text(
+                "SystemError",
+                &format!("the served object panicked: {msg}"),
+            )))
+        }
+    }
+}
+
 fn tb(class: &str, msg: &str) -> Reply {
     Reply::Traceback(traceback_text(class, msg))
 }
@@ -155,7 +173,7 @@ impl Shared {
                     Some(self.table_ref()),
                     self.config.wait_slice,
                 );
-                match spec.create(&ctx, &req.args[1..], &kwargs) {
+                match guarded(|| spec.create(&ctx, &req.args[1..], &kwargs)) {
                     Ok(obj) => {
                         if req
                             .args
@@ -319,7 +337,7 @@ impl Shared {
             Some(self.table_ref()),
             self.config.wait_slice,
         );
-        let outcome = match result_typeid {
+        let outcome = guarded(|| match result_typeid {
             Some(rt) => obj
                 .call_object(&ctx, &req.method, &req.args, &kwargs)
                 .map(|new| {
@@ -333,7 +351,7 @@ impl Shared {
             None => obj
                 .call(&ctx, &req.method, &req.args, &kwargs)
                 .map(Reply::Return),
-        };
+        });
         match outcome {
             Ok(r) => Some(r),
             Err(CallError::Raise(e)) => Some(Reply::Error(e)),

@@ -190,9 +190,16 @@ impl Shared {
         let spawned = std::thread::Builder::new()
             .name(format!("mpshare-conn-{id}"))
             .spawn(move || {
-                me.handle_connection(id, conn);
-                lock(&me.conns).remove(&id);
-                me.active.fetch_sub(1, Ordering::SeqCst);
+                // Deregisters the connection even if serving it panics.
+                struct Done(Arc<Shared>, ConnId);
+                impl Drop for Done {
+                    fn drop(&mut self) {
+                        lock(&self.0.conns).remove(&self.1);
+                        self.0.active.fetch_sub(1, Ordering::SeqCst);
+                    }
+                }
+                let done = Done(me, id);
+                done.0.handle_connection(id, conn);
             });
         if let Err(e) = spawned {
             self.log(&format!("connection {id}: cannot start a thread: {e}"));
