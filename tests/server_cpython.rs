@@ -55,7 +55,7 @@ fn addr_env(addr: &Address) -> String {
     match addr {
         Address::Tcp(sa) => sa.to_string(),
         Address::Unix(p) => p.to_string_lossy().into_owned(),
-        Address::Abstract(_) => panic!("scenarios use TCP or path addresses"),
+        Address::Abstract(n) => format!("@{}", String::from_utf8_lossy(n)),
     }
 }
 
@@ -147,6 +147,19 @@ fn unix_socket_server() {
     });
     drop(h);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn abstract_unix_socket_server() {
+    let name = format!("mpshare-test-{}", std::process::id()).into_bytes();
+    let h = Server::bind(&Address::Abstract(name), AuthKey::from(KEY))
+        .unwrap()
+        .spawn()
+        .unwrap();
+    each_python(|v, p| {
+        run_scenario(v, p, "typeids.py", h.address());
+        run_scenario(v, p, "blocking.py", h.address());
+    });
 }
 
 #[test]

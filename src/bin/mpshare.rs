@@ -96,6 +96,13 @@ fn serve(args: &[String]) -> Result<(), String> {
     cfg.max_connections = max_conn;
     cfg.log_errors = !quiet;
     let server = Server::bind_with(cfg).map_err(|e| format!("cannot listen: {e}"))?;
+    if let Address::Tcp(sa) = server.address() {
+        if !sa.ip().is_loopback() {
+            eprintln!(
+                "mpshare: warning: listening on {sa}, reachable beyond this machine; anyone with the authkey can use the server"
+            );
+        }
+    }
     println!("serving on {}", server.address());
     let _ = std::io::stdout().flush();
     let stop = server.shutdown_handle();

@@ -1,6 +1,6 @@
 """Shared helpers for the scenario scripts: connect to the server named by the environment.
 
-MPSHARE_ADDR is "HOST:PORT" or a Unix socket path; MPSHARE_KEY is the authkey.
+MPSHARE_ADDR is "HOST:PORT", a Unix socket path or "@abstract-name"; MPSHARE_KEY is the authkey.
 """
 import multiprocessing
 import os
@@ -12,6 +12,8 @@ def address():
     a = os.environ["MPSHARE_ADDR"]
     if a.startswith("/"):
         return a
+    if a.startswith("@"):
+        return "\0" + a[1:]  # Linux abstract namespace
     host, port = a.rsplit(":", 1)
     return (host, int(port))
 

@@ -4,6 +4,11 @@ use super::CallError;
 use crate::manager::pickle::{PyDict, PyValue};
 
 /// Parameters bound by [`bind_args`], in declaration order (`None` = not given).
+///
+/// ```
+/// let b: mpshare::manager::objects::Bound = vec![None];
+/// assert!(b[0].is_none());
+/// ```
 pub type Bound<'a> = Vec<Option<&'a PyValue>>;
 
 /// Binds `args`/`kwargs` to the parameters `names` of `func` like Python does: positional first,

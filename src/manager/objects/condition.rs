@@ -37,6 +37,13 @@ pub struct ConditionObject {
 
 impl ConditionObject {
     /// `threading.Condition(lock=None)` (only `None` is supported for `lock`).
+    ///
+    /// ```
+    /// use mpshare::manager::pickle::{PyDict, PyValue};
+    /// use mpshare::manager::objects::condition::ConditionObject;
+    /// assert!(ConditionObject::create(&[], &PyDict::new()).is_ok());
+    /// assert!(ConditionObject::create(&[PyValue::Int(1)], &PyDict::new()).is_err());
+    /// ```
     pub fn create(args: &[PyValue], kwargs: &PyDict) -> Result<ConditionObject, CallError> {
         let b = bind_args("Condition", args, kwargs, &["lock"], 0)?;
         if b[0].is_some_and(|l| !l.is_none()) {

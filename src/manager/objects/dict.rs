@@ -107,6 +107,11 @@ impl DictObject {
     }
 
     /// A copy of the dict.
+    ///
+    /// ```
+    /// use mpshare::manager::objects::dict::DictObject;
+    /// assert!(DictObject::default().snapshot().is_empty());
+    /// ```
     pub fn snapshot(&self) -> PyDict {
         lock(&self.state).d.clone()
     }
@@ -272,6 +277,12 @@ impl ServedObject for DictObject {
             }
             _ => Err(CallError::no_method("dict", method)),
         }
+    }
+
+    fn pin_stored_proxies(&self, ctx: &CallCtx) {
+        let mut st = lock(&self.state);
+        let st = &mut *st;
+        st.pins.refresh(ctx, values_of(&st.d));
     }
 
     fn exposed(&self) -> Vec<String> {

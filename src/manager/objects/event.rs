@@ -25,6 +25,12 @@ pub struct EventObject {
 
 impl EventObject {
     /// `threading.Event()`.
+    ///
+    /// ```
+    /// use mpshare::manager::pickle::{PyDict, PyValue};
+    /// use mpshare::manager::objects::event::EventObject;
+    /// assert!(EventObject::create(&[], &PyDict::new()).is_ok());
+    /// ```
     pub fn create(args: &[PyValue], kwargs: &PyDict) -> Result<EventObject, CallError> {
         bind_args("Event", args, kwargs, &[], 0)?;
         Ok(EventObject::default())

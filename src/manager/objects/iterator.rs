@@ -24,6 +24,11 @@ pub struct IteratorObject {
 
 impl IteratorObject {
     /// An iterator yielding `items` in order.
+    ///
+    /// ```
+    /// use mpshare::manager::objects::{iterator::IteratorObject, ServedObject};
+    /// assert_eq!(IteratorObject::new(vec![]).exposed()[0], "__next__");
+    /// ```
     pub fn new(items: Vec<PyValue>) -> IteratorObject {
         IteratorObject {
             items: Mutex::new(items.into()),

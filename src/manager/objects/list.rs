@@ -184,6 +184,11 @@ impl ListObject {
     }
 
     /// A copy of the items.
+    ///
+    /// ```
+    /// use mpshare::manager::objects::list::ListObject;
+    /// assert!(ListObject::default().snapshot().is_empty());
+    /// ```
     pub fn snapshot(&self) -> Vec<PyValue> {
         lock(&self.state).items.clone()
     }
@@ -464,6 +469,12 @@ impl ServedObject for ListObject {
             st.pins.maybe_refresh(ctx, args, st.items.iter());
         }
         r
+    }
+
+    fn pin_stored_proxies(&self, ctx: &CallCtx) {
+        let mut st = lock(&self.state);
+        let st = &mut *st;
+        st.pins.refresh(ctx, st.items.iter());
     }
 
     fn exposed(&self) -> Vec<String> {

@@ -78,6 +78,12 @@ pub struct LockObject {
 
 impl LockObject {
     /// `threading.Lock()`.
+    ///
+    /// ```
+    /// use mpshare::manager::pickle::{PyDict, PyValue};
+    /// use mpshare::manager::objects::locks::LockObject;
+    /// assert!(LockObject::create(&[], &PyDict::new()).is_ok());
+    /// ```
     pub fn create(args: &[PyValue], kwargs: &PyDict) -> Result<LockObject, CallError> {
         no_args("Lock", args, kwargs)?;
         Ok(LockObject::default())
@@ -177,6 +183,12 @@ pub struct RLockObject {
 
 impl RLockObject {
     /// `threading.RLock()`.
+    ///
+    /// ```
+    /// use mpshare::manager::pickle::{PyDict, PyValue};
+    /// use mpshare::manager::objects::locks::RLockObject;
+    /// assert!(RLockObject::create(&[PyValue::Int(1)], &PyDict::new()).is_err());
+    /// ```
     pub fn create(args: &[PyValue], kwargs: &PyDict) -> Result<RLockObject, CallError> {
         no_args("RLock", args, kwargs)?;
         Ok(RLockObject::default())
@@ -307,6 +319,12 @@ pub struct SemaphoreObject {
 
 impl SemaphoreObject {
     /// `threading.Semaphore(value=1)` / `BoundedSemaphore(value=1)`.
+    ///
+    /// ```
+    /// use mpshare::manager::pickle::{PyDict, PyValue};
+    /// use mpshare::manager::objects::locks::SemaphoreObject;
+    /// assert!(SemaphoreObject::create(&[PyValue::Int(-1)], &PyDict::new(), false).is_err());
+    /// ```
     pub fn create(
         args: &[PyValue],
         kwargs: &PyDict,

@@ -57,6 +57,11 @@ pub use args::{bind_args, check_hashable, int_arg, timeout_arg, Bound};
 pub use pins::{contains_proxy, Pin, PinSet, RefTable};
 
 /// Identifies one client connection to a server (unique for the server's life).
+///
+/// ```
+/// let id: mpshare::manager::objects::ConnId = 1;
+/// assert_eq!(mpshare::manager::objects::CallCtx::detached(id).conn(), 1);
+/// ```
 pub type ConnId = u64;
 
 /// Why a call did not produce a value.
@@ -388,7 +393,14 @@ impl<'a> CallCtx<'a> {
 /// `__repr__`/`__str__`/`#GETVALUE` fallbacks with [`repr`](Self::repr),
 /// [`str`](Self::str) and [`get_value`](Self::get_value).
 ///
-/// See the [module documentation](self) for an example.
+/// ```
+/// use mpshare::manager::objects::{dict::DictObject, CallCtx, ServedObject};
+/// use mpshare::manager::pickle::{PyDict, PyValue};
+/// let obj: Box<dyn ServedObject> = Box::new(DictObject::default());
+/// assert_eq!(obj.call(&CallCtx::detached(1), "__len__", &[], &PyDict::new()).unwrap(), PyValue::Int(0));
+/// ```
+///
+/// See the [module documentation](self) for a custom type.
 pub trait ServedObject: Send + Sync {
     /// Calls `method(*args, **kwargs)`.
     fn call(
@@ -436,9 +448,20 @@ pub trait ServedObject: Send + Sync {
 
     /// Called once when a connection that called this object closes: release what it holds.
     fn on_disconnect(&self, _conn: ConnId) {}
+
+    /// Called after `create` when the creation arguments contained proxies: take references on
+    /// the served objects they name (see [`PinSet`]). Containers implement it.
+    fn pin_stored_proxies(&self, _ctx: &CallCtx) {}
 }
 
 /// Builds a served object from `create`'s arguments.
+///
+/// ```
+/// use mpshare::manager::objects::{dict::DictObject, Factory};
+/// use std::sync::Arc;
+/// let f: Factory = Arc::new(|_c, a, k| Ok(Arc::new(DictObject::create(a, k)?)));
+/// # let _ = f;
+/// ```
 pub type Factory = Arc<
     dyn Fn(&CallCtx, &[PyValue], &PyDict) -> Result<Arc<dyn ServedObject>, CallError> + Send + Sync,
 >;
@@ -608,6 +631,10 @@ pub struct Registry {
 }
 
 /// CPython's exposed list of `dict` (with `'__iter__'` twice, as `create` reports it).
+///
+/// ```
+/// assert_eq!(mpshare::manager::objects::DICT_EXPOSED.len(), 17);
+/// ```
 pub const DICT_EXPOSED: &[&str] = &[
     "__contains__",
     "__delitem__",
@@ -629,6 +656,10 @@ pub const DICT_EXPOSED: &[&str] = &[
 ];
 
 /// CPython's exposed list of `list`.
+///
+/// ```
+/// assert!(mpshare::manager::objects::LIST_EXPOSED.contains(&"__imul__"));
+/// ```
 pub const LIST_EXPOSED: &[&str] = &[
     "__add__",
     "__contains__",
@@ -652,6 +683,10 @@ pub const LIST_EXPOSED: &[&str] = &[
 ];
 
 /// CPython's exposed list of `Queue`/`JoinableQueue` (3.11/3.12; 3.13 adds `shutdown`).
+///
+/// ```
+/// assert!(mpshare::manager::objects::QUEUE_EXPOSED.contains(&"task_done"));
+/// ```
 pub const QUEUE_EXPOSED: &[&str] = &[
     "empty",
     "full",

@@ -116,6 +116,12 @@ impl ServedObject for NamespaceObject {
         r
     }
 
+    fn pin_stored_proxies(&self, ctx: &CallCtx) {
+        let mut st = lock(&self.state);
+        let st = &mut *st;
+        st.pins.refresh(ctx, st.attrs.values());
+    }
+
     fn exposed(&self) -> Vec<String> {
         names(&["__getattribute__", "__setattr__", "__delattr__"])
     }

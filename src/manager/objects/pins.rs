@@ -7,6 +7,16 @@ use crate::manager::message::ProxyRef;
 use crate::manager::pickle::PyValue;
 
 /// The server's object table as seen by stored proxies: add or drop one reference by ident.
+///
+/// ```
+/// use mpshare::manager::objects::RefTable;
+/// struct Nothing;
+/// impl RefTable for Nothing {
+///     fn incref(&self, _ident: &str) -> bool { false }
+///     fn decref(&self, _ident: &str) {}
+/// }
+/// assert!(!Nothing.incref("1"));
+/// ```
 pub trait RefTable: Send + Sync {
     /// Adds a reference to `ident`; false when the ident is not one of this server's objects.
     fn incref(&self, ident: &str) -> bool;
@@ -15,7 +25,12 @@ pub trait RefTable: Send + Sync {
 }
 
 /// One reference to a served object held by a value stored in another object; dropping the pin
-/// drops the reference.
+/// drops the reference. Pins are made by [`PinSet::refresh`].
+///
+/// ```
+/// use mpshare::manager::objects::PinSet;
+/// assert!(PinSet::default().is_empty());
+/// ```
 pub struct Pin {
     ident: String,
     table: Weak<dyn RefTable>,
@@ -23,6 +38,12 @@ pub struct Pin {
 
 impl Pin {
     /// The pinned object's ident.
+    ///
+    /// ```
+    /// # use mpshare::manager::objects::Pin;
+    /// fn show(p: &Pin) -> &str { p.ident() }
+    /// # let _ = show;
+    /// ```
     pub fn ident(&self) -> &str {
         &self.ident
     }
@@ -114,12 +135,23 @@ pub struct PinSet {
 
 impl PinSet {
     /// True when nothing is pinned.
+    ///
+    /// ```
+    /// assert!(mpshare::manager::objects::PinSet::default().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.pins.is_empty()
     }
 
     /// Recomputes the pins from the values now stored: new proxies of this server are increfed,
     /// proxies no longer stored are decrefed. Cheap no-op without a server table.
+    ///
+    /// ```
+    /// use mpshare::manager::objects::{CallCtx, PinSet};
+    /// let mut pins = PinSet::default();
+    /// pins.refresh(&CallCtx::detached(1), []);
+    /// assert!(pins.is_empty());
+    /// ```
     pub fn refresh<'v>(&mut self, ctx: &CallCtx, values: impl IntoIterator<Item = &'v PyValue>) {
         let Some(table) = ctx.table() else { return };
         let mut idents = Vec::new();
@@ -145,6 +177,14 @@ impl PinSet {
     }
 
     /// Refreshes only when it can matter: the call brought a proxy in, or pins exist.
+    ///
+    /// ```
+    /// use mpshare::manager::objects::{CallCtx, PinSet};
+    /// use mpshare::manager::pickle::PyValue;
+    /// let mut pins = PinSet::default();
+    /// pins.maybe_refresh(&CallCtx::detached(1), &[PyValue::Int(1)], []);
+    /// assert!(pins.is_empty());
+    /// ```
     pub fn maybe_refresh<'v>(
         &mut self,
         ctx: &CallCtx,

@@ -74,6 +74,12 @@ impl ServedObject for ValueObject {
         }
     }
 
+    fn pin_stored_proxies(&self, ctx: &CallCtx) {
+        let mut st = lock(&self.state);
+        let st = &mut *st;
+        st.pins.refresh(ctx, [&st.value]);
+    }
+
     fn exposed(&self) -> Vec<String> {
         names(&["get", "set"])
     }

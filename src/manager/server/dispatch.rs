@@ -10,7 +10,9 @@ use super::Shared;
 use crate::manager::auth;
 use crate::manager::connection::Connection;
 use crate::manager::message::{Reply, Request, Token};
-use crate::manager::objects::{traceback_text, CallCtx, CallError, ConnId, RefTable, ServedObject};
+use crate::manager::objects::{
+    contains_proxy, traceback_text, CallCtx, CallError, ConnId, RefTable, ServedObject,
+};
 use crate::manager::pickle::{self, PyDict, PyValue};
 use crate::Error;
 
@@ -26,8 +28,10 @@ sockopt_impl!(
 );
 
 /// Re-arms `TCP_QUICKACK` (Linux clears it again after a while); no-op on Unix sockets.
-fn quickack(conn: &Connection) {
-    let _ = nix::sys::socket::setsockopt(&conn.as_fd(), TcpQuickAck, &true);
+fn quickack(shared: &Shared, conn: &Connection) {
+    if shared.config.tcp_quickack {
+        let _ = nix::sys::socket::setsockopt(&conn.as_fd(), TcpQuickAck, &true);
+    }
 }
 
 fn send_reply(shared: &Shared, conn: &mut Connection, id: ConnId, reply: &Reply) -> bool {
@@ -47,6 +51,24 @@ fn send_reply(shared: &Shared, conn: &mut Connection, id: ConnId, reply: &Reply)
                 shared.log(&format!("connection {id}: sending a reply failed: {e}"));
             }
             false
+        }
+    }
+}
+
+/// Runs an object's code; a panic becomes a `#TRACEBACK` instead of killing the connection.
+fn guarded<T>(f: impl FnOnce() -> Result<T, CallError>) -> Result<T, CallError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_string());
+            Err(CallError::Traceback(traceback_text(
+                "SystemError",
+                &format!("the served object panicked: {msg}"),
+            )))
         }
     }
 }
@@ -86,12 +108,12 @@ impl Shared {
     }
 
     pub(super) fn handle_connection(self: &Arc<Self>, id: ConnId, mut conn: Connection) {
-        quickack(&conn);
+        quickack(self, &conn);
         if let Err(e) = auth::server_handshake(&mut conn, &self.config.authkey) {
             self.log(&format!("connection {id}: handshake failed: {e}"));
             return;
         }
-        quickack(&conn);
+        quickack(self, &conn);
         // The first request must come soon after the handshake.
         let deadline = Instant::now() + self.config.handshake_timeout;
         let first = match conn.recv_bytes_deadline(self.config.max_frame, deadline) {
@@ -102,7 +124,7 @@ impl Shared {
                 return;
             }
         };
-        quickack(&conn);
+        quickack(self, &conn);
         let req =
             match pickle::loads_with(&first, &self.config.limits).and_then(Request::from_value) {
                 Ok(r) => r,
@@ -151,8 +173,16 @@ impl Shared {
                     Some(self.table_ref()),
                     self.config.wait_slice,
                 );
-                match spec.create(&ctx, &req.args[1..], &kwargs) {
+                match guarded(|| spec.create(&ctx, &req.args[1..], &kwargs)) {
                     Ok(obj) => {
+                        if req
+                            .args
+                            .iter()
+                            .chain(req.kwds.iter().map(|(_, v)| v))
+                            .any(contains_proxy)
+                        {
+                            obj.pin_stored_proxies(&ctx);
+                        }
                         let exposed = match spec.exposed_list() {
                             Some(l) => l.to_vec(),
                             None => obj.exposed(),
@@ -219,7 +249,7 @@ impl Shared {
                     break;
                 }
             };
-            quickack(&conn);
+            quickack(self, &conn);
             let reply = match pickle::loads_with(&bytes, &self.config.limits)
                 .and_then(Request::from_value)
             {
@@ -258,17 +288,20 @@ impl Shared {
         let Some((obj, typeid)) = self.table.get(ident) else {
             return Some(tb("KeyError", &format!("{ident:?}")));
         };
-        let (exposed, result_typeid) = {
+        // Some(true/false) when the typeid fixes its exposed list; None: ask the object.
+        let (listed, result_typeid) = {
             let reg = self.registry.read().unwrap_or_else(|p| p.into_inner());
             let spec = reg.get(&typeid);
             (
-                spec.and_then(|s| s.exposed_list()).map(<[String]>::to_vec),
+                spec.and_then(|s| s.exposed_list())
+                    .map(|l| l.contains(&req.method)),
                 spec.and_then(|s| s.result_typeid(&req.method))
                     .map(str::to_string),
             )
         };
-        let exposed = exposed.unwrap_or_else(|| obj.exposed());
-        if !exposed.contains(&req.method) {
+        let allowed = listed.unwrap_or_else(|| obj.exposed().contains(&req.method));
+        if !allowed {
+            let exposed = self.exposed_of(&typeid, &obj);
             return Some(match req.method.as_str() {
                 "__repr__" => Reply::Return(PyValue::Str(obj.repr())),
                 "__str__" => Reply::Return(PyValue::Str(obj.str())),
@@ -288,9 +321,13 @@ impl Shared {
                 ),
             });
         }
-        touched
-            .entry(ident.to_string())
-            .or_insert_with(|| Arc::downgrade(&obj));
+        if !touched.contains_key(ident) {
+            if touched.len() >= 4096 {
+                // Forget objects that no longer exist (e.g. many short-lived iterators).
+                touched.retain(|_, w| w.strong_count() > 0);
+            }
+            touched.insert(ident.to_string(), Arc::downgrade(&obj));
+        }
         let kwargs = kwargs_dict(&req);
         let ctx = CallCtx::new(
             id,
@@ -300,7 +337,7 @@ impl Shared {
             Some(self.table_ref()),
             self.config.wait_slice,
         );
-        let outcome = match result_typeid {
+        let outcome = guarded(|| match result_typeid {
             Some(rt) => obj
                 .call_object(&ctx, &req.method, &req.args, &kwargs)
                 .map(|new| {
@@ -314,7 +351,7 @@ impl Shared {
             None => obj
                 .call(&ctx, &req.method, &req.args, &kwargs)
                 .map(Reply::Return),
-        };
+        });
         match outcome {
             Ok(r) => Some(r),
             Err(CallError::Raise(e)) => Some(Reply::Error(e)),
