@@ -94,6 +94,9 @@ fn contended(c: &mut Criterion) {
             let per = iters / WORKERS;
             let t = forked(WORKERS as usize, true, |_| {
                 for _ in 0..per {
+                    // black_box keeps the compiler from merging the relaxed load/store pairs
+                    // of successive iterations into one (which the memory model allows).
+                    let v = std::hint::black_box(&v);
                     v.set(v.get() + 1);
                 }
             });
