@@ -88,7 +88,7 @@ fn main() -> mpshare::Result<()> {
     );
     println!(
         "{len} f64 elements ({} MB), {workers} worker(s)\n",
-        len * 8 >> 20
+        (len * 8) >> 20
     );
 
     // Reference: one process, same chunking and summation order, so the result is bit-exact.
