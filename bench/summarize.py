@@ -3,8 +3,9 @@
 
 Usage: python3 bench/summarize.py [CRITERION_DIR] [GROUP ...]
 CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion or target/criterion.
-Columns: median time per iteration, its ratio to the group's first row (or to the row named
-by --base=NAME), and throughput (GB/s for byte throughput, Mops/s otherwise).
+Columns: median time per iteration, its ratio to the group's reference row (BASES below; for
+sized benches the reference of the same size), and throughput (GB/s for byte throughput,
+Mops/s otherwise).
 """
 import json
 import os
@@ -38,12 +39,21 @@ def load(root, group):
     return rows
 
 
+# The row each group's ratios are taken against (same size suffix, e.g. memcpy/8MB).
+BASES = {
+    "cell_increment": "atomic_fetch_add",
+    "cell_get": "rawvalue_get",
+    "contended_2proc": "ref_pthread_plain",
+    "lock_round_trip": "ref_pthread_robust_recursive",
+    "copy_in": "memcpy",
+    "copy_out": "memcpy",
+    "element": "rawarray_get",
+    "sum_1M_f64": "vec",
+}
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    base = None
-    for a in sys.argv[1:]:
-        if a.startswith("--base="):
-            base = a.split("=", 1)[1]
     root = None
     if args and os.path.isdir(args[0]):
         root = args.pop(0)
@@ -55,18 +65,23 @@ def main():
         rows = load(root, group)
         if not rows:
             continue
-        ref = next((r for r in rows if base and r[0].endswith("/" + base)), rows[0])
+        by_id = {r[0].split("/", 1)[1]: r for r in rows}
+        base = BASES.get(group)
         print("\n### %s\n" % group)
-        print("| benchmark | median | vs %s | throughput |" % ref[0].split("/", 1)[1])
+        print("| benchmark | median | vs %s | throughput |" % (base or "first row"))
         print("|---|---:|---:|---:|")
         for name, ns, tp, _ in rows:
+            bench = name.split("/", 1)[1]
+            suffix = bench.split("/", 1)[1] if "/" in bench else None
+            ref = by_id.get(base + "/" + suffix if suffix else base) if base else rows[0]
+            ref = ref or rows[0]
             if "Bytes" in tp:
                 thr = "%.2f GB/s" % (tp["Bytes"] / ns)
             elif "Elements" in tp:
                 thr = "%.1f Melem/s" % (tp["Elements"] / ns * 1e3)
             else:
                 thr = "%.1f Mops/s" % (1e3 / ns)
-            print("| %s | %s | %.2f× | %s |" % (name.split("/", 1)[1], fmt_time(ns), ns / ref[1], thr))
+            print("| %s | %s | %.2f× | %s |" % (bench, fmt_time(ns), ns / ref[1], thr))
 
 
 if __name__ == "__main__":
