@@ -57,7 +57,11 @@ fn two_workers(pin: bool, work: impl Fn()) -> mpshare::Result<Duration> {
                 while !matches!(ctl.get(1), Ok(1)) {
                     std::thread::yield_now();
                 }
-                work();
+                // A panic must not unwind into the copy of the parent's stack.
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(&work)).is_err() {
+                    // SAFETY: async-signal-safe exit; nothing of the parent runs in the child.
+                    unsafe { libc::_exit(101) };
+                }
                 let _ = ctl.set(2 + i, now_ns());
                 // SAFETY: async-signal-safe exit that skips the parent's destructors.
                 unsafe { libc::_exit(0) };

@@ -96,7 +96,11 @@ fn in_workers(o: &Opts, work: impl Fn()) -> mpshare::Result<Duration> {
                 while !matches!(ctl.get(1), Ok(1)) {
                     std::thread::yield_now();
                 }
-                work();
+                // A panic must not unwind into the copy of the parent's stack.
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(&work)).is_err() {
+                    // SAFETY: async-signal-safe exit; nothing of the parent runs in the child.
+                    unsafe { libc::_exit(101) };
+                }
                 let _ = ctl.set(2 + i, now_ns());
                 // SAFETY: async-signal-safe; skips the parent's atexit handlers and destructors.
                 unsafe { libc::_exit(0) };

@@ -42,7 +42,11 @@ fn forked(workers: usize, work: impl Fn(usize)) -> mpshare::Result<()> {
         // SAFETY: the child only uses inherited mpshare handles and leaves with _exit.
         match unsafe { fork() }? {
             ForkResult::Child => {
-                work(w);
+                // A panic must not unwind into the copy of the parent's stack.
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(w))).is_err() {
+                    // SAFETY: async-signal-safe exit; nothing of the parent runs in the child.
+                    unsafe { libc::_exit(101) };
+                }
                 // SAFETY: async-signal-safe exit that skips the parent's destructors.
                 unsafe { libc::_exit(0) };
             }

@@ -195,7 +195,11 @@ pub fn forked(workers: usize, pin: bool, work: impl Fn(usize)) -> Duration {
                     // Yield so the parent (and the other worker) get the CPU at once.
                     std::thread::yield_now();
                 }
-                work(i);
+                // A panic must not unwind into the copy of the parent's stack.
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(i))).is_err() {
+                    // SAFETY: async-signal-safe exit; nothing of the parent runs in the child.
+                    unsafe { libc::_exit(101) };
+                }
                 gate.end(i).store(now_ns(), Ordering::Release);
                 // SAFETY: async-signal-safe exit that skips the parent's atexit handlers.
                 unsafe { libc::_exit(0) };
