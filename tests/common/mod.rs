@@ -14,10 +14,7 @@ pub fn find_python(version: &str) -> Option<PathBuf> {
             .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == version)
             .unwrap_or(false)
     };
-    let mut candidates: Vec<PathBuf> = vec![
-        PathBuf::from(format!("python{version}")),
-        PathBuf::from("python3"),
-    ];
+    let mut candidates: Vec<PathBuf> = vec![PathBuf::from(format!("python{version}")), PathBuf::from("python3")];
     let home = std::env::var_os("PYENV_ROOT")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
@@ -26,10 +23,7 @@ pub fn find_python(version: &str) -> Option<PathBuf> {
             let mut dirs: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
             dirs.sort();
             for d in dirs {
-                let name = d
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+                let name = d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 if name == version || name.starts_with(&format!("{version}.")) {
                     candidates.push(d.join("bin").join(format!("python{version}")));
                 }
@@ -46,9 +40,7 @@ pub fn pythons() -> Vec<(String, PathBuf)> {
     for v in ["3.11", "3.12", "3.13"] {
         match find_python(v) {
             Some(p) => out.push((v.to_string(), p)),
-            None => eprintln!(
-                "skipping CPython {v}: no python{v} found on PATH or under ~/.pyenv/versions"
-            ),
+            None => eprintln!("skipping CPython {v}: no python{v} found on PATH or under ~/.pyenv/versions"),
         }
     }
     out
