@@ -125,10 +125,7 @@ fn print(workers: usize, increments: usize, rows: &[Row]) {
 }
 
 fn main() -> mpshare::Result<()> {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let cases = match args.as_slice() {
         [w, m, ..] => vec![(*w, *m)],
         _ => vec![(10, 10), (4, 200_000)],
