@@ -191,10 +191,7 @@ impl<T: Element> RawArray<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn read(&self, range: Range<usize>) -> Result<Vec<T>> {
-        self.cells.check_range(range.start, range.end)?;
-        let mut out = vec![T::zeroed(); range.end - range.start];
-        self.cells.load_range(range.start, &mut out)?;
-        Ok(out)
+        self.cells.load_vec(range.start, range.end)
     }
 
     /// Copy `data` into the elements from `start` (Python's `a[i:j] = data`).

@@ -424,6 +424,16 @@ impl<T: Element> Shared<T> {
         Ok(())
     }
 
+    /// Element-wise atomic copy of `start..end` into a new `Vec`, written once (no zero-fill
+    /// pass first: `vec![zeroed; n]` would `calloc` and then touch every page a second time).
+    pub(crate) fn load_vec(&self, start: usize, end: usize) -> Result<Vec<T>> {
+        self.check_range(start, end)?;
+        Ok((start..end)
+            // SAFETY: start..end was checked against len; mapping alive for &self.
+            .map(|i| unsafe { load(self.ptr.add(i)) })
+            .collect())
+    }
+
     /// Element-wise atomic copy of `src` into `start..`.
     pub(crate) fn store_range(&self, start: usize, src: &[T]) -> Result<()> {
         let end = start.saturating_add(src.len());

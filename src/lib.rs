@@ -40,6 +40,8 @@ mod cell;
 pub mod dynamic;
 pub mod error;
 pub mod manager;
+#[cfg(feature = "ndarray")]
+mod ndarray_view;
 pub mod shm;
 pub mod sync;
 pub mod typecode;

@@ -52,6 +52,7 @@ impl LockGuard<'_> {
 }
 
 impl Drop for LockGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         // Cannot fail: the guard proves this thread holds the lock.
         let _ = self.raw.unlock();
@@ -82,6 +83,7 @@ macro_rules! lock_methods {
             /// # Errors
             /// [`Error::WouldDeadlock`] when a non-recursive [`Lock`] is taken again by its
             /// holder; [`Error::LockNotRecoverable`]; OS errors.
+            #[inline]
             pub fn acquire(&self) -> Result<Acquired> {
                 self.raw().lock()
             }
@@ -94,6 +96,7 @@ macro_rules! lock_methods {
             /// lock.release()?;
             /// # Ok::<(), mpshare::Error>(())
             /// ```
+            #[inline]
             pub fn try_acquire(&self) -> Result<Option<Acquired>> {
                 self.raw().try_lock()
             }
@@ -142,6 +145,7 @@ macro_rules! lock_methods {
             ///
             /// # Errors
             /// [`Error::NotOwner`] if this thread does not hold the lock.
+            #[inline]
             pub fn release(&self) -> Result<()> {
                 self.raw().unlock()
             }
@@ -154,6 +158,7 @@ macro_rules! lock_methods {
             /// drop(guard);
             /// # Ok::<(), mpshare::Error>(())
             /// ```
+            #[inline]
             pub fn lock(&self) -> Result<LockGuard<'_>> {
                 let how = self.raw().lock()?;
                 Ok(LockGuard {
@@ -169,6 +174,7 @@ macro_rules! lock_methods {
             /// assert!(lock.try_lock()?.is_some());
             /// # Ok::<(), mpshare::Error>(())
             /// ```
+            #[inline]
             pub fn try_lock(&self) -> Result<Option<LockGuard<'_>>> {
                 Ok(self.raw().try_lock()?.map(|how| LockGuard {
                     raw: self.raw(),
@@ -323,6 +329,7 @@ macro_rules! standalone {
                 self.raw.segment().persist();
             }
 
+            #[inline]
             fn raw(&self) -> &RawMutex {
                 &self.raw
             }
@@ -362,6 +369,7 @@ impl AnyLock {
         self.raw().is_recursive()
     }
 
+    #[inline]
     pub(crate) fn raw(&self) -> &RawMutex {
         match self {
             AnyLock::Lock(l) => &l.raw,
