@@ -97,6 +97,8 @@ fn run(workers: usize, increments: usize) -> mpshare::Result<Vec<Row>> {
         let v = RawValue::new(0i64)?;
         in_workers(workers, || {
             for _ in 0..increments {
+                // black_box: without it the compiler may fold the loop into one load and store.
+                let v = std::hint::black_box(&v);
                 v.set(v.get() + 1);
             }
         })?;
