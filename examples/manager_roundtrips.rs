@@ -170,27 +170,63 @@ fn rust_client(addr: &str, n: usize) -> mpshare::Result<Vec<f64>> {
     Ok(out)
 }
 
-/// Seconds per call for pipelined dict sets.
-fn rust_pipelined(addr: &str, n: usize) -> mpshare::Result<f64> {
+/// Seconds per call for each op, pipelined (all calls sent back to back, replies read in
+/// order; see `Manager::pipeline`).
+fn rust_pipelined(addr: &str, n: usize) -> mpshare::Result<Vec<f64>> {
     let m = Manager::connect(&addr.parse()?, AuthKey::from_hex(KEY_HEX)?)?;
     let d = m.dict()?;
+    let l = m.lock()?;
+    let q = m.queue(0)?;
     d.set("k", 0)?;
-    let t = Instant::now();
-    let mut p = m.pipeline();
-    for i in 0..n {
-        p.call(
-            &d,
-            "__setitem__",
-            vec![PyValue::str("k"), PyValue::Int(i as i64)],
-            vec![],
-        );
-    }
-    let replies = p.finish()?;
-    let dt = t.elapsed().as_secs_f64() / n as f64;
-    if let Some(Err(e)) = replies.into_iter().find(|r| r.is_err()) {
-        return Err(e);
-    }
-    Ok(dt)
+    let k = || PyValue::str("k");
+    let mut out = Vec::new();
+    let mut run = |calls: &mut dyn FnMut(&mut mpshare::manager::client::Pipeline), per_op: f64| {
+        let t = Instant::now();
+        let mut p = m.pipeline();
+        calls(&mut p);
+        let replies = p.finish()?;
+        let dt = t.elapsed().as_secs_f64() / n as f64 / per_op;
+        if let Some(Err(e)) = replies.into_iter().find(|r| r.is_err()) {
+            return Err(e);
+        }
+        out.push(dt);
+        Ok::<(), mpshare::Error>(())
+    };
+    run(
+        &mut |p| {
+            for i in 0..n {
+                p.call(&d, "__setitem__", vec![k(), PyValue::Int(i as i64)], vec![]);
+            }
+        },
+        1.0,
+    )?;
+    run(
+        &mut |p| {
+            for _ in 0..n {
+                p.call(&d, "__getitem__", vec![k()], vec![]);
+            }
+        },
+        1.0,
+    )?;
+    run(
+        &mut |p| {
+            for _ in 0..n {
+                p.call(&l, "acquire", vec![], vec![]);
+                p.call(&l, "release", vec![], vec![]);
+            }
+        },
+        2.0,
+    )?;
+    run(
+        &mut |p| {
+            for i in 0..n {
+                p.call(&q, "put", vec![PyValue::Int(i as i64)], vec![]);
+                p.call(&q, "get", vec![], vec![]);
+            }
+        },
+        2.0,
+    )?;
+    Ok(out)
 }
 
 fn py_client(python: &str, addr: &str, n: usize, cpu: usize) -> Option<Vec<f64>> {
@@ -267,9 +303,14 @@ fn main() -> mpshare::Result<()> {
     } else {
         vec![("same CPU", 0, 0)]
     };
-    println!("{n} calls per cell; µs per call (lower is better); 'x' = CPython→CPython time / this column's time\n");
     println!(
-        "{:<15} {:<21} {:>9} {:>11} {:>11} {:>11} {:>11} {:>13} {:>8} {:>8}",
+        "{n} calls per cell ({} pipelined); µs per call, lower is better.\n\
+         raw64B: 64-byte TCP ping-pong; mps = mpshare server; CPy = CPython; pipe: Rust client, \
+         pipelined.\n'x Rust' = CPy→CPy / Rust→mps; 'x pipe' = CPy→CPy / pipe→mps.\n",
+        n * 4
+    );
+    println!(
+        "{:<15} {:<21} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}",
         "pinning",
         "op",
         "raw64B",
@@ -277,7 +318,8 @@ fn main() -> mpshare::Result<()> {
         "CPy→mps",
         "CPy→CPy",
         "Rust→CPy",
-        "Rust→mps pipe",
+        "pipe→mps",
+        "pipe→CPy",
         "x Rust",
         "x pipe"
     );
@@ -295,14 +337,15 @@ fn main() -> mpshare::Result<()> {
         pin(client_cpu);
         let raw = ping_pong(&echo_addr, n);
         let rust_mps = rust_client(&mps_addr, n).ok();
-        let pipe_mps = rust_pipelined(&mps_addr, n * 10).ok();
+        let pipe_mps = rust_pipelined(&mps_addr, n * 4).ok();
         let py_mps = python.and_then(|p| py_client(p, &mps_addr, n, client_cpu));
-        let (py_cpy, rust_cpy) = match &cpy {
+        let (py_cpy, rust_cpy, pipe_cpy) = match &cpy {
             Some((_, a)) => (
                 python.and_then(|p| py_client(p, a, n, client_cpu)),
                 rust_client(a, n).ok(),
+                rust_pipelined(a, n).ok(),
             ),
-            None => (None, None),
+            None => (None, None, None),
         };
         for (i, op) in OPS.iter().enumerate() {
             let get = |v: &Option<Vec<f64>>| v.as_ref().and_then(|v| v.get(i).copied());
@@ -311,9 +354,9 @@ fn main() -> mpshare::Result<()> {
                 (Some(b), Some(x)) if x > 0.0 => format!("{:.1}x", b / x),
                 _ => "-".into(),
             };
-            let pipe = if *op == "dict set" { pipe_mps } else { None };
+            let pipe = get(&pipe_mps);
             println!(
-                "{:<15} {:<21} {:>9} {:>11} {:>11} {:>11} {:>11} {:>13} {:>8} {:>8}",
+                "{:<15} {:<21} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}",
                 label,
                 op,
                 us(raw),
@@ -322,6 +365,7 @@ fn main() -> mpshare::Result<()> {
                 us(base),
                 us(get(&rust_cpy)),
                 us(pipe),
+                us(get(&pipe_cpy)),
                 ratio(get(&rust_mps)),
                 ratio(pipe)
             );

@@ -267,6 +267,8 @@ pub struct Connection {
     stream: Stream,
     buf: Box<[u8]>,
     wbuf: Vec<u8>,
+    /// Frames queued by `queue_bytes`, sent by `flush` or the next `send_bytes`.
+    queued: Vec<u8>,
     pos: usize,
     end: usize,
     config: ConnectionConfig,
@@ -303,6 +305,19 @@ enum Phase {
     Payload,
 }
 
+/// The frame header for a payload of `len` bytes, and its length (4, or 12 with the escape).
+fn frame_header(len: usize) -> ([u8; 12], usize) {
+    let mut header = [0u8; 12];
+    if len <= 0x7fff_ffff {
+        header[..4].copy_from_slice(&(len as u32).to_be_bytes());
+        (header, 4)
+    } else {
+        header[..4].copy_from_slice(&[0xff; 4]);
+        header[4..12].copy_from_slice(&(len as u64).to_be_bytes());
+        (header, 12)
+    }
+}
+
 impl Connection {
     fn new(stream: Stream, config: ConnectionConfig) -> Result<Connection> {
         if let Stream::Tcp(s) = &stream {
@@ -315,6 +330,7 @@ impl Connection {
             stream,
             buf: vec![0u8; READ_BUF].into_boxed_slice(),
             wbuf: Vec::new(),
+            queued: Vec::new(),
             pos: 0,
             end: 0,
             read_timeout: None,
@@ -494,16 +510,96 @@ impl Connection {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn send_bytes(&mut self, payload: &[u8]) -> Result<()> {
-        let mut header = [0u8; 12];
-        let hlen = if payload.len() <= 0x7fff_ffff {
-            header[..4].copy_from_slice(&(payload.len() as u32).to_be_bytes());
-            4
-        } else {
-            header[..4].copy_from_slice(&[0xff; 4]);
-            header[4..12].copy_from_slice(&(payload.len() as u64).to_be_bytes());
-            12
-        };
+        if !self.queued.is_empty() {
+            self.queue_bytes(payload);
+            return self.flush();
+        }
+        let (header, hlen) = frame_header(payload.len());
         self.write_frame(&header[..hlen], payload)
+    }
+
+    /// Frame `payload` into the outgoing queue without sending it. [`flush`](Self::flush), or the
+    /// next [`send_bytes`](Self::send_bytes), sends every queued frame in order with one system
+    /// call: a server answering pipelined requests replies to a whole batch at once.
+    ///
+    /// ```
+    /// use mpshare::manager::connection::Connection;
+    /// let (mut a, mut b) = Connection::pair()?;
+    /// a.queue_bytes(b"one");
+    /// a.queue_bytes(b"two");
+    /// assert_eq!(a.queued_len(), 14);
+    /// a.flush()?;
+    /// assert_eq!((b.recv_bytes()?, b.recv_bytes()?), (b"one".to_vec(), b"two".to_vec()));
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn queue_bytes(&mut self, payload: &[u8]) {
+        let (header, hlen) = frame_header(payload.len());
+        self.queued.extend_from_slice(&header[..hlen]);
+        self.queued.extend_from_slice(payload);
+    }
+
+    /// Bytes (headers included) queued by [`queue_bytes`](Self::queue_bytes) and not yet sent.
+    ///
+    /// ```
+    /// let (mut a, _b) = mpshare::manager::connection::Connection::pair()?;
+    /// assert_eq!(a.queued_len(), 0);
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn queued_len(&self) -> usize {
+        self.queued.len()
+    }
+
+    /// Send every queued frame.
+    ///
+    /// ```
+    /// let (mut a, _b) = mpshare::manager::connection::Connection::pair()?;
+    /// a.flush()?; // nothing queued: no system call
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn flush(&mut self) -> Result<()> {
+        if self.queued.is_empty() {
+            return Ok(());
+        }
+        let data = std::mem::take(&mut self.queued);
+        let r = self.write_all(&data);
+        if data.capacity() <= 4 * COALESCE {
+            self.queued = data;
+            self.queued.clear();
+        }
+        r
+    }
+
+    /// True when a whole frame is already buffered, so the next [`recv_bytes`](Self::recv_bytes)
+    /// returns without a system call.
+    ///
+    /// ```
+    /// use mpshare::manager::connection::Connection;
+    /// let (mut a, mut b) = Connection::pair()?;
+    /// a.send_bytes(b"x")?;
+    /// a.send_bytes(b"y")?;
+    /// assert_eq!(b.recv_bytes()?, b"x");
+    /// assert!(b.has_buffered_frame());
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn has_buffered_frame(&self) -> bool {
+        let have = self.end - self.pos;
+        if have < 4 {
+            return false;
+        }
+        let b = &self.buf[self.pos..self.pos + 4];
+        let n = i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        if n == -1 {
+            if have < 12 {
+                return false;
+            }
+            let mut l = [0u8; 8];
+            l.copy_from_slice(&self.buf[self.pos + 4..self.pos + 12]);
+            (u64::from_be_bytes(l))
+                .checked_add(12)
+                .is_some_and(|t| t <= have as u64)
+        } else {
+            n >= 0 && n as usize + 4 <= have
+        }
     }
 
     fn write_frame(&mut self, header: &[u8], payload: &[u8]) -> Result<()> {
@@ -866,6 +962,7 @@ impl Connection {
             stream,
             buf: vec![0u8; READ_BUF].into_boxed_slice(),
             wbuf: Vec::new(),
+            queued: Vec::new(),
             pos: 0,
             end: 0,
             config: self.config.clone(),

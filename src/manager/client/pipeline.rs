@@ -183,9 +183,11 @@ impl Pipeline {
             Vec::new()
         } else {
             manager.with_connection(|conn| {
-                // Sliding window: keep at most `batch` calls and PIPELINE_CHUNK_BYTES of request
-                // bytes unanswered; after each reply, top the window up again. Requests sent
-                // right after a reply also carry the TCP ACK of that reply, which keeps a
+                // Sliding window: at most `batch` calls and PIPELINE_CHUNK_BYTES of request
+                // bytes unanswered (so neither side can block on a full socket buffer). Requests
+                // are queued and sent with one system call per refill; after at least one reply,
+                // every reply already buffered is taken, then the window is refilled. Refilling
+                // right after reading also sends the TCP ACK of those replies, which keeps a
                 // Nagle-enabled server (CPython) from holding back its next replies.
                 let mut out = Vec::with_capacity(frames.len());
                 let mut in_flight: std::collections::VecDeque<usize> =
@@ -198,14 +200,22 @@ impl Pipeline {
                         && (in_flight.is_empty()
                             || in_flight_bytes + frames[next].len() + 4 <= PIPELINE_CHUNK_BYTES)
                     {
-                        conn.send_bytes(frames[next])?;
+                        conn.queue_bytes(frames[next]);
                         in_flight.push_back(frames[next].len() + 4);
                         in_flight_bytes += frames[next].len() + 4;
                         next += 1;
                     }
-                    out.push(conn.recv_bytes()?);
-                    if let Some(n) = in_flight.pop_front() {
-                        in_flight_bytes -= n;
+                    conn.flush()?;
+                    loop {
+                        out.push(conn.recv_bytes()?);
+                        if let Some(n) = in_flight.pop_front() {
+                            in_flight_bytes -= n;
+                        }
+                        let keep_reading = !in_flight.is_empty()
+                            && (next == frames.len() || conn.has_buffered_frame());
+                        if !keep_reading {
+                            break;
+                        }
                     }
                 }
                 Ok(out)

@@ -228,7 +228,6 @@ pub fn traceback_text(class: &str, msg: &str) -> String {
 pub struct CallCtx<'a> {
     conn: ConnId,
     fd: Option<BorrowedFd<'a>>,
-    buffered: bool,
     stop: Option<&'a AtomicBool>,
     table: Option<Weak<dyn RefTable>>,
     slice: Duration,
@@ -246,7 +245,6 @@ impl<'a> CallCtx<'a> {
         CallCtx {
             conn,
             fd: None,
-            buffered: false,
             stop: None,
             table: None,
             slice: Duration::from_millis(50),
@@ -260,13 +258,12 @@ impl<'a> CallCtx<'a> {
     /// use std::sync::atomic::AtomicBool;
     /// use std::time::Duration;
     /// let stop = AtomicBool::new(false);
-    /// let ctx = CallCtx::new(3, None, false, &stop, None, Duration::from_millis(50));
+    /// let ctx = CallCtx::new(3, None, &stop, None, Duration::from_millis(50));
     /// assert!(ctx.check().is_ok());
     /// ```
     pub fn new(
         conn: ConnId,
         fd: Option<BorrowedFd<'a>>,
-        buffered: bool,
         stop: &'a AtomicBool,
         table: Option<Weak<dyn RefTable>>,
         slice: Duration,
@@ -274,7 +271,6 @@ impl<'a> CallCtx<'a> {
         CallCtx {
             conn,
             fd,
-            buffered,
             stop: Some(stop),
             table,
             slice,
@@ -295,22 +291,20 @@ impl<'a> CallCtx<'a> {
         self.table.as_ref()
     }
 
-    /// True while the caller's connection is open and quiet. In this strict request-reply
-    /// protocol a pending call's socket that turns readable (EOF, reset or unexpected bytes)
-    /// means the caller is gone.
+    /// True while the caller's connection is open: a peer that closed or half-closed its end
+    /// (`POLLRDHUP`), hung up or errored is gone. Plain readable data is not a death sign: a
+    /// pipelining client may already have sent its next requests.
     ///
     /// ```
     /// assert!(mpshare::manager::objects::CallCtx::detached(1).is_alive());
     /// ```
     pub fn is_alive(&self) -> bool {
-        if self.buffered {
-            return false;
-        }
         let Some(fd) = self.fd else { return true };
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        // POLLHUP, POLLERR and POLLNVAL are always reported; POLLRDHUP is the peer's FIN.
         let mut fds = [PollFd::new(
             fd,
-            PollFlags::POLLIN | PollFlags::from_bits_retain(libc::POLLRDHUP),
+            PollFlags::from_bits_retain(libc::POLLRDHUP),
         )];
         match poll(&mut fds, PollTimeout::ZERO) {
             Ok(0) => true,

@@ -70,6 +70,14 @@ pub fn loads(data: &[u8]) -> Result<PyValue> {
 /// assert!(err.unwrap_err().to_string().contains("BINBYTES8"));
 /// ```
 pub fn loads_with(data: &[u8], limits: &Limits) -> Result<PyValue> {
+    if let Some(v) = super::fast::try_loads(data, limits) {
+        return Ok(v);
+    }
+    loads_full(data, limits)
+}
+
+/// The full two-phase decoder (the fast path in `fast.rs` defers to it).
+pub(crate) fn loads_full(data: &[u8], limits: &Limits) -> Result<PyValue> {
     let mut m = Machine {
         data,
         pos: 0,
@@ -253,7 +261,7 @@ pub(crate) fn decode_utf8(b: &[u8]) -> Result<PyValue> {
     }
 }
 
-fn map_global(module: &str, name: &str) -> (String, String) {
+pub(crate) fn map_global(module: &str, name: &str) -> (String, String) {
     let (m, n) = match (module, name) {
         ("__builtin__", "xrange") => ("builtins", "range"),
         ("__builtin__", "unicode") | ("__builtin__", "basestring") => ("builtins", "str"),
@@ -1134,7 +1142,7 @@ impl Materialiser<'_> {
 
 /// Turns the few well-known constructor calls back into plain values (bytearray, bytes and sets
 /// as older protocols write them); everything else stays a graph.
-fn interpret_reduce(callable: PyValue, args: PyValue) -> Result<PyValue> {
+pub(crate) fn interpret_reduce(callable: PyValue, args: PyValue) -> Result<PyValue> {
     if let (Some((m, n)), Some(a)) = (callable.as_global(), args.as_tuple()) {
         match (m, n, a) {
             ("builtins", "bytearray", []) => return Ok(PyValue::ByteArray(Vec::new())),

@@ -13,6 +13,7 @@ mod bigint;
 mod decode;
 mod dict;
 mod encode;
+mod fast;
 mod repr;
 mod serde_de;
 mod serde_ser;

@@ -55,6 +55,24 @@ fn send_reply(shared: &Shared, conn: &mut Connection, id: ConnId, reply: &Reply)
     }
 }
 
+/// Encode `reply` into the connection's outgoing queue (sent at the next flush).
+fn queue_reply(shared: &Shared, conn: &mut Connection, reply: &Reply) -> bool {
+    let bytes = match reply.encode() {
+        Ok(b) => b,
+        Err(e) => {
+            match Reply::Unserializable(traceback_text("PicklingError", &e.to_string())).encode() {
+                Ok(b) => b,
+                Err(e) => {
+                    shared.log(&format!("cannot encode a reply: {e}"));
+                    return false;
+                }
+            }
+        }
+    };
+    conn.queue_bytes(&bytes);
+    true
+}
+
 /// Runs an object's code; a panic becomes a `#TRACEBACK` instead of killing the connection.
 fn guarded<T>(f: impl FnOnce() -> Result<T, CallError>) -> Result<T, CallError> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
@@ -168,7 +186,6 @@ impl Shared {
                 let ctx = CallCtx::new(
                     id,
                     None,
-                    false,
                     &self.stop,
                     Some(self.table_ref()),
                     self.config.wait_slice,
@@ -238,7 +255,18 @@ impl Shared {
 
     fn serve_client(self: &Arc<Self>, id: ConnId, mut conn: Connection) {
         let mut touched: HashMap<String, Weak<dyn ServedObject>> = HashMap::new();
+        let mut served = 0u32;
         loop {
+            // Replies to pipelined requests are queued while more whole requests are already
+            // buffered, then sent together: one system call per batch instead of per reply.
+            if !conn.has_buffered_frame() || conn.queued_len() >= 64 * 1024 {
+                if let Err(e) = conn.flush() {
+                    if !self.stop.load(Ordering::SeqCst) {
+                        self.log(&format!("connection {id}: sending replies failed: {e}"));
+                    }
+                    break;
+                }
+            }
             let bytes = match conn.recv_bytes() {
                 Ok(b) => b,
                 Err(Error::ConnectionClosed) => break,
@@ -249,7 +277,12 @@ impl Shared {
                     break;
                 }
             };
-            quickack(self, &conn);
+            // Delayed ACKs only stall the first exchanges of a connection (afterwards every
+            // reply carries the ACK), so the extra system call is spent only there.
+            if served < 4 {
+                quickack(self, &conn);
+                served += 1;
+            }
             let reply = match pickle::loads_with(&bytes, &self.config.limits)
                 .and_then(Request::from_value)
             {
@@ -261,13 +294,14 @@ impl Shared {
             };
             match reply {
                 Some(r) => {
-                    if !send_reply(self, &mut conn, id, &r) {
+                    if !queue_reply(self, &mut conn, &r) {
                         break;
                     }
                 }
                 None => break,
             }
         }
+        let _ = conn.flush();
         drop(conn);
         for obj in touched.values().filter_map(Weak::upgrade) {
             obj.on_disconnect(id);
@@ -332,7 +366,6 @@ impl Shared {
         let ctx = CallCtx::new(
             id,
             Some(conn.as_fd()),
-            conn.has_buffered_data(),
             &self.stop,
             Some(self.table_ref()),
             self.config.wait_slice,
