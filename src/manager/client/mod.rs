@@ -325,7 +325,7 @@ impl Manager {
     /// `dummy`: a liveness and authkey check.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// m.dummy()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -338,7 +338,7 @@ impl Manager {
     ///
     /// ```no_run
     /// use mpshare::manager::pickle::PyValue;
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let v = m.create("Value", vec![PyValue::str("i"), PyValue::Int(7)], vec![])?;
     /// assert_eq!(v.call_method("get", vec![], vec![])?, PyValue::Int(7));
     /// # Ok::<(), mpshare::Error>(())
@@ -393,7 +393,7 @@ impl Manager {
     /// [`Manager::create`] with serde arguments (a tuple; `()` for none).
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let b = m.create_with("Barrier", (2,))?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -404,7 +404,7 @@ impl Manager {
     /// `incref(ident)`.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// m.incref(&d.token().id)?;
     /// m.decref(&d.token().id)?;
@@ -418,7 +418,7 @@ impl Manager {
     /// `decref(ident)`.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// m.incref(&d.token().id)?;
     /// m.decref(&d.token().id)?;
@@ -445,7 +445,7 @@ impl Manager {
     /// `number_of_objects()`: how many objects the server holds with refcount > 0.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let before = m.number_of_objects()?;
     /// let d = m.dict()?;
     /// assert_eq!(m.number_of_objects()?, before + 1);
@@ -468,7 +468,7 @@ impl Manager {
     /// `debug_info()`: the server's text listing of objects and refcounts.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// println!("{}", m.debug_info()?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -484,7 +484,7 @@ impl Manager {
     /// `get_methods(token)`: the exposed method names of an object.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let q = m.queue(0)?;
     /// assert!(m.get_methods(q.token())?.contains(&"put".to_string()));
     /// # Ok::<(), mpshare::Error>(())
@@ -510,9 +510,11 @@ impl Manager {
     /// `shutdown()`: stop the server. Success whether the server answers once, twice (CPython)
     /// or closes the connection right away.
     ///
-    /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// ```
+    /// let local = mpshare::manager::client::Manager::start()?;
+    /// let m = local.client();
     /// m.shutdown()?;
+    /// assert!(m.dummy().is_err());
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn shutdown(&self) -> Result<()> {
@@ -529,7 +531,7 @@ impl Manager {
     ///
     /// ```no_run
     /// use mpshare::manager::message::ProxyRef;
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// let q = m.queue(0)?;
     /// d.set_value("q".into(), q.to_ref().to_value())?;
@@ -553,7 +555,7 @@ impl Manager {
     /// on this thread's proxy connection.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// let mut p = m.pipeline();
     /// for i in 0..1000 {
@@ -637,7 +639,7 @@ impl Manager {
     /// `m.dict()`: an empty shared dict.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// d.set("k", vec![1, 2])?;
     /// # Ok::<(), mpshare::Error>(())
@@ -649,7 +651,7 @@ impl Manager {
     /// `m.dict(mapping)`: a shared dict filled from a serde map (or a `PyValue` dict).
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let mut init = std::collections::BTreeMap::new();
     /// init.insert("a", 1);
     /// let d = m.dict_from(&init)?;
@@ -668,7 +670,7 @@ impl Manager {
     /// `m.list()`: an empty shared list.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let l = m.list()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -679,7 +681,7 @@ impl Manager {
     /// `m.list(values)`: a shared list filled from a serde sequence.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let l = m.list_from(&[1, 2, 3])?;
     /// assert_eq!(l.len()?, 3);
     /// # Ok::<(), mpshare::Error>(())
@@ -696,7 +698,7 @@ impl Manager {
     /// `m.Namespace()`.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let ns = m.namespace()?;
     /// ns.set("x", 5)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -708,7 +710,7 @@ impl Manager {
     /// `m.Value(typecode, value)` (the server does no type checking).
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let v = m.value('i', 7)?;
     /// assert_eq!(v.get::<i64>()?, 7);
     /// # Ok::<(), mpshare::Error>(())
@@ -722,7 +724,7 @@ impl Manager {
     /// `m.Array(typecode, values)`.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let a = m.array('i', &[1, 2, 3])?;
     /// assert_eq!(a.slice::<i64>(0, 2)?, vec![1, 2]);
     /// # Ok::<(), mpshare::Error>(())
@@ -736,7 +738,7 @@ impl Manager {
     /// `m.Queue(maxsize)` (0 = unbounded).
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let q = m.queue(0)?;
     /// q.put(1)?;
     /// assert_eq!(q.get::<i32>()?, 1);
@@ -749,7 +751,7 @@ impl Manager {
     /// `m.JoinableQueue()`.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let q = m.joinable_queue()?;
     /// q.put(1)?;
     /// q.get::<i32>()?;
@@ -764,7 +766,7 @@ impl Manager {
     /// `m.Lock()`.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let l = m.lock()?;
     /// let _g = l.guard()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -776,7 +778,7 @@ impl Manager {
     /// `m.RLock()`.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let l = m.rlock()?;
     /// l.acquire()?;
     /// l.acquire()?;
@@ -791,7 +793,7 @@ impl Manager {
     /// `m.Semaphore(value)`.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let s = m.semaphore(2)?;
     /// assert!(s.try_acquire()? && s.try_acquire()? && !s.try_acquire()?);
     /// # Ok::<(), mpshare::Error>(())
@@ -803,7 +805,7 @@ impl Manager {
     /// `m.BoundedSemaphore(value)`.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let s = m.bounded_semaphore(1)?;
     /// assert!(s.release().is_err()); // ValueError: released too many times
     /// # Ok::<(), mpshare::Error>(())
@@ -817,7 +819,7 @@ impl Manager {
     /// `m.Condition()` (with a fresh RLock inside).
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let c = m.condition()?;
     /// let g = c.guard()?;
     /// c.notify_all()?;
@@ -830,7 +832,7 @@ impl Manager {
     /// `m.Event()`.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let e = m.event()?;
     /// e.set()?;
     /// assert!(e.wait(None)?);
@@ -843,7 +845,7 @@ impl Manager {
     /// `m.Barrier(parties)`.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let b = m.barrier(1)?;
     /// assert_eq!(b.wait(None)?, 0);
     /// # Ok::<(), mpshare::Error>(())

@@ -43,7 +43,7 @@ enum Slot {
 ///
 /// ```no_run
 /// use mpshare::manager::pickle::PyValue;
-/// # let m: mpshare::manager::client::Manager = unimplemented!();
+/// # let m = mpshare::manager::client::Manager::start()?;
 /// let d = m.dict()?;
 /// let mut p = m.pipeline();
 /// p.call(&d, "__setitem__", vec![PyValue::str("a"), PyValue::Int(1)], vec![]);
@@ -72,7 +72,7 @@ impl Pipeline {
     /// Set the number of calls per chunk (at least 1).
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let p = m.pipeline().with_batch(64);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -84,8 +84,9 @@ impl Pipeline {
     /// Number of queued calls.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// assert_eq!(m.pipeline().len(), 0);
+    /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn len(&self) -> usize {
         self.slots.len()
@@ -94,8 +95,9 @@ impl Pipeline {
     /// Whether no call is queued.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// assert!(m.pipeline().is_empty());
+    /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
@@ -107,7 +109,7 @@ impl Pipeline {
     ///
     /// ```no_run
     /// use mpshare::manager::pickle::PyValue;
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let l = m.list()?;
     /// let mut p = m.pipeline();
     /// p.call(&l, "append", vec![PyValue::Int(1)], vec![]).call(&l, "__len__", vec![], vec![]);
@@ -141,7 +143,7 @@ impl Pipeline {
     /// Queue `proxy.method(*args)` with serde arguments (a tuple; `()` for none).
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// let mut p = m.pipeline();
     /// p.push(&d, "__setitem__", ("k", 1))?;
@@ -161,7 +163,7 @@ impl Pipeline {
     /// and reported as an [`Error::Protocol`]: use [`Proxy::call_proxy`] for those calls.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let results = m.pipeline().finish()?;
     /// assert!(results.is_empty());
     /// # Ok::<(), mpshare::Error>(())

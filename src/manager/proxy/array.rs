@@ -10,7 +10,7 @@ typed_proxy! {
     /// A manager `Array` (an `array.array` on the server).
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let a = m.array('i', &[1, 2, 3])?;
     /// a.set(0, 10)?;
     /// assert_eq!(a.get::<i32>(0)?, 10);
@@ -25,7 +25,7 @@ impl ArrayProxy {
     /// `len(a)`.
     ///
     /// ```no_run
-    /// # let a: mpshare::manager::proxy::ArrayProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let n = a.len()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -36,7 +36,7 @@ impl ArrayProxy {
     /// `len(a) == 0`.
     ///
     /// ```no_run
-    /// # let a: mpshare::manager::proxy::ArrayProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let e = a.is_empty()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -47,7 +47,7 @@ impl ArrayProxy {
     /// `a[index]` (negative counts from the end; `IndexError` out of range).
     ///
     /// ```no_run
-    /// # let a: mpshare::manager::proxy::ArrayProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let x: f64 = a.get(-1)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -58,7 +58,7 @@ impl ArrayProxy {
     /// `a[index] = value` (`TypeError`/`OverflowError` from the server for a bad value).
     ///
     /// ```no_run
-    /// # let a: mpshare::manager::proxy::ArrayProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// a.set(0, 7)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -71,7 +71,7 @@ impl ArrayProxy {
     /// bounds are clamped).
     ///
     /// ```no_run
-    /// # let a: mpshare::manager::proxy::ArrayProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let head: Vec<i64> = a.slice(0, 2)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -84,7 +84,7 @@ impl ArrayProxy {
     /// The whole array as numbers (`#GETVALUE`, one round trip).
     ///
     /// ```no_run
-    /// # let a: mpshare::manager::proxy::ArrayProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let all: Vec<f64> = a.to_vec()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```

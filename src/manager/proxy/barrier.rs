@@ -12,7 +12,7 @@ typed_proxy! {
     /// `threading.BrokenBarrierError` ([`crate::Error::is_broken_barrier`]).
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let b = m.barrier(2)?;
     /// assert_eq!(b.parties()?, 2);
     /// b.abort()?;
@@ -26,7 +26,7 @@ impl BarrierProxy {
     /// `wait(timeout)`: this party's index (0..parties).
     ///
     /// ```no_run
-    /// # let b: mpshare::manager::proxy::BarrierProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let b = m.barrier(1)?;
     /// let i = b.wait(Some(std::time::Duration::from_secs(5)))?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -37,7 +37,7 @@ impl BarrierProxy {
     /// `abort()`: breaks the barrier for current and future waiters.
     ///
     /// ```no_run
-    /// # let b: mpshare::manager::proxy::BarrierProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let b = m.barrier(1)?;
     /// b.abort()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -49,7 +49,7 @@ impl BarrierProxy {
     /// `reset()`.
     ///
     /// ```no_run
-    /// # let b: mpshare::manager::proxy::BarrierProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let b = m.barrier(1)?;
     /// b.reset()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -65,7 +65,7 @@ impl BarrierProxy {
     /// `.parties`.
     ///
     /// ```no_run
-    /// # let b: mpshare::manager::proxy::BarrierProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let b = m.barrier(1)?;
     /// let n = b.parties()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -76,7 +76,7 @@ impl BarrierProxy {
     /// `.n_waiting`.
     ///
     /// ```no_run
-    /// # let b: mpshare::manager::proxy::BarrierProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let b = m.barrier(1)?;
     /// let n = b.n_waiting()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -87,7 +87,7 @@ impl BarrierProxy {
     /// `.broken`.
     ///
     /// ```no_run
-    /// # let b: mpshare::manager::proxy::BarrierProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let b = m.barrier(1)?;
     /// let broken = b.broken()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```

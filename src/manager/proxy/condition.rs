@@ -12,7 +12,7 @@ typed_proxy! {
     /// belongs to the calling thread's connection: acquire, wait and notify from one thread.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let c = m.condition()?;
     /// let g = c.guard()?;
     /// let notified = c.wait(Some(std::time::Duration::from_millis(10)))?;
@@ -26,7 +26,7 @@ impl ConditionProxy {
     /// `acquire()` (blocking).
     ///
     /// ```no_run
-    /// # let c: mpshare::manager::proxy::ConditionProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let c = m.condition()?;
     /// c.acquire()?;
     /// c.release()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -39,7 +39,7 @@ impl ConditionProxy {
     /// `acquire(True, timeout)`.
     ///
     /// ```no_run
-    /// # let c: mpshare::manager::proxy::ConditionProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let c = m.condition()?;
     /// let got = c.acquire_timeout(std::time::Duration::from_secs(1))?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -55,7 +55,7 @@ impl ConditionProxy {
     /// `release()` (`RuntimeError` when not held by this thread).
     ///
     /// ```no_run
-    /// # let c: mpshare::manager::proxy::ConditionProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let c = m.condition()?;
     /// c.acquire()?;
     /// c.release()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -69,7 +69,7 @@ impl ConditionProxy {
     /// false on timeout. `RuntimeError` when not held.
     ///
     /// ```no_run
-    /// # let c: mpshare::manager::proxy::ConditionProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let c = m.condition()?;
     /// let _g = c.guard()?;
     /// let notified = c.wait(None)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -82,7 +82,7 @@ impl ConditionProxy {
     /// `notify(n)` (`RuntimeError` when not held).
     ///
     /// ```no_run
-    /// # let c: mpshare::manager::proxy::ConditionProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let c = m.condition()?;
     /// let _g = c.guard()?;
     /// c.notify(1)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -95,7 +95,7 @@ impl ConditionProxy {
     /// `notify_all()` (`RuntimeError` when not held).
     ///
     /// ```no_run
-    /// # let c: mpshare::manager::proxy::ConditionProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let c = m.condition()?;
     /// let _g = c.guard()?;
     /// c.notify_all()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -108,7 +108,7 @@ impl ConditionProxy {
     /// Acquire and return a guard that releases on drop (`with cond:`).
     ///
     /// ```no_run
-    /// # let c: mpshare::manager::proxy::ConditionProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let c = m.condition()?;
     /// let g = c.guard()?;
     /// c.notify_all()?;
     /// g.release()?;
@@ -126,7 +126,7 @@ impl ConditionProxy {
 /// Holds a [`ConditionProxy`] acquired; releases it when dropped.
 ///
 /// ```no_run
-/// # let c: mpshare::manager::proxy::ConditionProxy = unimplemented!();
+/// # let m = mpshare::manager::client::Manager::start()?; let c = m.condition()?;
 /// {
 ///     let _g = c.guard()?;
 /// }
@@ -142,7 +142,7 @@ impl ConditionGuard<'_> {
     /// Release now and report the outcome.
     ///
     /// ```no_run
-    /// # let c: mpshare::manager::proxy::ConditionProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let c = m.condition()?;
     /// c.guard()?.release()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```

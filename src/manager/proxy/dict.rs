@@ -10,7 +10,7 @@ typed_proxy! {
     /// A shared `dict` (`m.dict()`), with Python's `dict` methods.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// d.set("a", 1)?;
     /// assert!(d.contains("a")?);
@@ -25,7 +25,7 @@ impl DictProxy {
     /// `d[key]`; a missing key is `KeyError` ([`crate::Error::is_key_error`]).
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let v: String = d.get_item("name")?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -36,7 +36,7 @@ impl DictProxy {
     /// `d[key]` with a [`PyValue`] key, returning the raw value (proxy references included).
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let v = d.get_item_value("k".into())?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -47,7 +47,7 @@ impl DictProxy {
     /// `d.get(key)`: `None` when missing (or when the stored value is `None`).
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let v: Option<i64> = d.get("k")?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -61,7 +61,7 @@ impl DictProxy {
     /// `d[key] = value`.
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// d.set("k", (1, "x"))?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -73,8 +73,8 @@ impl DictProxy {
     /// `d[key] = value` with [`PyValue`]s as given (no serde; sets, proxy references, ...).
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
-    /// # let q: mpshare::manager::proxy::QueueProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
+    /// # let m = mpshare::manager::client::Manager::start()?; let q = m.queue(0)?;
     /// d.set_value("q".into(), q.to_ref().to_value())?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -86,7 +86,7 @@ impl DictProxy {
     /// `del d[key]` (`KeyError` when missing).
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// d.del("k")?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -98,7 +98,7 @@ impl DictProxy {
     /// `key in d`.
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// assert!(!d.contains("nope")?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -109,7 +109,7 @@ impl DictProxy {
     /// `len(d)`.
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let n = d.len()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -120,7 +120,7 @@ impl DictProxy {
     /// `len(d) == 0`.
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let empty = d.is_empty()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -131,7 +131,7 @@ impl DictProxy {
     /// `list(d.keys())`.
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let keys: Vec<String> = d.keys()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -142,7 +142,7 @@ impl DictProxy {
     /// `list(d.values())`.
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let values: Vec<i64> = d.values()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -153,7 +153,7 @@ impl DictProxy {
     /// `list(d.items())`.
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let items: Vec<(String, i64)> = d.items()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -165,7 +165,7 @@ impl DictProxy {
     /// `d.pop(key)` (`KeyError` when missing).
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let v: i64 = d.pop("k")?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -176,7 +176,7 @@ impl DictProxy {
     /// `d.pop(key, default)`.
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let v: i64 = d.pop_or("k", 0)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -191,7 +191,7 @@ impl DictProxy {
     /// `d.popitem()` (`KeyError` when empty).
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let (k, v): (String, i64) = d.popitem()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -202,7 +202,7 @@ impl DictProxy {
     /// `d.setdefault(key, default)`: the value now stored under `key`.
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let v: i64 = d.setdefault("k", 5)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -217,7 +217,7 @@ impl DictProxy {
     /// `d.update(mapping)` from a serde map or a list of pairs.
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// d.update(&vec![("a", 1), ("b", 2)])?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -229,7 +229,7 @@ impl DictProxy {
     /// `d.clear()`.
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// d.clear()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -241,7 +241,7 @@ impl DictProxy {
     /// `d.copy()`: a plain (unshared) copy, e.g. as a `HashMap` or a [`PyValue`] dict.
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let m: std::collections::HashMap<String, i64> = d.copy()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -252,7 +252,7 @@ impl DictProxy {
     /// `iter(d)`: an iterator proxy over the keys (one server call per key).
     ///
     /// ```no_run
-    /// # let d: mpshare::manager::proxy::DictProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// for key in d.iter()? {
     ///     println!("{}", key?);
     /// }

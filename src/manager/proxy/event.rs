@@ -10,7 +10,7 @@ typed_proxy! {
     /// A shared event flag (`m.event()`).
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let e = m.event()?;
     /// assert!(!e.wait(Some(std::time::Duration::from_millis(10)))?);
     /// e.set()?;
@@ -24,7 +24,7 @@ impl EventProxy {
     /// `is_set()`.
     ///
     /// ```no_run
-    /// # let e: mpshare::manager::proxy::EventProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let e = m.event()?;
     /// let on = e.is_set()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -35,7 +35,7 @@ impl EventProxy {
     /// `set()`: wakes every waiter.
     ///
     /// ```no_run
-    /// # let e: mpshare::manager::proxy::EventProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let e = m.event()?;
     /// e.set()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -47,7 +47,7 @@ impl EventProxy {
     /// `clear()`.
     ///
     /// ```no_run
-    /// # let e: mpshare::manager::proxy::EventProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let e = m.event()?;
     /// e.clear()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -59,7 +59,7 @@ impl EventProxy {
     /// `wait(timeout)`: whether the flag is set (false on timeout).
     ///
     /// ```no_run
-    /// # let e: mpshare::manager::proxy::EventProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let e = m.event()?;
     /// let set = e.wait(None)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```

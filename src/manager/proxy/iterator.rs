@@ -9,7 +9,7 @@ typed_proxy! {
     /// `__next__` call; `StopIteration` ends it. After an error the iterator is finished.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// d.set("a", 1)?;
     /// let keys: Vec<_> = d.iter()?.collect::<Result<_, _>>()?;

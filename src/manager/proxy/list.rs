@@ -10,7 +10,7 @@ typed_proxy! {
     /// A shared `list` (`m.list()`), with Python's `list` methods.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let l = m.list()?;
     /// l.append(1)?;
     /// l.extend(&[2, 3])?;
@@ -25,7 +25,7 @@ impl ListProxy {
     /// `l.append(value)`.
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// l.append("x")?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -37,7 +37,7 @@ impl ListProxy {
     /// `l.extend(values)` (Python's `l += values`).
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// l.extend(&[1, 2])?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -49,7 +49,7 @@ impl ListProxy {
     /// `l[index]` (negative indexes count from the end; `IndexError` out of range).
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// let last: i64 = l.get(-1)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -60,7 +60,7 @@ impl ListProxy {
     /// `l[index] = value`.
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// l.set(0, 42)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -72,7 +72,7 @@ impl ListProxy {
     /// `del l[index]`.
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// l.del(0)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -84,7 +84,7 @@ impl ListProxy {
     /// `l.insert(index, value)`.
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// l.insert(0, "first")?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -96,7 +96,7 @@ impl ListProxy {
     /// `l.pop()` (`IndexError` when empty).
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// let v: i64 = l.pop()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -107,7 +107,7 @@ impl ListProxy {
     /// `l.pop(index)`.
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// let v: i64 = l.pop_at(0)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -118,7 +118,7 @@ impl ListProxy {
     /// `l.remove(value)` (`ValueError` when absent).
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// l.remove(3)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -130,7 +130,7 @@ impl ListProxy {
     /// `l.index(value)` (`ValueError` when absent).
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// let i = l.index(3)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -141,7 +141,7 @@ impl ListProxy {
     /// `l.count(value)`.
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// let n = l.count(3)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -152,7 +152,7 @@ impl ListProxy {
     /// `value in l`.
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// let yes = l.contains(3)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -163,7 +163,7 @@ impl ListProxy {
     /// `len(l)`.
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// let n = l.len()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -174,7 +174,7 @@ impl ListProxy {
     /// `len(l) == 0`.
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// let e = l.is_empty()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -185,7 +185,7 @@ impl ListProxy {
     /// `l.reverse()`.
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// l.reverse()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -197,7 +197,7 @@ impl ListProxy {
     /// `l.sort()` (`TypeError` for unorderable items).
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// l.sort()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -209,7 +209,7 @@ impl ListProxy {
     /// `l.sort(reverse=True)`.
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// l.sort_reverse()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -221,7 +221,7 @@ impl ListProxy {
     /// A copy of the whole list (`#GETVALUE`, one round trip).
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::ListProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// let all: Vec<String> = l.to_vec()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```

@@ -12,7 +12,7 @@ typed_proxy! {
     /// so release from the thread that acquired.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let l = m.lock()?;
     /// {
     ///     let _g = l.guard()?;      // with l:
@@ -28,7 +28,7 @@ impl LockProxy {
     /// `acquire()`: blocks until acquired (sends `acquire()` with no arguments, like `with`).
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::LockProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.lock()?;
     /// l.acquire()?;
     /// l.release()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -41,7 +41,7 @@ impl LockProxy {
     /// `acquire(True, timeout)`: whether it was acquired within `timeout`.
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::LockProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.lock()?;
     /// if l.acquire_timeout(std::time::Duration::from_millis(100))? {
     ///     l.release()?;
     /// }
@@ -59,7 +59,7 @@ impl LockProxy {
     /// `acquire(False)`: whether it was acquired, without blocking.
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::LockProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.lock()?;
     /// if l.try_acquire()? {
     ///     l.release()?;
     /// }
@@ -74,7 +74,7 @@ impl LockProxy {
     /// thread, `ValueError` for a `BoundedSemaphore` released too many times.
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::LockProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.lock()?;
     /// l.acquire()?;
     /// l.release()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -88,7 +88,7 @@ impl LockProxy {
     /// A failed release in drop is ignored; call [`LockGuard::release`] to see it.
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::LockProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.lock()?;
     /// let g = l.guard()?;
     /// g.release()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -118,7 +118,7 @@ pub(crate) fn truthy(v: PyValue) -> Result<bool> {
 /// Holds a [`LockProxy`] acquired; releases it when dropped.
 ///
 /// ```no_run
-/// # let l: mpshare::manager::proxy::LockProxy = unimplemented!();
+/// # let m = mpshare::manager::client::Manager::start()?; let l = m.lock()?;
 /// {
 ///     let _g = l.guard()?;
 /// }
@@ -134,7 +134,7 @@ impl LockGuard<'_> {
     /// Release now and report the outcome.
     ///
     /// ```no_run
-    /// # let l: mpshare::manager::proxy::LockProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let l = m.lock()?;
     /// l.guard()?.release()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```

@@ -147,7 +147,7 @@ pub enum Returned {
 ///
 /// ```no_run
 /// use mpshare::manager::pickle::PyValue;
-/// # let m: mpshare::manager::client::Manager = unimplemented!();
+/// # let m = mpshare::manager::client::Manager::start()?;
 /// let d = m.create("dict", vec![], vec![])?;
 /// d.call_method("__setitem__", vec!["a".into(), 1.into()], vec![])?;
 /// assert_eq!(d.call::<i64>("__getitem__", ("a",))?, 1);
@@ -190,7 +190,7 @@ impl Proxy {
     /// The object's token (`typeid`, server address, ident).
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// assert_eq!(m.dict()?.token().typeid, "dict");
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -201,7 +201,7 @@ impl Proxy {
     /// The method names the server exposes for this object.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// assert!(m.lock()?.exposed().contains(&"acquire".to_string()));
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -212,7 +212,7 @@ impl Proxy {
     /// The manager client this proxy calls through.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// assert!(m.dict()?.manager().same_client(&m));
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -225,7 +225,7 @@ impl Proxy {
     ///
     /// ```no_run
     /// use mpshare::manager::proxy::Returned;
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// assert!(matches!(d.invoke("__iter__", vec![], vec![])?, Returned::Proxy(_)));
     /// # Ok::<(), mpshare::Error>(())
@@ -255,7 +255,7 @@ impl Proxy {
     ///
     /// ```no_run
     /// use mpshare::manager::pickle::PyValue;
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let l = m.list()?;
     /// l.call_method("append", vec![PyValue::Int(1)], vec![])?;
     /// assert_eq!(l.call_method("__len__", vec![], vec![])?, PyValue::Int(1));
@@ -279,7 +279,7 @@ impl Proxy {
     /// Call a method that answers with `#PROXY` (e.g. `__iter__`) and return the new proxy.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// let it = d.call_proxy("__iter__", vec![], vec![])?;
     /// assert_eq!(it.token().typeid, "Iterator");
@@ -303,7 +303,7 @@ impl Proxy {
     /// Call with serde arguments (a tuple; `()` for none) and convert the result into `R`.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// d.call::<()>("__setitem__", ("k", vec![1, 2]))?;
     /// let v: Vec<i32> = d.call("__getitem__", ("k",))?;
@@ -317,7 +317,7 @@ impl Proxy {
     ///
     /// ```no_run
     /// use mpshare::manager::pickle::PyValue;
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let q = m.queue(0)?;
     /// let r = q.call_kw::<i64>("get", (), vec![("timeout".into(), PyValue::Float(0.01))]);
     /// assert!(r.unwrap_err().is_empty_error());
@@ -335,7 +335,7 @@ impl Proxy {
     /// A copy of the referent (`#GETVALUE`, Python's `proxy._getvalue()`).
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let l = m.list_from(&[1, 2])?;
     /// assert_eq!(l.get_value()?.to_string(), "[1, 2]");
     /// # Ok::<(), mpshare::Error>(())
@@ -347,7 +347,7 @@ impl Proxy {
     /// `repr(referent)` computed by the server (what Python's `str(proxy)` shows).
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// assert_eq!(m.list()?.repr()?, "[]");
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -364,7 +364,7 @@ impl Proxy {
     /// Another proxy on the same object (sends `incref`; each proxy decrefs when dropped).
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// let d2 = d.try_clone()?;
     /// drop(d);
@@ -388,7 +388,7 @@ impl Proxy {
     /// then pins the object for the rest of its life.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let q = m.queue(0)?;
     /// assert_eq!(q.to_ref().func, "AutoProxy");
     /// # Ok::<(), mpshare::Error>(())
@@ -530,8 +530,9 @@ macro_rules! typed_proxy {
             /// Wrap a generic proxy (no check of its typeid: any object with these methods works).
             ///
             /// ```no_run
-            /// # let p: mpshare::manager::proxy::Proxy = unimplemented!();
+            /// # let m = mpshare::manager::client::Manager::start()?; let p = m.create("dict", vec![], vec![])?;
             #[doc = concat!("let typed = mpshare::manager::proxy::", stringify!($name), "::from_proxy(p);")]
+            /// # Ok::<(), mpshare::Error>(())
             /// ```
             pub fn from_proxy(proxy: $crate::manager::proxy::Proxy) -> $name {
                 $name { proxy, $($($field: $init,)*)? }
@@ -540,8 +541,9 @@ macro_rules! typed_proxy {
             /// The generic proxy.
             ///
             /// ```no_run
-            #[doc = concat!("# let typed: mpshare::manager::proxy::", stringify!($name), " = unimplemented!();")]
+            #[doc = concat!("# let m = mpshare::manager::client::Manager::start()?; let typed = mpshare::manager::proxy::", stringify!($name), "::from_proxy(m.create(\"dict\", vec![], vec![])?);")]
             /// let p: mpshare::manager::proxy::Proxy = typed.into_proxy();
+            /// # Ok::<(), mpshare::Error>(())
             /// ```
             pub fn into_proxy(self) -> $crate::manager::proxy::Proxy {
                 self.proxy
@@ -550,7 +552,7 @@ macro_rules! typed_proxy {
             /// Another proxy on the same object (sends `incref`).
             ///
             /// ```no_run
-            #[doc = concat!("# let typed: mpshare::manager::proxy::", stringify!($name), " = unimplemented!();")]
+            #[doc = concat!("# let m = mpshare::manager::client::Manager::start()?; let typed = mpshare::manager::proxy::", stringify!($name), "::from_proxy(m.create(\"dict\", vec![], vec![])?);")]
             /// let again = typed.try_clone()?;
             /// # Ok::<(), mpshare::Error>(())
             /// ```

@@ -10,7 +10,7 @@ typed_proxy! {
     /// A shared `Namespace` (`m.Namespace()`): attributes by name.
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let ns = m.namespace()?;
     /// ns.set("x", 5)?;
     /// assert_eq!(ns.get::<i64>("x")?, 5);
@@ -24,7 +24,7 @@ impl NamespaceProxy {
     /// `ns.name` (`AttributeError` when missing).
     ///
     /// ```no_run
-    /// # let ns: mpshare::manager::proxy::NamespaceProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let ns = m.namespace()?;
     /// let x: f64 = ns.get("x")?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -35,7 +35,7 @@ impl NamespaceProxy {
     /// `ns.name = value`.
     ///
     /// ```no_run
-    /// # let ns: mpshare::manager::proxy::NamespaceProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let ns = m.namespace()?;
     /// ns.set("x", 1.5)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -51,7 +51,7 @@ impl NamespaceProxy {
     /// `del ns.name` (`AttributeError` when missing).
     ///
     /// ```no_run
-    /// # let ns: mpshare::manager::proxy::NamespaceProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let ns = m.namespace()?;
     /// ns.del("x")?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```

@@ -10,7 +10,7 @@ typed_proxy! {
     /// shared-memory [`crate::Value`]).
     ///
     /// ```no_run
-    /// # let m: mpshare::manager::client::Manager = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?;
     /// let v = m.value('d', 1.5)?;
     /// v.set(2.5)?;
     /// assert_eq!(v.get::<f64>()?, 2.5);
@@ -23,7 +23,7 @@ impl ValueProxy {
     /// `v.value` (sends `get()`).
     ///
     /// ```no_run
-    /// # let v: mpshare::manager::proxy::ValueProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let v = m.value('i', 7)?;
     /// let x: i64 = v.get()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -34,7 +34,7 @@ impl ValueProxy {
     /// `v.value = x` (sends `set(x)`).
     ///
     /// ```no_run
-    /// # let v: mpshare::manager::proxy::ValueProxy = unimplemented!();
+    /// # let m = mpshare::manager::client::Manager::start()?; let v = m.value('i', 7)?;
     /// v.set(3)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
