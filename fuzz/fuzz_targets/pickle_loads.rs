@@ -1,0 +1,19 @@
+//! Any bytes into the pickle decoder: never a panic, never past the limits; what decodes
+//! re-encodes and decodes to the same value.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use mpshare::manager::pickle::{dumps, loads_with, Limits};
+
+fuzz_target!(|data: &[u8]| {
+    let limits = Limits {
+        max_elements: 100_000,
+        max_total_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    if let Ok(v) = loads_with(data, &limits) {
+        if let Ok(bytes) = dumps(&v) {
+            let again = loads_with(&bytes, &Limits::default()).expect("our own encoding decodes");
+            assert!(again.identical(&v) || format!("{again}") == format!("{v}"));
+        }
+    }
+});
