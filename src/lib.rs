@@ -54,3 +54,8 @@ pub use error::{Error, Result};
 pub use sync::{Acquired, AnyLock, Lock, LockGuard, RLock};
 pub use typecode::{CChar, Element, Scalar, TypeCode, WChar};
 pub use value::{RawValue, Value, ValueGuard};
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
