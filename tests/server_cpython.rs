@@ -134,6 +134,14 @@ fn producer_consumer_processes() {
 }
 
 #[test]
+fn queue_shutdown_from_python_3_13() {
+    let h = spawn_server();
+    each_python(|v, p| {
+        run_scenario(v, p, "queue_shutdown.py", h.address());
+    });
+}
+
+#[test]
 fn unix_socket_server() {
     let dir = std::env::temp_dir().join(format!("mpshare-srv-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -676,7 +676,8 @@ pub const LIST_EXPOSED: &[&str] = &[
     "__imul__",
 ];
 
-/// CPython's exposed list of `Queue`/`JoinableQueue` (3.11/3.12; 3.13 adds `shutdown`).
+/// CPython 3.13's exposed list of `Queue`/`JoinableQueue` (3.11/3.12 lack `shutdown`; an extra
+/// name is harmless to their `AutoProxy`).
 ///
 /// ```
 /// assert!(mpshare::manager::objects::QUEUE_EXPOSED.contains(&"task_done"));
@@ -690,6 +691,7 @@ pub const QUEUE_EXPOSED: &[&str] = &[
     "put",
     "put_nowait",
     "qsize",
+    "shutdown",
     "task_done",
 ];
 

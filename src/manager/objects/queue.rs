@@ -14,6 +14,8 @@ use crate::manager::pickle::{PyDict, PyValue};
 struct State {
     items: VecDeque<PyValue>,
     unfinished: u64,
+    /// Set by `shutdown()` (Python 3.13's `Queue.shutdown`).
+    is_shutdown: bool,
     pins: PinSet,
 }
 
@@ -28,6 +30,12 @@ struct State {
 /// q.call(&ctx, "put", &[PyValue::Int(42)], &PyDict::new()).unwrap();
 /// assert_eq!(q.call(&ctx, "get", &[], &PyDict::new()).unwrap(), PyValue::Int(42));
 /// assert!(q.call(&ctx, "get_nowait", &[], &PyDict::new()).is_err());
+/// // Python 3.13's shutdown(): put fails, get drains what is left, then fails.
+/// q.call(&ctx, "put", &[PyValue::Int(1)], &PyDict::new()).unwrap();
+/// q.call(&ctx, "shutdown", &[], &PyDict::new()).unwrap();
+/// assert!(q.call(&ctx, "put", &[PyValue::Int(2)], &PyDict::new()).is_err());
+/// assert_eq!(q.call(&ctx, "get", &[], &PyDict::new()).unwrap(), PyValue::Int(1));
+/// assert!(q.call(&ctx, "get", &[], &PyDict::new()).is_err()); // queue.ShutDown, not a hang
 /// ```
 #[derive(Debug)]
 pub struct QueueObject {
@@ -70,12 +78,18 @@ impl QueueObject {
     ) -> Result<PyValue, CallError> {
         let dl = deadline(timeout);
         let mut st = lock(&self.state);
+        if st.is_shutdown {
+            return Err(CallError::Raise(shut_down()));
+        }
         while self.full(&st) {
             if !block {
                 return Err(CallError::Raise(message::queue_full()));
             }
             let (g, timed_out) = ctx.wait(&self.cv, st, dl)?;
             st = g;
+            if st.is_shutdown {
+                return Err(CallError::Raise(shut_down()));
+            }
             if timed_out && self.full(&st) {
                 return Err(CallError::Raise(message::queue_full()));
             }
@@ -114,6 +128,9 @@ impl QueueObject {
                 self.cv.notify_all();
                 return Ok(item);
             }
+            if st.is_shutdown {
+                return Err(CallError::Raise(shut_down()));
+            }
             if !block {
                 return Err(CallError::Raise(message::queue_empty()));
             }
@@ -124,6 +141,11 @@ impl QueueObject {
             }
         }
     }
+}
+
+/// `queue.ShutDown()` (Python 3.13+).
+fn shut_down() -> PyValue {
+    message::exception("queue.ShutDown", vec![])
 }
 
 impl ServedObject for QueueObject {
@@ -174,6 +196,21 @@ impl ServedObject for QueueObject {
                     return Err(CallError::value_error("task_done() called too many times"));
                 }
                 st.unfinished -= 1;
+                self.cv.notify_all();
+                Ok(PyValue::None)
+            }
+            "shutdown" => {
+                let b = bind_args(method, args, kwargs, &["immediate"], 0)?;
+                let immediate = b[0].is_some_and(truthy);
+                let mut st = lock(&self.state);
+                st.is_shutdown = true;
+                if immediate {
+                    let n = st.items.len() as u64;
+                    st.items.clear();
+                    st.unfinished = st.unfinished.saturating_sub(n);
+                    let st = &mut *st;
+                    st.pins.refresh(ctx, st.items.iter());
+                }
                 self.cv.notify_all();
                 Ok(PyValue::None)
             }
