@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{arg, secs, typed_proxy, FromPy};
+use crate::manager::pickle::PyValue;
 use crate::Result;
 
 typed_proxy! {
@@ -158,6 +159,26 @@ impl QueueProxy {
     /// ```
     pub fn join(&self) -> Result<()> {
         self.call_method("join", vec![], vec![])?;
+        Ok(())
+    }
+
+    /// `q.shutdown(immediate)` (Python 3.13): later `put`s fail with `queue.ShutDown`; `get`s
+    /// drain what is left, then fail the same way; blocked callers are woken. `immediate` drops
+    /// the remaining items. Needs an mpshare or CPython 3.13+ server.
+    ///
+    /// ```
+    /// # let m = mpshare::manager::client::Manager::start()?;
+    /// let q = m.queue(0)?;
+    /// q.put(1)?;
+    /// q.shutdown(false)?;
+    /// assert!(q.put(2).unwrap_err().is_remote("queue.ShutDown"));
+    /// let one: i64 = q.get()?;
+    /// assert_eq!(one, 1);
+    /// assert!(q.get::<i64>().unwrap_err().is_remote("queue.ShutDown"));
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn shutdown(&self, immediate: bool) -> Result<()> {
+        self.call_method("shutdown", vec![PyValue::Bool(immediate)], vec![])?;
         Ok(())
     }
 }
