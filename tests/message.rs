@@ -186,3 +186,18 @@ fn captured_requests_decode() {
     }
     assert!(n >= 4);
 }
+
+#[test]
+fn serde_bridge_handles_the_full_u64_range() {
+    use mpshare::manager::pickle::{from_value, loads, to_value};
+    let v = to_value(&u64::MAX).unwrap();
+    let back: u64 = from_value(v.clone()).unwrap();
+    assert_eq!(back, u64::MAX);
+    // Through the wire form as well (LONG1 with 9 bytes).
+    let bytes = mpshare::manager::pickle::dumps(&v).unwrap();
+    let back: u64 = from_value(loads(&bytes).unwrap()).unwrap();
+    assert_eq!(back, u64::MAX);
+    let neg: i64 = from_value(to_value(&i64::MIN).unwrap()).unwrap();
+    assert_eq!(neg, i64::MIN);
+    assert!(from_value::<u64>(to_value(&-1i64).unwrap()).is_err());
+}

@@ -62,6 +62,8 @@ impl<'de> de::Deserializer<'de> for PyValue {
             PyValue::Bool(b) => v.visit_bool(b),
             PyValue::Int(i) => v.visit_i64(i),
             PyValue::BigInt(ref b) => match (b.to_i128(), b.to_u128()) {
+                // Above i64::MAX but within u64: visit_u64, which every unsigned visitor takes.
+                (_, Some(u)) if u <= u128::from(u64::MAX) => v.visit_u64(u as u64),
                 (Some(i), _) => v.visit_i128(i),
                 (_, Some(u)) => v.visit_u128(u),
                 _ => Err(unexpected(&self, "an integer that fits 128 bits")),
