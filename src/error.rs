@@ -229,4 +229,8 @@ impl From<nix::Error> for Error {
 }
 
 /// `Result` with [`Error`].
+/// ```
+/// fn half(x: u32) -> mpshare::Result<u32> { Ok(x / 2) }
+/// assert_eq!(half(4).unwrap(), 2);
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

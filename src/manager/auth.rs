@@ -25,10 +25,19 @@ use crate::manager::connection::{Connection, HANDSHAKE_FRAME_CAP};
 use crate::{Error, Result};
 
 /// First bytes of a challenge message.
+/// ```
+/// assert_eq!(mpshare::manager::auth::CHALLENGE.len(), 11);
+/// ```
 pub const CHALLENGE: &[u8] = b"#CHALLENGE#";
 /// Verdict sent when the reply was right.
+/// ```
+/// assert_eq!(mpshare::manager::auth::WELCOME, b"#WELCOME#");
+/// ```
 pub const WELCOME: &[u8] = b"#WELCOME#";
 /// Verdict sent when the reply was wrong.
+/// ```
+/// assert_eq!(mpshare::manager::auth::FAILURE, b"#FAILURE#");
+/// ```
 pub const FAILURE: &[u8] = b"#FAILURE#";
 
 /// Random bytes in a modern challenge body (after the `{name}` prefix).
@@ -227,6 +236,9 @@ pub enum DigestName {
 
 impl DigestName {
     /// All allowed digests.
+    /// ```
+    /// assert_eq!(mpshare::manager::auth::DigestName::ALL.len(), 5);
+    /// ```
     pub const ALL: [DigestName; 5] = [
         DigestName::Md5,
         DigestName::Sha256,

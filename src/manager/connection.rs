@@ -40,12 +40,21 @@ use nix::sys::socket::{self as nsock, AddressFamily, SockFlag, SockType, UnixAdd
 use crate::{Error, Result};
 
 /// Default largest accepted data frame: 64 MiB.
+/// ```
+/// assert_eq!(mpshare::manager::connection::DEFAULT_MAX_FRAME, 64 << 20);
+/// ```
 pub const DEFAULT_MAX_FRAME: u64 = 64 * 1024 * 1024;
 
 /// Largest handshake frame CPython accepts (and so do we): 256 bytes.
+/// ```
+/// assert_eq!(mpshare::manager::connection::HANDSHAKE_FRAME_CAP, 256);
+/// ```
 pub const HANDSHAKE_FRAME_CAP: u64 = 256;
 
 /// Default listen backlog of [`Listener::bind`].
+/// ```
+/// assert!(mpshare::manager::connection::DEFAULT_BACKLOG >= 50);
+/// ```
 pub const DEFAULT_BACKLOG: i32 = 1024;
 
 /// Size of the internal read buffer; a frame whose header and payload fit in it usually costs a

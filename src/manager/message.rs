@@ -14,6 +14,9 @@ use super::pickle::{self, PyDict, PyValue};
 use crate::{Error, Result};
 
 /// The module of the manager classes.
+/// ```
+/// assert_eq!(mpshare::manager::message::MANAGERS, "multiprocessing.managers");
+/// ```
 pub const MANAGERS: &str = "multiprocessing.managers";
 
 fn proto(msg: String) -> Error {

@@ -25,12 +25,24 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use crate::typecode::TypeCode;
 
 /// Magic bytes at offset 0.
+/// ```
+/// assert_eq!(&mpshare::shm::MAGIC, b"MPSHARE\0");
+/// ```
 pub const MAGIC: [u8; 8] = *b"MPSHARE\0";
 /// Layout version written by this build.
+/// ```
+/// assert_eq!(mpshare::shm::VERSION, 1);
+/// ```
 pub const VERSION: u32 = 1;
 /// Size of the header; data starts at this offset unless the element needs more alignment.
+/// ```
+/// assert_eq!(mpshare::shm::HEADER_SIZE, 128);
+/// ```
 pub const HEADER_SIZE: usize = 128;
 /// Offset of the lock inside the header.
+/// ```
+/// assert_eq!(mpshare::shm::LOCK_OFFSET, 64);
+/// ```
 pub const LOCK_OFFSET: usize = 64;
 /// Bytes reserved for the lock.
 pub const LOCK_SIZE: usize = 64;

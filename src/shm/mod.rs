@@ -23,6 +23,9 @@ use crate::sync::raw::RawMutex;
 use crate::{Error, Result};
 
 /// How long `open` waits for a creator to finish building a named segment.
+/// ```
+/// assert_eq!(mpshare::shm::OPEN_WAIT.as_secs(), 2);
+/// ```
 pub const OPEN_WAIT: Duration = Duration::from_secs(2);
 
 /// A built or attached segment: mapping, optional header lock, and the data pointer.

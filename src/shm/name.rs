@@ -3,6 +3,9 @@
 use crate::{Error, Result};
 
 /// Longest name accepted, without the leading `/` (Linux `NAME_MAX` is 255).
+/// ```
+/// assert_eq!(mpshare::shm::MAX_NAME_LEN, 255);
+/// ```
 pub const MAX_NAME_LEN: usize = 255;
 
 /// Turn a user name (`"counter"` or `"/counter"`) into the OS name (`"/counter"`).

@@ -28,9 +28,15 @@ use crate::manager::proxy::{args_of, Proxy};
 use crate::{Error, Result};
 
 /// Default number of calls sent before their replies are read.
+/// ```
+/// assert_eq!(mpshare::manager::client::pipeline::DEFAULT_PIPELINE_BATCH, 256);
+/// ```
 pub const DEFAULT_PIPELINE_BATCH: usize = 256;
 
 /// Most request bytes sent before reading replies (unless a single request is larger).
+/// ```
+/// assert_eq!(mpshare::manager::client::pipeline::PIPELINE_CHUNK_BYTES, 65536);
+/// ```
 pub const PIPELINE_CHUNK_BYTES: usize = 64 * 1024;
 
 enum Slot {

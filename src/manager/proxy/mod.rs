@@ -133,6 +133,17 @@ pub(crate) fn secs(t: Option<Duration>) -> PyValue {
 }
 
 /// What a proxy call returned: a value, or a new proxy (`#PROXY` reply).
+///
+/// ```
+/// use mpshare::manager::proxy::Returned;
+/// let m = mpshare::manager::client::Manager::start()?;
+/// let d = m.dict()?;
+/// match d.invoke("__iter__", vec![], vec![])? {
+///     Returned::Proxy(it) => assert_eq!(it.token().typeid, "Iterator"),
+///     Returned::Value(v) => panic!("expected a proxy, got {v}"),
+/// }
+/// # Ok::<(), mpshare::Error>(())
+/// ```
 #[derive(Debug)]
 pub enum Returned {
     /// `#RETURN` value.
