@@ -324,7 +324,7 @@ impl Manager {
 
     /// `dummy`: a liveness and authkey check.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// m.dummy()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -336,7 +336,7 @@ impl Manager {
     /// `create(typeid, *args, **kwargs)`: a new shared object; the returned [`Proxy`] adopts the
     /// creation reference (refcount 1) and decrefs it when dropped.
     ///
-    /// ```no_run
+    /// ```
     /// use mpshare::manager::pickle::PyValue;
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let v = m.create("Value", vec![PyValue::str("i"), PyValue::Int(7)], vec![])?;
@@ -392,7 +392,7 @@ impl Manager {
 
     /// [`Manager::create`] with serde arguments (a tuple; `()` for none).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let b = m.create_with("Barrier", (2,))?;
     /// # Ok::<(), mpshare::Error>(())
@@ -403,7 +403,7 @@ impl Manager {
 
     /// `incref(ident)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// m.incref(&d.token().id)?;
@@ -417,7 +417,7 @@ impl Manager {
 
     /// `decref(ident)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// m.incref(&d.token().id)?;
@@ -444,7 +444,7 @@ impl Manager {
 
     /// `number_of_objects()`: how many objects the server holds with refcount > 0.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let before = m.number_of_objects()?;
     /// let d = m.dict()?;
@@ -467,7 +467,7 @@ impl Manager {
 
     /// `debug_info()`: the server's text listing of objects and refcounts.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// println!("{}", m.debug_info()?);
     /// # Ok::<(), mpshare::Error>(())
@@ -483,7 +483,7 @@ impl Manager {
 
     /// `get_methods(token)`: the exposed method names of an object.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let q = m.queue(0)?;
     /// assert!(m.get_methods(q.token())?.contains(&"put".to_string()));
@@ -529,7 +529,7 @@ impl Manager {
     /// A proxy for an object referenced by `r` (a `RebuildProxy(...)` value found in a result):
     /// sends `incref`, and the proxy decrefs when dropped.
     ///
-    /// ```no_run
+    /// ```
     /// use mpshare::manager::message::ProxyRef;
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
@@ -554,7 +554,7 @@ impl Manager {
     /// A new [`Pipeline`]: queue many proxy calls, then send them and read the replies in order
     /// on this thread's proxy connection.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// let mut p = m.pipeline();
@@ -638,7 +638,7 @@ impl Manager {
 
     /// `m.dict()`: an empty shared dict.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// d.set("k", vec![1, 2])?;
@@ -650,7 +650,7 @@ impl Manager {
 
     /// `m.dict(mapping)`: a shared dict filled from a serde map (or a `PyValue` dict).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let mut init = std::collections::BTreeMap::new();
     /// init.insert("a", 1);
@@ -669,7 +669,7 @@ impl Manager {
 
     /// `m.list()`: an empty shared list.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let l = m.list()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -680,7 +680,7 @@ impl Manager {
 
     /// `m.list(values)`: a shared list filled from a serde sequence.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let l = m.list_from(&[1, 2, 3])?;
     /// assert_eq!(l.len()?, 3);
@@ -697,7 +697,7 @@ impl Manager {
 
     /// `m.Namespace()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let ns = m.namespace()?;
     /// ns.set("x", 5)?;
@@ -709,7 +709,7 @@ impl Manager {
 
     /// `m.Value(typecode, value)` (the server does no type checking).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let v = m.value('i', 7)?;
     /// assert_eq!(v.get::<i64>()?, 7);
@@ -723,7 +723,7 @@ impl Manager {
 
     /// `m.Array(typecode, values)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let a = m.array('i', &[1, 2, 3])?;
     /// assert_eq!(a.slice::<i64>(0, 2)?, vec![1, 2]);
@@ -737,7 +737,7 @@ impl Manager {
 
     /// `m.Queue(maxsize)` (0 = unbounded).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let q = m.queue(0)?;
     /// q.put(1)?;
@@ -750,7 +750,7 @@ impl Manager {
 
     /// `m.JoinableQueue()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let q = m.joinable_queue()?;
     /// q.put(1)?;
@@ -765,7 +765,7 @@ impl Manager {
 
     /// `m.Lock()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let l = m.lock()?;
     /// let _g = l.guard()?;
@@ -777,7 +777,7 @@ impl Manager {
 
     /// `m.RLock()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let l = m.rlock()?;
     /// l.acquire()?;
@@ -792,7 +792,7 @@ impl Manager {
 
     /// `m.Semaphore(value)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let s = m.semaphore(2)?;
     /// assert!(s.try_acquire()? && s.try_acquire()? && !s.try_acquire()?);
@@ -804,7 +804,7 @@ impl Manager {
 
     /// `m.BoundedSemaphore(value)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let s = m.bounded_semaphore(1)?;
     /// assert!(s.release().is_err()); // ValueError: released too many times
@@ -818,7 +818,7 @@ impl Manager {
 
     /// `m.Condition()` (with a fresh RLock inside).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let c = m.condition()?;
     /// let g = c.guard()?;
@@ -831,7 +831,7 @@ impl Manager {
 
     /// `m.Event()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let e = m.event()?;
     /// e.set()?;
@@ -844,7 +844,7 @@ impl Manager {
 
     /// `m.Barrier(parties)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let b = m.barrier(1)?;
     /// assert_eq!(b.wait(None)?, 0);

@@ -47,7 +47,7 @@ enum Slot {
 /// A batch of proxy calls sent back to back on the calling thread's proxy connection
 /// (see the [module docs](self) for the chunking rule). Created by [`Manager::pipeline`].
 ///
-/// ```no_run
+/// ```
 /// use mpshare::manager::pickle::PyValue;
 /// # let m = mpshare::manager::client::Manager::start()?;
 /// let d = m.dict()?;
@@ -77,7 +77,7 @@ impl Pipeline {
 
     /// Set the number of calls per chunk (at least 1).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let p = m.pipeline().with_batch(64);
     /// # Ok::<(), mpshare::Error>(())
@@ -89,7 +89,7 @@ impl Pipeline {
 
     /// Number of queued calls.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// assert_eq!(m.pipeline().len(), 0);
     /// # Ok::<(), mpshare::Error>(())
@@ -100,7 +100,7 @@ impl Pipeline {
 
     /// Whether no call is queued.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// assert!(m.pipeline().is_empty());
     /// # Ok::<(), mpshare::Error>(())
@@ -113,7 +113,7 @@ impl Pipeline {
     /// to another manager client, or an argument cannot be pickled) gets its error in its slot
     /// of [`Pipeline::finish`]'s result and is not sent.
     ///
-    /// ```no_run
+    /// ```
     /// use mpshare::manager::pickle::PyValue;
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let l = m.list()?;
@@ -148,7 +148,7 @@ impl Pipeline {
 
     /// Queue `proxy.method(*args)` with serde arguments (a tuple; `()` for none).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// let mut p = m.pipeline();
@@ -168,7 +168,7 @@ impl Pipeline {
     /// [`Error::Remote`], ...). A `#PROXY` reply (e.g. `__iter__`) is released again (decref)
     /// and reported as an [`Error::Protocol`]: use [`Proxy::call_proxy`] for those calls.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let results = m.pipeline().finish()?;
     /// assert!(results.is_empty());

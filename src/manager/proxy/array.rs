@@ -24,7 +24,7 @@ typed_proxy! {
 impl ArrayProxy {
     /// `len(a)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let n = a.len()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -35,7 +35,7 @@ impl ArrayProxy {
 
     /// `len(a) == 0`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let e = a.is_empty()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -46,7 +46,7 @@ impl ArrayProxy {
 
     /// `a[index]` (negative counts from the end; `IndexError` out of range).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let x: f64 = a.get(-1)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -57,7 +57,7 @@ impl ArrayProxy {
 
     /// `a[index] = value` (`TypeError`/`OverflowError` from the server for a bad value).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// a.set(0, 7)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -70,7 +70,7 @@ impl ArrayProxy {
     /// `a[start:stop]` as numbers (Python slice rules: negative bounds count from the end,
     /// bounds are clamped).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let head: Vec<i64> = a.slice(0, 2)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -83,7 +83,7 @@ impl ArrayProxy {
 
     /// The whole array as numbers (`#GETVALUE`, one round trip).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let all: Vec<f64> = a.to_vec()?;
     /// # Ok::<(), mpshare::Error>(())

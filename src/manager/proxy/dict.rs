@@ -46,7 +46,7 @@ impl DictProxy {
 
     /// `d.get(key)`: `None` when missing (or when the stored value is `None`).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let v: Option<i64> = d.get("k")?;
     /// # Ok::<(), mpshare::Error>(())
@@ -60,7 +60,7 @@ impl DictProxy {
 
     /// `d[key] = value`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// d.set("k", (1, "x"))?;
     /// # Ok::<(), mpshare::Error>(())
@@ -72,7 +72,7 @@ impl DictProxy {
 
     /// `d[key] = value` with [`PyValue`]s as given (no serde; sets, proxy references, ...).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// # let m = mpshare::manager::client::Manager::start()?; let q = m.queue(0)?;
     /// d.set_value("q".into(), q.to_ref().to_value())?;
@@ -97,7 +97,7 @@ impl DictProxy {
 
     /// `key in d`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// assert!(!d.contains("nope")?);
     /// # Ok::<(), mpshare::Error>(())
@@ -108,7 +108,7 @@ impl DictProxy {
 
     /// `len(d)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let n = d.len()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -119,7 +119,7 @@ impl DictProxy {
 
     /// `len(d) == 0`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let empty = d.is_empty()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -130,7 +130,7 @@ impl DictProxy {
 
     /// `list(d.keys())`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let keys: Vec<String> = d.keys()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -141,7 +141,7 @@ impl DictProxy {
 
     /// `list(d.values())`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let values: Vec<i64> = d.values()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -152,7 +152,7 @@ impl DictProxy {
 
     /// `list(d.items())`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let items: Vec<(String, i64)> = d.items()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -175,7 +175,7 @@ impl DictProxy {
 
     /// `d.pop(key, default)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let v: i64 = d.pop_or("k", 0)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -201,7 +201,7 @@ impl DictProxy {
 
     /// `d.setdefault(key, default)`: the value now stored under `key`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let v: i64 = d.setdefault("k", 5)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -216,7 +216,7 @@ impl DictProxy {
 
     /// `d.update(mapping)` from a serde map or a list of pairs.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// d.update(&vec![("a", 1), ("b", 2)])?;
     /// # Ok::<(), mpshare::Error>(())
@@ -228,7 +228,7 @@ impl DictProxy {
 
     /// `d.clear()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// d.clear()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -240,7 +240,7 @@ impl DictProxy {
 
     /// `d.copy()`: a plain (unshared) copy, e.g. as a `HashMap` or a [`PyValue`] dict.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// let m: std::collections::HashMap<String, i64> = d.copy()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -251,7 +251,7 @@ impl DictProxy {
 
     /// `iter(d)`: an iterator proxy over the keys (one server call per key).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
     /// for key in d.iter()? {
     ///     println!("{}", key?);
