@@ -9,7 +9,7 @@ use crate::{Error, Result};
 typed_proxy! {
     /// A manager `Array` (an `array.array` on the server).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let a = m.array('i', &[1, 2, 3])?;
     /// a.set(0, 10)?;

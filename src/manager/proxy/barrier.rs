@@ -11,7 +11,7 @@ typed_proxy! {
     /// A shared barrier (`m.barrier(parties)`). A broken or aborted barrier answers `wait` with
     /// `threading.BrokenBarrierError` ([`crate::Error::is_broken_barrier`]).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let b = m.barrier(2)?;
     /// assert_eq!(b.parties()?, 2);

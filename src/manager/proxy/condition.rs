@@ -11,7 +11,7 @@ typed_proxy! {
     /// A shared condition variable (`m.condition()`), with an `RLock` inside. Its ownership
     /// belongs to the calling thread's connection: acquire, wait and notify from one thread.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let c = m.condition()?;
     /// let g = c.guard()?;
@@ -68,10 +68,11 @@ impl ConditionProxy {
     /// `wait(timeout)`: releases the lock, waits for a notify (or the timeout), re-acquires;
     /// false on timeout. `RuntimeError` when not held.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let c = m.condition()?;
     /// let _g = c.guard()?;
-    /// let notified = c.wait(None)?;
+    /// let notified = c.wait(Some(std::time::Duration::from_millis(10)))?;
+    /// assert!(!notified, "nobody notified, so the wait timed out");
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {

@@ -9,7 +9,7 @@ use crate::Result;
 typed_proxy! {
     /// A shared `dict` (`m.dict()`), with Python's `dict` methods.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// d.set("a", 1)?;
@@ -24,8 +24,9 @@ typed_proxy! {
 impl DictProxy {
     /// `d[key]`; a missing key is `KeyError` ([`crate::Error::is_key_error`]).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
+    /// # d.set("name", "ada")?;
     /// let v: String = d.get_item("name")?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -35,8 +36,9 @@ impl DictProxy {
 
     /// `d[key]` with a [`PyValue`] key, returning the raw value (proxy references included).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
+    /// # d.set("k", 1)?;
     /// let v = d.get_item_value("k".into())?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -85,8 +87,9 @@ impl DictProxy {
 
     /// `del d[key]` (`KeyError` when missing).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
+    /// # d.set("k", 1)?;
     /// d.del("k")?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -164,8 +167,9 @@ impl DictProxy {
 
     /// `d.pop(key)` (`KeyError` when missing).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
+    /// # d.set("k", 1)?;
     /// let v: i64 = d.pop("k")?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -190,8 +194,9 @@ impl DictProxy {
 
     /// `d.popitem()` (`KeyError` when empty).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let d = m.dict()?;
+    /// # d.set("k", 1)?;
     /// let (k, v): (String, i64) = d.popitem()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```

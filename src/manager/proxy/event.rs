@@ -9,7 +9,7 @@ use crate::Result;
 typed_proxy! {
     /// A shared event flag (`m.event()`).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let e = m.event()?;
     /// assert!(!e.wait(Some(std::time::Duration::from_millis(10)))?);
@@ -58,9 +58,11 @@ impl EventProxy {
 
     /// `wait(timeout)`: whether the flag is set (false on timeout).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let e = m.event()?;
+    /// # e.set()?;
     /// let set = e.wait(None)?;
+    /// assert!(set);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {

@@ -8,7 +8,7 @@ typed_proxy! {
     /// A server-side iterator (e.g. from [`super::DictProxy::iter`]): each `next` is one
     /// `__next__` call; `StopIteration` ends it. After an error the iterator is finished.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// d.set("a", 1)?;

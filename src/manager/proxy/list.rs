@@ -9,7 +9,7 @@ use crate::Result;
 typed_proxy! {
     /// A shared `list` (`m.list()`), with Python's `list` methods.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let l = m.list()?;
     /// l.append(1)?;
@@ -24,7 +24,7 @@ typed_proxy! {
 impl ListProxy {
     /// `l.append(value)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// l.append("x")?;
     /// # Ok::<(), mpshare::Error>(())
@@ -36,7 +36,7 @@ impl ListProxy {
 
     /// `l.extend(values)` (Python's `l += values`).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// l.extend(&[1, 2])?;
     /// # Ok::<(), mpshare::Error>(())
@@ -48,8 +48,9 @@ impl ListProxy {
 
     /// `l[index]` (negative indexes count from the end; `IndexError` out of range).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
+    /// # l.extend(&[1, 2, 3])?;
     /// let last: i64 = l.get(-1)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -59,8 +60,9 @@ impl ListProxy {
 
     /// `l[index] = value`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
+    /// # l.extend(&[1, 2, 3])?;
     /// l.set(0, 42)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -71,8 +73,9 @@ impl ListProxy {
 
     /// `del l[index]`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
+    /// # l.extend(&[1, 2, 3])?;
     /// l.del(0)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -83,7 +86,7 @@ impl ListProxy {
 
     /// `l.insert(index, value)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// l.insert(0, "first")?;
     /// # Ok::<(), mpshare::Error>(())
@@ -95,8 +98,9 @@ impl ListProxy {
 
     /// `l.pop()` (`IndexError` when empty).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
+    /// # l.extend(&[1, 2, 3])?;
     /// let v: i64 = l.pop()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -106,8 +110,9 @@ impl ListProxy {
 
     /// `l.pop(index)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
+    /// # l.extend(&[1, 2, 3])?;
     /// let v: i64 = l.pop_at(0)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -117,8 +122,9 @@ impl ListProxy {
 
     /// `l.remove(value)` (`ValueError` when absent).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
+    /// # l.extend(&[1, 2, 3])?;
     /// l.remove(3)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -129,8 +135,9 @@ impl ListProxy {
 
     /// `l.index(value)` (`ValueError` when absent).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
+    /// # l.extend(&[1, 2, 3])?;
     /// let i = l.index(3)?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -140,7 +147,7 @@ impl ListProxy {
 
     /// `l.count(value)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// let n = l.count(3)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -151,7 +158,7 @@ impl ListProxy {
 
     /// `value in l`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// let yes = l.contains(3)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -162,7 +169,7 @@ impl ListProxy {
 
     /// `len(l)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// let n = l.len()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -173,7 +180,7 @@ impl ListProxy {
 
     /// `len(l) == 0`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// let e = l.is_empty()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -184,7 +191,7 @@ impl ListProxy {
 
     /// `l.reverse()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// l.reverse()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -196,7 +203,7 @@ impl ListProxy {
 
     /// `l.sort()` (`TypeError` for unorderable items).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// l.sort()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -208,7 +215,7 @@ impl ListProxy {
 
     /// `l.sort(reverse=True)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// l.sort_reverse()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -220,7 +227,7 @@ impl ListProxy {
 
     /// A copy of the whole list (`#GETVALUE`, one round trip).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let l = m.list()?;
     /// let all: Vec<String> = l.to_vec()?;
     /// # Ok::<(), mpshare::Error>(())

@@ -156,7 +156,7 @@ pub enum Returned {
 /// [`Manager`] client. Owns one reference on the object and sends `decref` when dropped.
 /// `Send + Sync`; calls go through the calling thread's proxy connection.
 ///
-/// ```no_run
+/// ```
 /// use mpshare::manager::pickle::PyValue;
 /// # let m = mpshare::manager::client::Manager::start()?;
 /// let d = m.create("dict", vec![], vec![])?;
@@ -200,7 +200,7 @@ impl Proxy {
 
     /// The object's token (`typeid`, server address, ident).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// assert_eq!(m.dict()?.token().typeid, "dict");
     /// # Ok::<(), mpshare::Error>(())
@@ -211,7 +211,7 @@ impl Proxy {
 
     /// The method names the server exposes for this object.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// assert!(m.lock()?.exposed().contains(&"acquire".to_string()));
     /// # Ok::<(), mpshare::Error>(())
@@ -222,7 +222,7 @@ impl Proxy {
 
     /// The manager client this proxy calls through.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// assert!(m.dict()?.manager().same_client(&m));
     /// # Ok::<(), mpshare::Error>(())
@@ -234,7 +234,7 @@ impl Proxy {
     /// Call `method(*args, **kwargs)` on the object; `#RETURN` → the value, `#PROXY` → a new
     /// [`Proxy`] adopting the new object's reference.
     ///
-    /// ```no_run
+    /// ```
     /// use mpshare::manager::proxy::Returned;
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
@@ -264,7 +264,7 @@ impl Proxy {
     /// [`Error::RemoteTraceback`]. A method that answers with a proxy (`#PROXY`) gives
     /// [`Error::Protocol`] (the new object is released again): use [`Proxy::call_proxy`].
     ///
-    /// ```no_run
+    /// ```
     /// use mpshare::manager::pickle::PyValue;
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let l = m.list()?;
@@ -289,7 +289,7 @@ impl Proxy {
 
     /// Call a method that answers with `#PROXY` (e.g. `__iter__`) and return the new proxy.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// let it = d.call_proxy("__iter__", vec![], vec![])?;
@@ -313,7 +313,7 @@ impl Proxy {
 
     /// Call with serde arguments (a tuple; `()` for none) and convert the result into `R`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// d.call::<()>("__setitem__", ("k", vec![1, 2]))?;
@@ -326,7 +326,7 @@ impl Proxy {
 
     /// [`Proxy::call`] with keyword arguments.
     ///
-    /// ```no_run
+    /// ```
     /// use mpshare::manager::pickle::PyValue;
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let q = m.queue(0)?;
@@ -345,7 +345,7 @@ impl Proxy {
 
     /// A copy of the referent (`#GETVALUE`, Python's `proxy._getvalue()`).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let l = m.list_from(&[1, 2])?;
     /// assert_eq!(l.get_value()?.to_string(), "[1, 2]");
@@ -357,7 +357,7 @@ impl Proxy {
 
     /// `repr(referent)` computed by the server (what Python's `str(proxy)` shows).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// assert_eq!(m.list()?.repr()?, "[]");
     /// # Ok::<(), mpshare::Error>(())
@@ -374,7 +374,7 @@ impl Proxy {
 
     /// Another proxy on the same object (sends `incref`; each proxy decrefs when dropped).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let d = m.dict()?;
     /// let d2 = d.try_clone()?;
@@ -398,7 +398,7 @@ impl Proxy {
     /// token's address equals its address exactly (connect with the address it reports), and
     /// then pins the object for the rest of its life.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let q = m.queue(0)?;
     /// assert_eq!(q.to_ref().func, "AutoProxy");
@@ -540,7 +540,7 @@ macro_rules! typed_proxy {
         impl $name {
             /// Wrap a generic proxy (no check of its typeid: any object with these methods works).
             ///
-            /// ```no_run
+            /// ```
             /// # let m = mpshare::manager::client::Manager::start()?; let p = m.create("dict", vec![], vec![])?;
             #[doc = concat!("let typed = mpshare::manager::proxy::", stringify!($name), "::from_proxy(p);")]
             /// # Ok::<(), mpshare::Error>(())
@@ -551,7 +551,7 @@ macro_rules! typed_proxy {
 
             /// The generic proxy.
             ///
-            /// ```no_run
+            /// ```
             #[doc = concat!("# let m = mpshare::manager::client::Manager::start()?; let typed = mpshare::manager::proxy::", stringify!($name), "::from_proxy(m.create(\"dict\", vec![], vec![])?);")]
             /// let p: mpshare::manager::proxy::Proxy = typed.into_proxy();
             /// # Ok::<(), mpshare::Error>(())
@@ -562,7 +562,7 @@ macro_rules! typed_proxy {
 
             /// Another proxy on the same object (sends `incref`).
             ///
-            /// ```no_run
+            /// ```
             #[doc = concat!("# let m = mpshare::manager::client::Manager::start()?; let typed = mpshare::manager::proxy::", stringify!($name), "::from_proxy(m.create(\"dict\", vec![], vec![])?);")]
             /// let again = typed.try_clone()?;
             /// # Ok::<(), mpshare::Error>(())

@@ -9,7 +9,7 @@ use crate::Result;
 typed_proxy! {
     /// A shared `Namespace` (`m.Namespace()`): attributes by name.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let ns = m.namespace()?;
     /// ns.set("x", 5)?;
@@ -23,8 +23,9 @@ typed_proxy! {
 impl NamespaceProxy {
     /// `ns.name` (`AttributeError` when missing).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let ns = m.namespace()?;
+    /// # ns.set("x", 1.5)?;
     /// let x: f64 = ns.get("x")?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
@@ -34,7 +35,7 @@ impl NamespaceProxy {
 
     /// `ns.name = value`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let ns = m.namespace()?;
     /// ns.set("x", 1.5)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -50,8 +51,9 @@ impl NamespaceProxy {
 
     /// `del ns.name` (`AttributeError` when missing).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let ns = m.namespace()?;
+    /// # ns.set("x", 1.5)?;
     /// ns.del("x")?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```

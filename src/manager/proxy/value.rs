@@ -9,7 +9,7 @@ typed_proxy! {
     /// A manager `Value` (a plain holder on the server: no type checking, unlike the
     /// shared-memory [`crate::Value`]).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?;
     /// let v = m.value('d', 1.5)?;
     /// v.set(2.5)?;
@@ -22,7 +22,7 @@ typed_proxy! {
 impl ValueProxy {
     /// `v.value` (sends `get()`).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let v = m.value('i', 7)?;
     /// let x: i64 = v.get()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -33,7 +33,7 @@ impl ValueProxy {
 
     /// `v.value = x` (sends `set(x)`).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::manager::client::Manager::start()?; let v = m.value('i', 7)?;
     /// v.set(3)?;
     /// # Ok::<(), mpshare::Error>(())
