@@ -20,9 +20,12 @@
 //! sends one `decref` (on a one-shot connection, with bounded timeouts, errors ignored) when it
 //! is dropped. [`Proxy::try_clone`] sends an `incref`.
 //!
-//! ```no_run
+//! ```
+//! # let server = mpshare::manager::server::Server::bind(&"127.0.0.1:0".parse()?, mpshare::manager::auth::AuthKey::from("secret"))?.spawn()?;
+//! # let address = server.address().clone();
 //! use mpshare::manager::{auth::AuthKey, client::Manager};
-//! let m = Manager::connect(&"127.0.0.1:50000".parse()?, AuthKey::from("secret"))?;
+//! // `address` is the server's, e.g. "127.0.0.1:50000".parse()?
+//! let m = Manager::connect(&address, AuthKey::from("secret"))?;
 //! let d = m.dict()?;
 //! d.set("a", 1)?;
 //! assert_eq!(d.get_item::<_, i64>("a")?, 1);
@@ -130,9 +133,12 @@ impl Drop for Inner {
 
 /// A client of one manager server. Cheap to clone (an `Arc` inside), `Send + Sync`.
 ///
-/// ```no_run
+/// ```
+/// # let server = mpshare::manager::server::Server::bind(&"127.0.0.1:0".parse()?, mpshare::manager::auth::AuthKey::from("secret"))?.spawn()?;
+/// # let address = server.address().clone();
 /// use mpshare::manager::{auth::AuthKey, client::Manager};
-/// let m = Manager::connect(&"127.0.0.1:50000".parse()?, AuthKey::from("secret"))?;
+/// // `address` is the server's, e.g. "127.0.0.1:50000".parse()?
+/// let m = Manager::connect(&address, AuthKey::from("secret"))?;
 /// let l = m.list()?;
 /// l.append(3)?;
 /// assert_eq!(l.len()?, 1);
@@ -304,9 +310,12 @@ impl Manager {
     /// Call a server function (`ident=None`) on a one-shot connection and return its `#RETURN`
     /// value; remote failures become [`Error::Remote`] / [`Error::RemoteTraceback`].
     ///
-    /// ```no_run
+    /// ```
+    /// # let server = mpshare::manager::server::Server::bind(&"127.0.0.1:0".parse()?, mpshare::manager::auth::AuthKey::from("secret"))?.spawn()?;
+    /// # let address = server.address().clone();
     /// use mpshare::manager::{auth::AuthKey, client::Manager};
-    /// let m = Manager::connect(&"127.0.0.1:50000".parse()?, AuthKey::from("secret"))?;
+    /// // `address` is the server's, e.g. "127.0.0.1:50000".parse()?
+    /// let m = Manager::connect(&address, AuthKey::from("secret"))?;
     /// let n = m.server_call("number_of_objects", vec![], vec![])?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```

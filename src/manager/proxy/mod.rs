@@ -16,9 +16,12 @@
 //! [`Error::is_remote`] and friends ([`Error::is_empty_error`], [`Error::is_full_error`], ...)
 //! test for them.
 //!
-//! ```no_run
+//! ```
+//! # let server = mpshare::manager::server::Server::bind(&"127.0.0.1:0".parse()?, mpshare::manager::auth::AuthKey::from("secret"))?.spawn()?;
+//! # let address = server.address().clone();
 //! use mpshare::manager::{auth::AuthKey, client::Manager};
-//! let m = Manager::connect(&"127.0.0.1:50000".parse()?, AuthKey::from("secret"))?;
+//! // `address` is the server's, e.g. "127.0.0.1:50000".parse()?
+//! let m = Manager::connect(&address, AuthKey::from("secret"))?;
 //! let q = m.queue(0)?;
 //! let err = q.get_nowait::<i64>().unwrap_err();
 //! assert!(err.is_empty_error());
