@@ -45,6 +45,9 @@ pub const HEADER_SIZE: usize = 128;
 /// ```
 pub const LOCK_OFFSET: usize = 64;
 /// Bytes reserved for the lock.
+/// ```
+/// assert_eq!(mpshare::shm::LOCK_OFFSET + mpshare::shm::LOCK_SIZE, mpshare::shm::HEADER_SIZE);
+/// ```
 pub const LOCK_SIZE: usize = 64;
 
 pub(crate) const STATE_READY: u32 = 1;

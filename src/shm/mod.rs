@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub(crate) use header::{ElemDesc, Layout, LockKind, SegKind};
-pub use header::{HEADER_SIZE, LOCK_OFFSET, MAGIC, VERSION};
+pub use header::{HEADER_SIZE, LOCK_OFFSET, LOCK_SIZE, MAGIC, VERSION};
 pub use name::MAX_NAME_LEN;
 pub use segment::unlink;
 pub(crate) use segment::Segment;
