@@ -11,7 +11,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
 use mpshare::manager::message::{key_error, queue_empty, ProxyRef, Token};
-use mpshare::manager::pickle::{dumps, dumps_protocol, loads, PyDict, PySet, PyValue};
+use mpshare::manager::pickle::{dumps, dumps_protocol, loads, PySet, PyValue};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -111,61 +111,6 @@ impl Drop for Py {
     }
 }
 
-fn hashable_leaf() -> impl Strategy<Value = PyValue> {
-    prop_oneof![
-        Just(PyValue::None),
-        any::<bool>().prop_map(PyValue::Bool),
-        any::<i64>().prop_map(PyValue::Int),
-        (-300i64..300).prop_map(PyValue::Int),
-        any::<i128>().prop_map(PyValue::from),
-        any::<u128>().prop_map(PyValue::from),
-        (proptest::num::f64::NORMAL
-            | proptest::num::f64::SUBNORMAL
-            | proptest::num::f64::ZERO
-            | proptest::num::f64::INFINITE)
-            .prop_map(PyValue::Float),
-        any::<String>().prop_map(PyValue::Str),
-        "[a-z'\"\\\\\n]{0,8}".prop_map(PyValue::Str),
-        proptest::collection::vec(any::<u8>(), 0..300).prop_map(PyValue::Bytes),
-        prop_oneof![
-            Just(vec![0xedu8, 0xa0, 0x80]),
-            Just(b"a\xed\xbf\xbfb".to_vec()),
-            Just(b"\xed\xa0\xbd\xed\xb8\x80".to_vec()),
-        ]
-        .prop_map(PyValue::SurrogateStr),
-    ]
-}
-
-fn leaf() -> impl Strategy<Value = PyValue> {
-    prop_oneof![
-        4 => hashable_leaf(),
-        1 => Just(PyValue::Float(f64::NAN)),
-        1 => proptest::collection::vec(any::<u8>(), 0..20).prop_map(PyValue::ByteArray),
-        1 => "\\PC{200,300}".prop_map(PyValue::Str),
-    ]
-}
-
-fn value() -> impl Strategy<Value = PyValue> {
-    leaf().prop_recursive(4, 48, 6, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..6).prop_map(PyValue::Tuple),
-            proptest::collection::vec(inner.clone(), 0..6).prop_map(PyValue::List),
-            proptest::collection::vec((hashable_leaf(), inner), 0..5).prop_map(|kv| {
-                let mut d = PyDict::new();
-                for (k, v) in kv {
-                    d.insert(k, v).unwrap();
-                }
-                PyValue::Dict(d)
-            }),
-            proptest::collection::vec(hashable_leaf(), 0..5)
-                .prop_map(|xs| PyValue::Set(PySet::from_items(xs).unwrap())),
-            proptest::collection::vec(hashable_leaf(), 0..5)
-                .prop_map(|xs| PyValue::FrozenSet(PySet::from_items(xs).unwrap())),
-            proptest::collection::vec(hashable_leaf(), 1..4).prop_map(PyValue::Tuple),
-        ]
-    })
-}
-
 fn interpreters() -> Vec<Py> {
     common::pythons()
         .into_iter()
@@ -189,7 +134,7 @@ fn generated_values_round_trip_through_cpython() {
         let version = py.version.clone();
         let py = std::cell::RefCell::new(py);
         runner
-            .run(&value(), |v| {
+            .run(&common::values::value(), |v| {
                 for proto in [2u8, 3, 4] {
                     let ours = dumps_protocol(&v, proto).unwrap();
                     let (_, outs) = py.borrow_mut().roundtrip(&ours).map_err(|e| {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fork;
+pub mod values;
 
 use std::path::PathBuf;
 use std::process::Command;

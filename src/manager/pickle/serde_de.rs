@@ -2,8 +2,8 @@
 
 use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 
-use super::serde_ser::SerError;
-use super::PyValue;
+use super::serde_ser::{SerError, PYVALUE_TOKEN};
+use super::{PyDict, PyValue};
 use crate::{Error, Result};
 
 /// Converts a [`PyValue`] into any `DeserializeOwned` type.
@@ -90,7 +90,14 @@ impl<'de> de::Deserializer<'de> for PyValue {
         }
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, v: V) -> R<V::Value> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, name: &'static str, v: V) -> R<V::Value> {
+        if name == PYVALUE_TOKEN {
+            // A `PyValue` is asked for: hand this one over whole (see `PyValueVisitor`).
+            HANDOVER.with(|h| h.set(Some(self)));
+            let out = v.visit_unit();
+            HANDOVER.with(|h| h.set(None));
+            return out;
+        }
         v.visit_newtype_struct(self)
     }
 
@@ -156,5 +163,105 @@ impl<'de> de::VariantAccess<'de> for PyValue {
     }
     fn struct_variant<V: Visitor<'de>>(self, _: &'static [&'static str], v: V) -> R<V::Value> {
         de::Deserializer::deserialize_any(self, v)
+    }
+}
+
+thread_local! {
+    /// The value our deserializer hands to `PyValue`'s `Deserialize` (filled and emptied within
+    /// one `deserialize_newtype_struct` call).
+    static HANDOVER: std::cell::Cell<Option<PyValue>> = const { std::cell::Cell::new(None) };
+}
+
+/// `PyValue` is `Deserialize`: from mpshare's own bridge ([`from_value`], the proxies' reply
+/// conversion) it arrives exactly as it was, so `Vec<PyValue>`, `HashMap<String, PyValue>` or a
+/// struct with a `PyValue` field keep sets, tuples, `bytearray` and class instances. From other
+/// formats (JSON, ...) it is built from the data: sequences become lists, maps dicts.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use mpshare::manager::pickle::{from_value, PySet, PyValue};
+/// let mut set = PySet::new();
+/// set.insert(PyValue::Int(1))?;
+/// let d = PyValue::dict(vec![
+///     ("t".into(), PyValue::tuple(vec![1.into(), PyValue::ByteArray(b"x".to_vec())])),
+///     ("s".into(), PyValue::Set(set)),
+/// ])?;
+/// let m: HashMap<String, PyValue> = from_value(d)?;
+/// assert_eq!(m["t"].to_string(), "(1, bytearray(b'x'))");
+/// assert_eq!(m["s"].to_string(), "{1}");
+/// # Ok::<(), mpshare::Error>(())
+/// ```
+impl<'de> de::Deserialize<'de> for PyValue {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> std::result::Result<PyValue, D::Error> {
+        d.deserialize_newtype_struct(PYVALUE_TOKEN, PyValueVisitor)
+    }
+}
+
+struct PyValueVisitor;
+
+impl<'de> Visitor<'de> for PyValueVisitor {
+    type Value = PyValue;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any Python-representable value")
+    }
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<PyValue, E> {
+        Ok(HANDOVER.with(|h| h.take()).unwrap_or(PyValue::None))
+    }
+    fn visit_none<E: de::Error>(self) -> std::result::Result<PyValue, E> {
+        Ok(PyValue::None)
+    }
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> std::result::Result<PyValue, D::Error> {
+        de::Deserialize::deserialize(d)
+    }
+    fn visit_newtype_struct<D: de::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<PyValue, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_bool<E: de::Error>(self, b: bool) -> std::result::Result<PyValue, E> {
+        Ok(PyValue::Bool(b))
+    }
+    fn visit_i64<E: de::Error>(self, i: i64) -> std::result::Result<PyValue, E> {
+        Ok(PyValue::Int(i))
+    }
+    fn visit_u64<E: de::Error>(self, u: u64) -> std::result::Result<PyValue, E> {
+        Ok(PyValue::from(u))
+    }
+    fn visit_i128<E: de::Error>(self, i: i128) -> std::result::Result<PyValue, E> {
+        Ok(PyValue::from(i))
+    }
+    fn visit_u128<E: de::Error>(self, u: u128) -> std::result::Result<PyValue, E> {
+        Ok(PyValue::from(u))
+    }
+    fn visit_f64<E: de::Error>(self, f: f64) -> std::result::Result<PyValue, E> {
+        Ok(PyValue::Float(f))
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<PyValue, E> {
+        Ok(PyValue::str(s))
+    }
+    fn visit_string<E: de::Error>(self, s: String) -> std::result::Result<PyValue, E> {
+        Ok(PyValue::Str(s))
+    }
+    fn visit_bytes<E: de::Error>(self, b: &[u8]) -> std::result::Result<PyValue, E> {
+        Ok(PyValue::Bytes(b.to_vec()))
+    }
+    fn visit_byte_buf<E: de::Error>(self, b: Vec<u8>) -> std::result::Result<PyValue, E> {
+        Ok(PyValue::Bytes(b))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> std::result::Result<PyValue, A::Error> {
+        let mut items = Vec::with_capacity(a.size_hint().unwrap_or(0).min(4096));
+        while let Some(x) = a.next_element::<PyValue>()? {
+            items.push(x);
+        }
+        Ok(PyValue::List(items))
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut a: A) -> std::result::Result<PyValue, A::Error> {
+        let mut d = PyDict::new();
+        while let Some((k, v)) = a.next_entry::<PyValue, PyValue>()? {
+            d.insert(k, v).map_err(de::Error::custom)?;
+        }
+        Ok(PyValue::Dict(d))
     }
 }

@@ -163,7 +163,20 @@ impl ser::Serializer for ValueSerializer {
     fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> R {
         Ok(PyValue::str(variant))
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> R {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, v: &T) -> R {
+        if name == PYVALUE_TOKEN {
+            // A `PyValue` (see its `Serialize`): ask it to hand over an exact copy.
+            EXACT.with(|e| e.want.set(true));
+            let shape = v.serialize(self);
+            let exact = EXACT.with(|e| {
+                e.want.set(false);
+                e.value.take()
+            });
+            return match exact {
+                Some(value) => Ok(value),
+                None => shape,
+            };
+        }
         v.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -315,19 +328,60 @@ macro_rules! struct_impl {
 struct_impl!(SerializeStruct);
 struct_impl!(SerializeStructVariant);
 
-/// `PyValue` serializes as its natural data shape (tuples as tuples, bytes as bytes, sets as
-/// sequences, graph objects as their Python repr string).
+/// The newtype name by which a `PyValue` makes itself known to mpshare's own serializer and
+/// deserializer, so that it crosses the serde bridge exactly (sets stay sets, `bytearray` stays
+/// `bytearray`, class instances stay graphs). Other formats see a transparent newtype.
+pub(crate) const PYVALUE_TOKEN: &str = "$mpshare::PyValue";
+
+/// The hand-over slot between [`ValueSerializer`] and `PyValue`'s `Serialize` (thread-local,
+/// filled and emptied within one `serialize_newtype_struct` call).
+struct Exact {
+    want: std::cell::Cell<bool>,
+    value: std::cell::Cell<Option<PyValue>>,
+}
+
+thread_local! {
+    static EXACT: Exact = const {
+        Exact { want: std::cell::Cell::new(false), value: std::cell::Cell::new(None) }
+    };
+}
+
+/// `PyValue` crosses the bridge exactly into [`to_value`] (a clone of itself). Into other
+/// formats (JSON, ...) it serializes as its natural data shape: tuples as tuples, bytes as
+/// bytes, sets as sequences, graph objects as their Python repr string.
+///
+/// ```
+/// use mpshare::manager::pickle::{to_value, PyValue, PySet};
+/// let mut s = PySet::new();
+/// s.insert(PyValue::Int(1))?;
+/// let v = vec![PyValue::Set(s), PyValue::ByteArray(b"ab".to_vec())];
+/// assert_eq!(to_value(&v)?.to_string(), "[{1}, bytearray(b'ab')]");
+/// # Ok::<(), mpshare::Error>(())
+/// ```
 impl Serialize for PyValue {
     fn serialize<S: ser::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_newtype_struct(PYVALUE_TOKEN, &Shape(self))
+    }
+}
+
+/// A `PyValue` seen as plain data (or handed over whole when mpshare's serializer asks).
+struct Shape<'a>(&'a PyValue);
+
+impl Serialize for Shape<'_> {
+    fn serialize<S: ser::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use ser::{SerializeMap, SerializeSeq, SerializeTuple};
-        match self {
+        if EXACT.with(|e| e.want.replace(false)) {
+            EXACT.with(|e| e.value.set(Some(self.0.clone())));
+            return s.serialize_unit();
+        }
+        match self.0 {
             PyValue::None => s.serialize_none(),
             PyValue::Bool(b) => s.serialize_bool(*b),
             PyValue::Int(i) => s.serialize_i64(*i),
             PyValue::BigInt(b) => match (b.to_i128(), b.to_u128()) {
                 (Some(i), _) => s.serialize_i128(i),
                 (_, Some(u)) => s.serialize_u128(u),
-                _ => s.serialize_str(&self.to_string()),
+                _ => s.serialize_str(&self.0.to_string()),
             },
             PyValue::Float(f) => s.serialize_f64(*f),
             PyValue::Str(x) => s.serialize_str(x),
@@ -361,7 +415,7 @@ impl Serialize for PyValue {
                 }
                 st.end()
             }
-            _ => s.serialize_str(&self.to_string()),
+            _ => s.serialize_str(&self.0.to_string()),
         }
     }
 }

@@ -63,8 +63,9 @@ use super::message::{ProxyRef, Reply, Request, Token};
 use super::pickle::{self, PyValue};
 use crate::{Error, Result};
 
-/// Conversion of a reply value into a Rust value: every `DeserializeOwned` type (through the
-/// serde bridge) and [`PyValue`] itself (as is).
+/// Conversion of a reply value into a Rust value: every `DeserializeOwned` type through the
+/// serde bridge, [`PyValue`] itself included (exactly as received, except that CPython's
+/// `builtins.list([...])` wrapping of `dict.keys()`/`values()`/`items()` becomes a plain list).
 ///
 /// ```
 /// use mpshare::manager::{pickle::PyValue, proxy::FromPy};
@@ -80,12 +81,6 @@ pub trait FromPy: Sized {
 impl<T: DeserializeOwned> FromPy for T {
     fn from_py(v: PyValue) -> Result<Self> {
         pickle::from_value(unwrap_builtin_list(v))
-    }
-}
-
-impl FromPy for PyValue {
-    fn from_py(v: PyValue) -> Result<Self> {
-        Ok(v)
     }
 }
 
