@@ -9,6 +9,7 @@
 //! Handles are cheap to clone and are inherited by `fork` children; named locks
 //! ([`Lock::create`] / [`Lock::open`]) reach unrelated processes.
 
+mod fast;
 pub(crate) mod raw;
 
 use std::time::Duration;

@@ -6,10 +6,13 @@
 //! registers its held robust mutexes in a list that the kernel walks when the thread dies,
 //! marking them `FUTEX_OWNER_DIED`, so the next `pthread_mutex_lock` returns `EOWNERDEAD`. We then
 //! call `pthread_mutex_consistent` at once, so the lock stays usable, and tell the caller.
+//! The uncontended lock and unlock run inline in [`super::fast`], on glibc's own mutex and
+//! robust-list data; every other case goes through the pthread calls below.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::fast;
 use crate::shm::Segment;
 use crate::{Error, Result};
 
@@ -179,6 +182,11 @@ impl RawMutex {
     /// `pthread_mutex_lock` costs a compare and a branch, not a cross-crate call chain.
     #[inline]
     pub(crate) fn lock(&self) -> Result<Acquired> {
+        // SAFETY: `ptr` is a valid initialised robust mutex of our kind, kept mapped by `_seg`
+        // (and this handle outlives any hold taken through it: guards borrow it).
+        if unsafe { fast::lock(self.ptr, self.recursive) } {
+            return Ok(Acquired { owner_died: false });
+        }
         // SAFETY: `ptr` is a valid initialised mutex kept mapped by `_seg`.
         let rc = unsafe { libc::pthread_mutex_lock(self.ptr) };
         if rc == 0 {
@@ -197,6 +205,10 @@ impl RawMutex {
     /// Acquire if free.
     #[inline]
     pub(crate) fn try_lock(&self) -> Result<Option<Acquired>> {
+        // SAFETY: as in `lock`.
+        if unsafe { fast::lock(self.ptr, self.recursive) } {
+            return Ok(Some(Acquired { owner_died: false }));
+        }
         // SAFETY: as in `lock`.
         let rc = unsafe { libc::pthread_mutex_trylock(self.ptr) };
         if rc == 0 {
@@ -219,6 +231,10 @@ impl RawMutex {
     pub(crate) fn lock_timeout(&self, timeout: Duration) -> Result<Option<Acquired>> {
         if timeout.is_zero() {
             return self.try_lock();
+        }
+        // SAFETY: as in `lock`.
+        if unsafe { fast::lock(self.ptr, self.recursive) } {
+            return Ok(Some(Acquired { owner_died: false }));
         }
         let mut now = libc::timespec {
             tv_sec: 0,
@@ -243,6 +259,10 @@ impl RawMutex {
     /// Release one level of ownership.
     #[inline]
     pub(crate) fn unlock(&self) -> Result<()> {
+        // SAFETY: as in `lock`.
+        if unsafe { fast::unlock(self.ptr, self.recursive) } {
+            return Ok(());
+        }
         // SAFETY: as in `lock`; glibc checks ownership for robust/errorcheck/recursive mutexes.
         let rc = unsafe { libc::pthread_mutex_unlock(self.ptr) };
         if rc == 0 {
