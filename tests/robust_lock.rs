@@ -344,3 +344,36 @@ fn check_works_after_recovery_named(lock: &Lock) {
     let g = lock.lock().unwrap();
     assert!(!g.owner_died());
 }
+
+#[test]
+fn thread_that_exits_holding_several_locks_hands_each_on_with_owner_died() {
+    // A thread (not a process) ends while holding a Lock, an RLock twice and a Value's lock,
+    // all taken on the uncontended path: the kernel walks the dead thread's robust list and
+    // marks every one of them, so this thread gets each with `owner_died()`.
+    let lock = Lock::new().unwrap();
+    let rlock = RLock::new().unwrap();
+    let value = Value::new(7u32).unwrap();
+    let (l2, r2, v2) = (lock.clone(), rlock.clone(), value.clone());
+    std::thread::spawn(move || {
+        let _ = l2.acquire().unwrap();
+        let _ = r2.acquire().unwrap();
+        let _ = r2.acquire().unwrap();
+        let _ = v2.acquire().unwrap();
+        // Ends without releasing anything.
+    })
+    .join()
+    .unwrap();
+    for (what, l) in [
+        ("Lock", &lock as &dyn TestLock),
+        ("RLock", &rlock as &dyn TestLock),
+        ("Value's lock", value.get_lock() as &dyn TestLock),
+    ] {
+        let how = l
+            .acq_t(Duration::from_secs(5))
+            .unwrap()
+            .unwrap_or_else(|| panic!("{what} of a finished thread not acquired within 5 s"));
+        assert!(how.owner_died(), "{what}: owner_died not reported");
+        check_works_after_recovery(what, l); // releases it, then re-checks in a child
+    }
+    assert_eq!(value.get().unwrap(), 7);
+}
