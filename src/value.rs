@@ -411,6 +411,7 @@ impl<T: Element> Value<T> {
     /// assert_eq!(mpshare::Value::new(3u8)?.get()?, 3);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
+    #[inline]
     pub fn get(&self) -> Result<T> {
         let _g = self.lock.lock()?;
         Ok(self.raw.get())
@@ -424,6 +425,7 @@ impl<T: Element> Value<T> {
     /// assert_eq!(v.get()?, 9);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
+    #[inline]
     pub fn set(&self, value: T) -> Result<()> {
         let _g = self.lock.lock()?;
         self.raw.set(value);
@@ -437,6 +439,7 @@ impl<T: Element> Value<T> {
     /// assert_eq!(v.update(|x| x - 3)?, 7);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
+    #[inline]
     pub fn update(&self, f: impl FnOnce(T) -> T) -> Result<T> {
         let _g = self.lock.lock()?;
         let new = f(self.raw.get());
@@ -459,6 +462,7 @@ impl<T: Element> Value<T> {
     /// assert_eq!(v.get()?, 10);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
+    #[inline(always)]
     pub fn lock(&self) -> Result<ValueGuard<'_, T>> {
         let guard = self.lock.lock()?;
         Ok(ValueGuard {
@@ -609,6 +613,7 @@ impl<T: Element> DerefMut for ValueGuard<'_, T> {
 }
 
 impl<T: Element> Drop for ValueGuard<'_, T> {
+    #[inline(always)]
     fn drop(&mut self) {
         // Written back before `_guard` (dropped after this body) releases the lock.
         self.raw.set(self.value);

@@ -168,7 +168,7 @@ mod imp {
     /// # Safety
     /// `m` points to an initialised process-shared robust mutex (recursive iff `recursive`)
     /// that stays mapped for the call, and, while this thread holds it, until it is unlocked.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn lock(m: *mut libc::pthread_mutex_t, recursive: bool) -> bool {
         let Some((tid, head)) = ctx() else {
             return false;
@@ -239,7 +239,7 @@ mod imp {
     ///
     /// # Safety
     /// As for [`lock`].
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn unlock(m: *mut libc::pthread_mutex_t, recursive: bool) -> bool {
         let Some((tid, head)) = ctx() else {
             return false;

@@ -53,7 +53,7 @@ impl LockGuard<'_> {
 }
 
 impl Drop for LockGuard<'_> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         // Cannot fail: the guard proves this thread holds the lock.
         let _ = self.raw.unlock();
@@ -159,7 +159,7 @@ macro_rules! lock_methods {
             /// drop(guard);
             /// # Ok::<(), mpshare::Error>(())
             /// ```
-            #[inline]
+            #[inline(always)]
             pub fn lock(&self) -> Result<LockGuard<'_>> {
                 let how = self.raw().lock()?;
                 Ok(LockGuard {

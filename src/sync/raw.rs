@@ -180,7 +180,7 @@ impl RawMutex {
     ///
     /// Inlined with the uncommon outcomes out of line: the wrapper around an uncontended
     /// `pthread_mutex_lock` costs a compare and a branch, not a cross-crate call chain.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn lock(&self) -> Result<Acquired> {
         // SAFETY: `ptr` is a valid initialised robust mutex of our kind, kept mapped by `_seg`
         // (and this handle outlives any hold taken through it: guards borrow it).
@@ -257,7 +257,7 @@ impl RawMutex {
     }
 
     /// Release one level of ownership.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn unlock(&self) -> Result<()> {
         // SAFETY: as in `lock`.
         if unsafe { fast::unlock(self.ptr, self.recursive) } {
