@@ -178,13 +178,11 @@ impl RawMutex {
 
     /// Block until acquired.
     ///
-    /// Inlined with the uncommon outcomes out of line: the wrapper around an uncontended
-    /// `pthread_mutex_lock` costs a compare and a branch, not a cross-crate call chain.
+    /// The uncontended case runs inline in the caller ([`fast::lock`]); waiting and the
+    /// uncommon outcomes go through glibc and out-of-line functions.
     #[inline(always)]
     pub(crate) fn lock(&self) -> Result<Acquired> {
-        // SAFETY: `ptr` is a valid initialised robust mutex of our kind, kept mapped by `_seg`
-        // (and this handle outlives any hold taken through it: guards borrow it).
-        if unsafe { fast::lock(self.ptr, self.recursive) } {
+        if self.fast_lock() {
             return Ok(Acquired { owner_died: false });
         }
         // SAFETY: `ptr` is a valid initialised mutex kept mapped by `_seg`.
@@ -202,11 +200,18 @@ impl RawMutex {
             .ok_or_else(|| Error::os(rc, "pthread_mutex_lock"))
     }
 
+    /// The inline uncontended acquisition; `false` means "ask glibc".
+    #[inline(always)]
+    fn fast_lock(&self) -> bool {
+        // SAFETY: `ptr` is a valid initialised robust mutex of our kind, kept mapped by `_seg`
+        // (and this handle outlives any hold taken through it: guards borrow it).
+        unsafe { fast::lock(self.ptr, self.recursive) }
+    }
+
     /// Acquire if free.
     #[inline]
     pub(crate) fn try_lock(&self) -> Result<Option<Acquired>> {
-        // SAFETY: as in `lock`.
-        if unsafe { fast::lock(self.ptr, self.recursive) } {
+        if self.fast_lock() {
             return Ok(Some(Acquired { owner_died: false }));
         }
         // SAFETY: as in `lock`.
@@ -232,8 +237,7 @@ impl RawMutex {
         if timeout.is_zero() {
             return self.try_lock();
         }
-        // SAFETY: as in `lock`.
-        if unsafe { fast::lock(self.ptr, self.recursive) } {
+        if self.fast_lock() {
             return Ok(Some(Acquired { owner_died: false }));
         }
         let mut now = libc::timespec {
