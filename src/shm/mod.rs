@@ -22,4 +22,4 @@ pub(crate) use segment::{Segment, SegmentId};
 
 pub(crate) use build::{attach, build_or_attach, Built, Expect, HeaderLock, Target};
 pub use build::{Options, OPEN_WAIT};
-pub use inventory::list;
+pub use inventory::{list, remove_stale, segments, Creator, SegmentInfo};
