@@ -85,7 +85,7 @@ fn the_readme_python_reader_runs_verbatim_and_leaves_the_segment() {
             std::thread::sleep(Duration::from_millis(300));
             if !shm_exists(name) {
                 failures.push(format!("{version}: {name} was unlinked by Python"));
-                return assert!(false, "{failures:#?}");
+                panic!("{failures:#?}");
             }
         }
     }
