@@ -33,6 +33,7 @@
 //! | `a[i:j]`, `a[i:j] = xs` | [`Array::read`], [`Array::write`] |
 //! | `SharedMemory(name)` | [`Value::create`] / [`Value::open`] (and `Array`, `Lock`, `RLock`) |
 #![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
 pub mod error;

@@ -17,7 +17,7 @@ use crate::typecode::Element;
 /// `p` is aligned for `T`, points into a live shared mapping, and all concurrent writers use
 /// atomic (or lock-protected) access.
 pub(crate) unsafe fn load<T: Element>(p: *const T) -> T {
-    // SAFETY (all arms): the caller guarantees `p` is valid and aligned for T; an atomic of the
+    // SAFETY: (all arms) the caller guarantees `p` is valid and aligned for T; an atomic of the
     // same size has the same (or smaller) alignment on every supported target, and
     // AtomicUN::from_ptr only requires that.
     unsafe {
