@@ -234,3 +234,25 @@ impl From<nix::Error> for Error {
 /// assert_eq!(half(4).unwrap(), 2);
 /// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What mpshare was doing when an OS-level call failed: turns an `io::Result` or `nix::Result`
+/// into a [`Result`] whose error is [`Error::Os`] with that context.
+pub(crate) trait OsContext<T> {
+    /// Wrap the error with `context`, e.g. `"setsockopt(SO_RCVTIMEO)"`.
+    fn os_context(self, context: impl Into<String>) -> Result<T>;
+}
+
+impl<T> OsContext<T> for std::io::Result<T> {
+    fn os_context(self, context: impl Into<String>) -> Result<T> {
+        self.map_err(|source| Error::Os {
+            context: context.into(),
+            source,
+        })
+    }
+}
+
+impl<T> OsContext<T> for nix::Result<T> {
+    fn os_context(self, context: impl Into<String>) -> Result<T> {
+        self.map_err(|e| Error::os(e as i32, context))
+    }
+}

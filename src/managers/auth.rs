@@ -21,6 +21,7 @@ use std::time::Instant;
 
 use hmac::{Hmac, KeyInit, Mac};
 
+use crate::error::OsContext;
 use crate::managers::connection::{Connection, HANDSHAKE_FRAME_CAP};
 use crate::{Error, Result};
 
@@ -206,10 +207,9 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn fill_random(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf).map_err(|e| Error::Os {
-        context: "getrandom".into(),
-        source: std::io::Error::other(e.to_string()),
-    })
+    getrandom::fill(buf)
+        .map_err(std::io::Error::from)
+        .os_context("getrandom")
 }
 
 /// The HMAC digests of CPython 3.12+'s handshake (`_ALLOWED_DIGESTS`).
@@ -443,6 +443,24 @@ pub fn answer_for(key: &[u8], body: &[u8]) -> Result<Vec<u8>> {
     }
 }
 
+/// Run one handshake `steps` under the connection's handshake budget
+/// ([`ConnectionConfig::handshake_timeout`](crate::managers::connection::ConnectionConfig::handshake_timeout)):
+/// one deadline for every frame of the exchange however the peer trickles its bytes, writes
+/// bounded by the same budget, the connection's own timeouts restored afterwards, and a timeout
+/// anywhere reported as [`Error::Timeout`] of the whole budget.
+fn within_budget(
+    conn: &mut Connection,
+    steps: impl FnOnce(&mut Connection, Instant) -> Result<()>,
+) -> Result<()> {
+    let budget = conn.config().handshake_timeout;
+    let deadline = Instant::now() + budget;
+    let g = TimeoutGuard::new(conn)?;
+    steps(g.conn, deadline).map_err(|e| match e {
+        Error::Timeout(_) => Error::Timeout(budget),
+        e => e,
+    })
+}
+
 /// Restores the connection's timeouts when the handshake ends, whatever the outcome.
 struct TimeoutGuard<'a> {
     conn: &'a mut Connection,
@@ -561,9 +579,7 @@ pub fn deliver_challenge_with(
     key: &AuthKey,
     form: ChallengeForm,
 ) -> Result<()> {
-    let deadline = Instant::now() + conn.config().handshake_timeout;
-    let g = TimeoutGuard::new(conn)?;
-    deliver(g.conn, key, form, deadline)
+    within_budget(conn, |c, deadline| deliver(c, key, form, deadline))
 }
 
 /// Answer the peer's challenge (CPython 3.12+ answer rule) and require `#WELCOME#` back.
@@ -577,9 +593,7 @@ pub fn deliver_challenge_with(
 /// # Ok::<(), mpshare::Error>(())
 /// ```
 pub fn answer_challenge(conn: &mut Connection, key: &AuthKey) -> Result<()> {
-    let deadline = Instant::now() + conn.config().handshake_timeout;
-    let g = TimeoutGuard::new(conn)?;
-    answer(g.conn, key, deadline)
+    within_budget(conn, |c, deadline| answer(c, key, deadline))
 }
 
 /// The acceptor's side of the mutual handshake: challenge, then answer.
@@ -612,10 +626,10 @@ pub fn server_handshake_with(
     key: &AuthKey,
     form: ChallengeForm,
 ) -> Result<()> {
-    let deadline = Instant::now() + conn.config().handshake_timeout;
-    let g = TimeoutGuard::new(conn)?;
-    deliver(g.conn, key, form, deadline)?;
-    answer(g.conn, key, deadline)
+    within_budget(conn, |c, deadline| {
+        deliver(c, key, form, deadline)?;
+        answer(c, key, deadline)
+    })
 }
 
 /// The connecting side of the mutual handshake: answer, then challenge.
@@ -647,10 +661,10 @@ pub fn client_handshake_with(
     key: &AuthKey,
     form: ChallengeForm,
 ) -> Result<()> {
-    let deadline = Instant::now() + conn.config().handshake_timeout;
-    let g = TimeoutGuard::new(conn)?;
-    answer(g.conn, key, deadline)?;
-    deliver(g.conn, key, form, deadline)
+    within_budget(conn, |c, deadline| {
+        answer(c, key, deadline)?;
+        deliver(c, key, form, deadline)
+    })
 }
 
 #[cfg(test)]

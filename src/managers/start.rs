@@ -8,7 +8,8 @@ use super::auth::AuthKey;
 use super::client::Manager;
 use super::connection::Address;
 use super::server::{Server, ServerHandle};
-use crate::{Error, Result};
+use crate::error::OsContext;
+use crate::Result;
 
 /// A manager whose server runs on a background thread of this process.
 ///
@@ -46,7 +47,9 @@ impl std::fmt::Debug for LocalManager {
 fn private_dir() -> Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
     let mut rnd = [0u8; 8];
-    getrandom::fill(&mut rnd).map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+    getrandom::fill(&mut rnd)
+        .map_err(std::io::Error::from)
+        .os_context("getrandom")?;
     let name = format!(
         "mpshare-{}-{}",
         std::process::id(),
@@ -56,10 +59,7 @@ fn private_dir() -> Result<PathBuf> {
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
-        .map_err(|e| Error::Os {
-            context: format!("mkdir {}", dir.display()),
-            source: e,
-        })?;
+        .os_context(format!("mkdir {}", dir.display()))?;
     Ok(dir)
 }
 

@@ -34,7 +34,8 @@ use super::connection::{
 };
 use super::objects::{lock, ConnId, Registry, TypeSpec};
 use super::pickle::{Limits, PyValue};
-use crate::{Error, Result};
+use crate::error::OsContext;
+use crate::Result;
 
 use table::Table;
 
@@ -376,10 +377,7 @@ impl Server {
             .spawn(move || {
                 let _ = shared.serve_forever();
             })
-            .map_err(|e| Error::Os {
-                context: "spawn server thread".into(),
-                source: e,
-            })?;
+            .os_context("spawn server thread")?;
         Ok(ServerHandle {
             shared: self.shared.clone(),
             thread: Some(thread),
