@@ -208,7 +208,7 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 
 fn fill_random(buf: &mut [u8]) -> Result<()> {
     getrandom::fill(buf)
-        .map_err(std::io::Error::from)
+        .map_err(|e| std::io::Error::other(e.to_string()))
         .os_context("getrandom")
 }
 

@@ -35,6 +35,7 @@ pub mod message;
 pub mod objects;
 pub mod pickle;
 pub mod proxy;
+pub mod sdk;
 pub mod server;
 mod start;
 

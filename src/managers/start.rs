@@ -48,7 +48,7 @@ fn private_dir() -> Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
     let mut rnd = [0u8; 8];
     getrandom::fill(&mut rnd)
-        .map_err(std::io::Error::from)
+        .map_err(|e| std::io::Error::other(e.to_string()))
         .os_context("getrandom")?;
     let name = format!(
         "mpshare-{}-{}",

@@ -2,10 +2,10 @@
 
 use std::sync::Mutex;
 
-use super::args::bind_args;
 use super::list::{iterate, norm_index, slice_indices, slice_positions};
-use super::{lock, names, CallCtx, CallError, ServedObject};
 use crate::managers::pickle::{PyDict, PyValue};
+use crate::managers::sdk::bind_args;
+use crate::managers::sdk::{lock, names, CallCtx, CallError, ServedObject};
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {
@@ -285,6 +285,11 @@ fn check_item(kind: Kind, v: &PyValue) -> Result<PyValue, CallError> {
     }
 }
 
+impl ArrayObject {
+    /// The methods a `Array` exposes (what `create` reports and `call` answers).
+    pub const EXPOSED: &'static [&'static str] = &["__len__", "__getitem__", "__setitem__"];
+}
+
 impl ServedObject for ArrayObject {
     fn call(
         &self,
@@ -372,7 +377,7 @@ impl ServedObject for ArrayObject {
     }
 
     fn exposed(&self) -> Vec<String> {
-        names(&["__len__", "__getitem__", "__setitem__"])
+        names(Self::EXPOSED)
     }
 
     fn repr(&self) -> String {

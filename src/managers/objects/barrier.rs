@@ -4,10 +4,10 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use super::args::{bind_args, deadline};
-use super::{int_arg, lock, names, timeout_arg, CallCtx, CallError, ServedObject};
 use crate::managers::message;
 use crate::managers::pickle::{PyDict, PyValue};
+use crate::managers::sdk::{bind_args, deadline};
+use crate::managers::sdk::{int_arg, lock, names, timeout_arg, CallCtx, CallError, ServedObject};
 
 #[derive(Debug, Default)]
 struct State {
@@ -132,6 +132,11 @@ impl BarrierObject {
     }
 }
 
+impl BarrierObject {
+    /// The methods a `Barrier` exposes (what `create` reports and `call` answers).
+    pub const EXPOSED: &'static [&'static str] = &["__getattribute__", "wait", "abort", "reset"];
+}
+
 impl ServedObject for BarrierObject {
     fn call(
         &self,
@@ -179,7 +184,7 @@ impl ServedObject for BarrierObject {
     }
 
     fn exposed(&self) -> Vec<String> {
-        names(&["__getattribute__", "wait", "abort", "reset"])
+        names(Self::EXPOSED)
     }
 
     fn repr(&self) -> String {

@@ -3,10 +3,12 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Condvar, Mutex};
 
-use super::args::{bind_args, deadline};
 use super::locks::lock_acquire_args;
-use super::{int_arg, lock, names, timeout_arg, CallCtx, CallError, ConnId, ServedObject};
 use crate::managers::pickle::{PyDict, PyValue};
+use crate::managers::sdk::{bind_args, deadline};
+use crate::managers::sdk::{
+    int_arg, lock, names, timeout_arg, CallCtx, CallError, ConnId, ServedObject,
+};
 
 #[derive(Debug, Default)]
 struct State {
@@ -141,6 +143,12 @@ impl ConditionObject {
     }
 }
 
+impl ConditionObject {
+    /// The methods a `Condition` exposes (what `create` reports and `call` answers).
+    pub const EXPOSED: &'static [&'static str] =
+        &["acquire", "release", "wait", "notify", "notify_all"];
+}
+
 impl ServedObject for ConditionObject {
     fn call(
         &self,
@@ -213,7 +221,7 @@ impl ServedObject for ConditionObject {
     }
 
     fn exposed(&self) -> Vec<String> {
-        names(&["acquire", "release", "wait", "notify", "notify_all"])
+        names(Self::EXPOSED)
     }
 
     fn repr(&self) -> String {

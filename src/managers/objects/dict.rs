@@ -2,10 +2,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::args::bind_args;
 use super::iterator::IteratorObject;
-use super::{check_hashable, lock, names, CallCtx, CallError, PinSet, ServedObject, DICT_EXPOSED};
 use crate::managers::pickle::{PyDict, PyValue};
+use crate::managers::sdk::bind_args;
+use crate::managers::sdk::{check_hashable, lock, names, CallCtx, CallError, PinSet, ServedObject};
 
 #[derive(Debug, Default)]
 struct State {
@@ -119,6 +119,29 @@ impl DictObject {
 
 fn values_of(d: &PyDict) -> impl Iterator<Item = &PyValue> {
     d.iter().flat_map(|(k, v)| [k, v])
+}
+
+impl DictObject {
+    /// CPython's exposed list of `dict` (with `'__iter__'` twice, as `create` reports it).
+    pub const EXPOSED: &'static [&'static str] = &[
+        "__contains__",
+        "__delitem__",
+        "__getitem__",
+        "__iter__",
+        "__len__",
+        "__setitem__",
+        "clear",
+        "copy",
+        "get",
+        "items",
+        "keys",
+        "pop",
+        "popitem",
+        "setdefault",
+        "update",
+        "values",
+        "__iter__",
+    ];
 }
 
 impl ServedObject for DictObject {
@@ -286,7 +309,7 @@ impl ServedObject for DictObject {
     }
 
     fn exposed(&self) -> Vec<String> {
-        names(DICT_EXPOSED)
+        names(Self::EXPOSED)
     }
 
     fn repr(&self) -> String {

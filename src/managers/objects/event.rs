@@ -2,9 +2,9 @@
 
 use std::sync::{Condvar, Mutex};
 
-use super::args::{bind_args, deadline};
-use super::{lock, names, timeout_arg, CallCtx, CallError, ServedObject};
 use crate::managers::pickle::{PyDict, PyValue};
+use crate::managers::sdk::{bind_args, deadline};
+use crate::managers::sdk::{lock, names, timeout_arg, CallCtx, CallError, ServedObject};
 
 /// The `Event` typeid.
 ///
@@ -35,6 +35,11 @@ impl EventObject {
         bind_args("Event", args, kwargs, &[], 0)?;
         Ok(EventObject::default())
     }
+}
+
+impl EventObject {
+    /// The methods a `Event` exposes (what `create` reports and `call` answers).
+    pub const EXPOSED: &'static [&'static str] = &["is_set", "set", "clear", "wait"];
 }
 
 impl ServedObject for EventObject {
@@ -78,7 +83,7 @@ impl ServedObject for EventObject {
     }
 
     fn exposed(&self) -> Vec<String> {
-        names(&["is_set", "set", "clear", "wait"])
+        names(Self::EXPOSED)
     }
 
     fn repr(&self) -> String {

@@ -3,9 +3,9 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use super::{lock, names, CallCtx, CallError, ServedObject};
 use crate::managers::message;
 use crate::managers::pickle::{PyDict, PyValue};
+use crate::managers::sdk::{lock, names, CallCtx, CallError, ServedObject};
 
 /// An iterator over a snapshot of values; the end is `StopIteration()`.
 ///
@@ -34,6 +34,11 @@ impl IteratorObject {
             items: Mutex::new(items.into()),
         }
     }
+}
+
+impl IteratorObject {
+    /// The methods a `Iterator` exposes (what `create` reports and `call` answers).
+    pub const EXPOSED: &'static [&'static str] = &["__next__", "send", "throw", "close"];
 }
 
 impl ServedObject for IteratorObject {
@@ -69,7 +74,7 @@ impl ServedObject for IteratorObject {
     }
 
     fn exposed(&self) -> Vec<String> {
-        names(&["__next__", "send", "throw", "close"])
+        names(Self::EXPOSED)
     }
 
     fn repr(&self) -> String {

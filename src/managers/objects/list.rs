@@ -3,9 +3,9 @@
 use std::cmp::Ordering;
 use std::sync::Mutex;
 
-use super::args::{bind_args, truthy};
-use super::{int_arg, lock, names, CallCtx, CallError, PinSet, ServedObject, LIST_EXPOSED};
 use crate::managers::pickle::{PyDict, PyValue};
+use crate::managers::sdk::{bind_args, truthy};
+use crate::managers::sdk::{int_arg, lock, names, CallCtx, CallError, PinSet, ServedObject};
 
 #[derive(Debug, Default)]
 struct State {
@@ -444,6 +444,31 @@ fn call_list(
     }
 }
 
+impl ListObject {
+    /// CPython's exposed list of `list`.
+    pub const EXPOSED: &'static [&'static str] = &[
+        "__add__",
+        "__contains__",
+        "__delitem__",
+        "__getitem__",
+        "__len__",
+        "__mul__",
+        "__reversed__",
+        "__rmul__",
+        "__setitem__",
+        "append",
+        "count",
+        "extend",
+        "index",
+        "insert",
+        "pop",
+        "remove",
+        "reverse",
+        "sort",
+        "__imul__",
+    ];
+}
+
 impl ServedObject for ListObject {
     fn call(
         &self,
@@ -478,7 +503,7 @@ impl ServedObject for ListObject {
     }
 
     fn exposed(&self) -> Vec<String> {
-        names(LIST_EXPOSED)
+        names(Self::EXPOSED)
     }
 
     fn repr(&self) -> String {

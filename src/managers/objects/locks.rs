@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use super::args::{bind_args, deadline, truthy};
-use super::{lock, names, CallCtx, CallError, ConnId, ServedObject};
 use crate::managers::pickle::{PyDict, PyValue};
+use crate::managers::sdk::{bind_args, deadline, truthy};
+use crate::managers::sdk::{lock, names, CallCtx, CallError, ConnId, ServedObject};
 
 /// Parses `acquire(blocking=True, timeout=-1)` of `threading.Lock`/`RLock`.
 pub(crate) fn lock_acquire_args(
@@ -90,6 +90,11 @@ impl LockObject {
     }
 }
 
+impl LockObject {
+    /// The methods a `Lock` exposes (what `create` reports and `call` answers).
+    pub const EXPOSED: &'static [&'static str] = &["acquire", "release"];
+}
+
 impl ServedObject for LockObject {
     fn call(
         &self,
@@ -136,7 +141,7 @@ impl ServedObject for LockObject {
     }
 
     fn exposed(&self) -> Vec<String> {
-        names(&["acquire", "release"])
+        names(Self::EXPOSED)
     }
 
     fn repr(&self) -> String {
@@ -244,6 +249,11 @@ pub(crate) fn rrelease(ctx: &CallCtx, m: &Mutex<RState>, cv: &Condvar) -> Result
     Ok(())
 }
 
+impl RLockObject {
+    /// The methods a `RLock` exposes (what `create` reports and `call` answers).
+    pub const EXPOSED: &'static [&'static str] = &["acquire", "release"];
+}
+
 impl ServedObject for RLockObject {
     fn call(
         &self,
@@ -266,7 +276,7 @@ impl ServedObject for RLockObject {
     }
 
     fn exposed(&self) -> Vec<String> {
-        names(&["acquire", "release"])
+        names(Self::EXPOSED)
     }
 
     fn repr(&self) -> String {
@@ -355,6 +365,11 @@ impl SemaphoreObject {
             cv: Condvar::new(),
         })
     }
+}
+
+impl SemaphoreObject {
+    /// The methods a `Semaphore` exposes (what `create` reports and `call` answers).
+    pub const EXPOSED: &'static [&'static str] = &["acquire", "release"];
 }
 
 impl ServedObject for SemaphoreObject {
@@ -446,7 +461,7 @@ impl ServedObject for SemaphoreObject {
     }
 
     fn exposed(&self) -> Vec<String> {
-        names(&["acquire", "release"])
+        names(Self::EXPOSED)
     }
 
     fn repr(&self) -> String {

@@ -2,10 +2,10 @@
 
 use std::sync::Mutex;
 
-use super::args::bind_args;
-use super::{lock, names, CallCtx, CallError, PinSet, ServedObject};
 use crate::managers::message::MANAGERS;
 use crate::managers::pickle::{PyDict, PyValue};
+use crate::managers::sdk::bind_args;
+use crate::managers::sdk::{lock, names, CallCtx, CallError, PinSet, ServedObject};
 
 #[derive(Debug, Default)]
 struct State {
@@ -72,6 +72,12 @@ impl NamespaceObject {
     }
 }
 
+impl NamespaceObject {
+    /// The methods a `Namespace` exposes (what `create` reports and `call` answers).
+    pub const EXPOSED: &'static [&'static str] =
+        &["__getattribute__", "__setattr__", "__delattr__"];
+}
+
 impl ServedObject for NamespaceObject {
     fn call(
         &self,
@@ -123,7 +129,7 @@ impl ServedObject for NamespaceObject {
     }
 
     fn exposed(&self) -> Vec<String> {
-        names(&["__getattribute__", "__setattr__", "__delattr__"])
+        names(Self::EXPOSED)
     }
 
     fn repr(&self) -> String {

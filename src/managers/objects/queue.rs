@@ -3,12 +3,12 @@
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
 
-use super::args::{bind_args, deadline, truthy};
-use super::{
-    int_arg, lock, names, timeout_arg, CallCtx, CallError, PinSet, ServedObject, QUEUE_EXPOSED,
-};
 use crate::managers::message;
 use crate::managers::pickle::{PyDict, PyValue};
+use crate::managers::sdk::{bind_args, deadline, truthy};
+use crate::managers::sdk::{
+    int_arg, lock, names, timeout_arg, CallCtx, CallError, PinSet, ServedObject,
+};
 
 #[derive(Debug, Default)]
 struct State {
@@ -148,6 +148,23 @@ fn shut_down() -> PyValue {
     message::exception("queue.ShutDown", vec![])
 }
 
+impl QueueObject {
+    /// CPython 3.13's exposed list of `Queue`/`JoinableQueue` (3.11/3.12 lack `shutdown`; an extra
+    /// name is harmless to their `AutoProxy`).
+    pub const EXPOSED: &'static [&'static str] = &[
+        "empty",
+        "full",
+        "get",
+        "get_nowait",
+        "join",
+        "put",
+        "put_nowait",
+        "qsize",
+        "shutdown",
+        "task_done",
+    ];
+}
+
 impl ServedObject for QueueObject {
     fn call(
         &self,
@@ -227,7 +244,7 @@ impl ServedObject for QueueObject {
     }
 
     fn exposed(&self) -> Vec<String> {
-        names(QUEUE_EXPOSED)
+        names(Self::EXPOSED)
     }
 
     fn repr(&self) -> String {

@@ -2,10 +2,10 @@
 
 use std::sync::Mutex;
 
-use super::args::bind_args;
-use super::{lock, names, CallCtx, CallError, PinSet, ServedObject};
 use crate::managers::message::MANAGERS;
 use crate::managers::pickle::{PyDict, PyValue};
+use crate::managers::sdk::bind_args;
+use crate::managers::sdk::{lock, names, CallCtx, CallError, PinSet, ServedObject};
 
 #[derive(Debug)]
 struct State {
@@ -49,6 +49,11 @@ impl ValueObject {
     }
 }
 
+impl ValueObject {
+    /// The methods a `Value` exposes (what `create` reports and `call` answers).
+    pub const EXPOSED: &'static [&'static str] = &["get", "set"];
+}
+
 impl ServedObject for ValueObject {
     fn call(
         &self,
@@ -81,7 +86,7 @@ impl ServedObject for ValueObject {
     }
 
     fn exposed(&self) -> Vec<String> {
-        names(&["get", "set"])
+        names(Self::EXPOSED)
     }
 
     fn repr(&self) -> String {

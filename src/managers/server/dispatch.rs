@@ -10,10 +10,10 @@ use super::Shared;
 use crate::managers::auth;
 use crate::managers::connection::Connection;
 use crate::managers::message::{Reply, Request, Token};
-use crate::managers::objects::{
+use crate::managers::pickle::{self, PyDict, PyValue};
+use crate::managers::sdk::{
     contains_proxy, traceback_text, CallCtx, CallError, ConnId, RefTable, ServedObject,
 };
-use crate::managers::pickle::{self, PyDict, PyValue};
 use crate::Error;
 
 use nix::{getsockopt_impl, setsockopt_impl, sockopt_impl};

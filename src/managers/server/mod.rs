@@ -32,8 +32,8 @@ use super::auth::AuthKey;
 use super::connection::{
     Address, Connection, ConnectionConfig, Listener, ListenerConfig, DEFAULT_MAX_FRAME,
 };
-use super::objects::{lock, ConnId, Registry, TypeSpec};
 use super::pickle::{Limits, PyValue};
+use super::sdk::{lock, ConnId, Registry, TypeSpec};
 use crate::error::OsContext;
 use crate::Result;
 

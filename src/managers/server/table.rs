@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::managers::objects::{lock, traceback_text, RefTable, ServedObject};
+use crate::managers::sdk::{lock, traceback_text, RefTable, ServedObject};
 
 struct Entry {
     obj: Arc<dyn ServedObject>,
