@@ -237,6 +237,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What mpshare was doing when an OS-level call failed: turns an `io::Result` or `nix::Result`
 /// into a [`Result`] whose error is [`Error::Os`] with that context.
+#[cfg_attr(not(feature = "manager"), allow(dead_code))] // the core does not use it yet
 pub(crate) trait OsContext<T> {
     /// Wrap the error with `context`, e.g. `"setsockopt(SO_RCVTIMEO)"`.
     fn os_context(self, context: impl Into<String>) -> Result<T>;

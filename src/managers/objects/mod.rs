@@ -202,9 +202,15 @@ mod tests {
                 continue;
             }
             let detached = CallCtx::detached(1);
-            let obj = spec.create(&detached, &args(typeid), &PyDict::new()).unwrap();
+            let obj = spec
+                .create(&detached, &args(typeid), &PyDict::new())
+                .unwrap();
             let exposed = spec.exposed_list().unwrap();
-            assert_eq!(obj.exposed(), exposed, "{typeid}: exposed() and the registry");
+            assert_eq!(
+                obj.exposed(),
+                exposed,
+                "{typeid}: exposed() and the registry"
+            );
             for name in exposed {
                 let missing = if spec.result_typeid(name).is_some() {
                     obj.call_object(&ctx, name, &[], &PyDict::new()).err()
