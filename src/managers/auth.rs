@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use hmac::{Hmac, KeyInit, Mac};
 
-use crate::error::OsContext;
+use crate::error::{AuthError, OsContext};
 use crate::managers::connection::{Connection, HANDSHAKE_FRAME_CAP};
 use crate::{Error, Result};
 
@@ -421,10 +421,10 @@ pub fn verify_reply(key: &[u8], body: &[u8], reply: &[u8]) -> bool {
 /// ```
 pub fn answer_for(key: &[u8], body: &[u8]) -> Result<Vec<u8>> {
     if body.len() < LEGACY_BODY {
-        return Err(Error::Authentication(format!(
-            "challenge too short: expected at least {LEGACY_BODY} bytes, found {}",
-            body.len()
-        )));
+        return Err(Error::Authentication(AuthError::UnsupportedChallenge {
+            expected: "at least 20 bytes",
+            found: format!("{} bytes", body.len()),
+        }));
     }
     if body.len() == LEGACY_BODY {
         return Ok(DigestName::Md5.mac(key, body));
@@ -435,11 +435,14 @@ pub fn answer_for(key: &[u8], body: &[u8]) -> Result<Vec<u8>> {
             out.extend_from_slice(&d.mac(key, body));
             Ok(out)
         }
-        None => Err(Error::Authentication(format!(
-            "unsupported challenge: expected a 20-byte body or a {{md5|sha256|sha384|sha3_256|sha3_384}} prefix, found {} bytes starting {:?}",
-            body.len(),
-            String::from_utf8_lossy(&body[..body.len().min(12)])
-        ))),
+        None => Err(Error::Authentication(AuthError::UnsupportedChallenge {
+            expected: "a 20-byte body or a {md5|sha256|sha384|sha3_256|sha3_384} prefix",
+            found: format!(
+                "{} bytes starting {:?}",
+                body.len(),
+                String::from_utf8_lossy(&body[..body.len().min(12)])
+            ),
+        })),
     }
 }
 
@@ -514,20 +517,18 @@ fn deliver(
     } else {
         // Like CPython: tell the peer, then fail. The peer may already be gone.
         let _ = conn.send_bytes(FAILURE);
-        Err(Error::Authentication(format!(
-            "digest sent was rejected: the peer's {}-byte reply to our challenge does not match our authkey (wrong authkey?)",
-            reply.len()
-        )))
+        Err(Error::Authentication(AuthError::DigestRejected {
+            reply_len: reply.len(),
+        }))
     }
 }
 
 fn answer(conn: &mut Connection, key: &AuthKey, deadline: Instant) -> Result<()> {
     let msg = conn.recv_bytes_deadline(HANDSHAKE_FRAME_CAP, deadline)?;
     let body = msg.strip_prefix(CHALLENGE).ok_or_else(|| {
-        Error::Authentication(format!(
-            "protocol error: expected a #CHALLENGE# message, found {}",
-            preview(&msg)
-        ))
+        Error::Authentication(AuthError::NotAChallenge {
+            found: preview(&msg),
+        })
     })?;
     let reply = answer_for(key.as_bytes(), body)?;
     conn.send_bytes(&reply)?;
@@ -535,15 +536,11 @@ fn answer(conn: &mut Connection, key: &AuthKey, deadline: Instant) -> Result<()>
     if verdict == WELCOME {
         Ok(())
     } else if verdict == FAILURE {
-        Err(Error::Authentication(
-            "the peer rejected our digest: expected #WELCOME#, found #FAILURE# (wrong authkey?)"
-                .into(),
-        ))
+        Err(Error::Authentication(AuthError::PeerRejected))
     } else {
-        Err(Error::Authentication(format!(
-            "the peer did not accept our digest: expected #WELCOME#, found {}",
-            preview(&verdict)
-        )))
+        Err(Error::Authentication(AuthError::UnexpectedVerdict {
+            found: preview(&verdict),
+        }))
     }
 }
 

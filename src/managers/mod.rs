@@ -18,10 +18,11 @@
 //!
 //! * [`connection`] and [`auth`]: sockets, the length-prefixed framing and the HMAC authkey
 //!   handshake;
-//! * [`pickle`] and [`message`]: the value model, a pickle codec that never executes code, and
-//!   the request/reply/token shapes;
-//! * [`objects`] and [`server`]: the SDK a served type implements (`ServedObject`, `TypeSpec`,
-//!   `CallCtx`, argument helpers), the built-in `SyncManager` typeids, and the server;
+//! * [`pickle`] and [`wire`]: the value model, a pickle codec that never executes code, and
+//!   the typed requests, replies and tokens;
+//! * [`sdk`], [`objects`] and [`server`]: what a served type implements (`ServedObject`,
+//!   `TypeSpec`, `CallCtx`, argument helpers), the built-in `SyncManager` typeids, and the
+//!   server;
 //! * [`client`] and [`proxy`]: the client with the generic [`Proxy`](client::Proxy) handle, and
 //!   the typed proxies (`DictProxy`, `QueueProxy`, ...).
 //!
@@ -31,16 +32,20 @@
 pub mod auth;
 pub mod client;
 pub mod connection;
-pub mod message;
 pub mod objects;
 pub mod pickle;
 pub mod proxy;
 pub mod sdk;
 pub mod server;
 mod start;
+pub mod wire;
 
 pub use auth::AuthKey;
 pub use client::Manager;
 pub use connection::Address;
 pub use server::{Server, ServerConfig};
 pub use start::LocalManager;
+
+/// The wire layer's old name (`managers::message`), kept so existing code compiles.
+#[doc(hidden)]
+pub use wire as message;

@@ -8,8 +8,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::Manager;
-use crate::managers::message::{ProxyRef, Reply, Request, Token};
+use crate::error::ProtocolError;
 use crate::managers::pickle::{self, PyValue};
+use crate::managers::wire::Reader;
+use crate::managers::wire::{ProxyRef, Reply, Request, Token};
 use crate::{Error, Result};
 
 /// Conversion of a reply value into a Rust value: every `DeserializeOwned` type through the
@@ -185,7 +187,7 @@ impl Proxy {
         kwargs: Vec<(String, PyValue)>,
     ) -> Result<Returned> {
         let mut req = Request::call(&self.token.id, method, args);
-        req.kwds = kwargs;
+        req.kwds = kwargs.into();
         match self.manager.proxy_round_trip(&req)? {
             Reply::Proxy { exposed, token } => Ok(Returned::Proxy(Proxy::adopt(
                 self.manager.clone(),
@@ -217,10 +219,11 @@ impl Proxy {
     ) -> Result<PyValue> {
         match self.invoke(method, args, kwargs)? {
             Returned::Value(v) => Ok(v),
-            Returned::Proxy(p) => Err(Error::Protocol(format!(
-                "{method}() returned a proxy (#PROXY {} {}); use Proxy::call_proxy",
-                p.token.typeid, p.token.id
-            ))),
+            Returned::Proxy(p) => Err(Error::Protocol(ProtocolError::UnexpectedReply {
+                method: method.to_string(),
+                expected: "a value (use Proxy::call_proxy for a proxy)",
+                found: format!("#PROXY {} {}", p.token.typeid, p.token.id),
+            })),
         }
     }
 
@@ -241,10 +244,11 @@ impl Proxy {
     ) -> Result<Proxy> {
         match self.invoke(method, args, kwargs)? {
             Returned::Proxy(p) => Ok(p),
-            Returned::Value(v) => Err(Error::Protocol(format!(
-                "{method}(): expected a #PROXY reply, found a value of type {}",
-                v.type_name()
-            ))),
+            Returned::Value(v) => Err(Error::Protocol(ProtocolError::UnexpectedReply {
+                method: method.to_string(),
+                expected: "a #PROXY reply",
+                found: format!("a value of type {}", v.type_name()),
+            })),
         }
     }
 
@@ -300,13 +304,8 @@ impl Proxy {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn repr(&self) -> Result<String> {
-        match self.call_method("__repr__", vec![], vec![])? {
-            PyValue::Str(s) => Ok(s),
-            other => Err(Error::Protocol(format!(
-                "__repr__: expected str, found {}",
-                other.type_name()
-            ))),
-        }
+        let v = self.call_method("__repr__", vec![], vec![])?;
+        Reader("__repr__").string(v, "the repr")
     }
 
     /// Another proxy on the same object (sends `incref`; each proxy decrefs when dropped).

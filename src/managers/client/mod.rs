@@ -52,8 +52,8 @@ use serde::Serialize;
 
 use super::auth::{self, AuthKey};
 use super::connection::{Address, Connection, ConnectionConfig, DEFAULT_MAX_FRAME};
-use super::message::{ProxyRef, Reply, Request, Token};
 use super::pickle::PyValue;
+use super::wire::{self, shape, ProxyRef, Reader, Reply, Request, Token};
 use crate::{Error, Result};
 
 /// Timeouts and limits of a [`Manager`] client.
@@ -111,7 +111,6 @@ struct Inner {
     address: Address,
     authkey: AuthKey,
     config: ClientConfig,
-    token_address: PyValue,
 }
 
 impl Drop for Inner {
@@ -166,18 +165,7 @@ impl fmt::Debug for Manager {
 /// # Ok::<(), mpshare::Error>(())
 /// ```
 pub fn address_to_value(address: &Address) -> PyValue {
-    match address {
-        Address::Tcp(sa) => PyValue::Tuple(vec![
-            PyValue::str(sa.ip().to_string()),
-            PyValue::Int(i64::from(sa.port())),
-        ]),
-        Address::Unix(p) => PyValue::str(p.to_string_lossy().into_owned()),
-        Address::Abstract(n) => {
-            let mut b = vec![0u8];
-            b.extend_from_slice(n);
-            PyValue::Bytes(b)
-        }
-    }
+    wire::address_to_value(address)
 }
 
 fn connection_name() -> String {
@@ -235,7 +223,6 @@ impl Manager {
         Manager {
             inner: Arc::new(Inner {
                 id: NEXT_MANAGER_ID.fetch_add(1, Ordering::Relaxed),
-                token_address: address_to_value(address),
                 address: address.clone(),
                 authkey,
                 config,
@@ -324,7 +311,7 @@ impl Manager {
         kwargs: Vec<(String, PyValue)>,
     ) -> Result<PyValue> {
         let mut req = Request::server(method, args);
-        req.kwds = kwargs;
+        req.kwds = kwargs.into();
         self.oneshot_with(&req, self.inner.config.server_call_timeout)?
             .into_result()
     }
@@ -360,40 +347,11 @@ impl Manager {
         all.push(PyValue::str(typeid));
         all.extend(args);
         let v = self.server_call("create", all, kwargs)?;
-        let (ident, exposed) = match v {
-            PyValue::Tuple(t) | PyValue::List(t) if t.len() == 2 => {
-                let mut it = t.into_iter();
-                match (it.next(), it.next()) {
-                    (Some(PyValue::Str(ident)), Some(PyValue::Tuple(ex) | PyValue::List(ex))) => {
-                        (ident, ex)
-                    }
-                    (a, b) => {
-                        return Err(Error::Protocol(format!(
-                            "create: expected (ident: str, exposed: tuple), found ({}, {})",
-                            a.map(|v| v.to_string()).unwrap_or_default(),
-                            b.map(|v| v.to_string()).unwrap_or_default()
-                        )))
-                    }
-                }
-            }
-            other => {
-                return Err(Error::Protocol(format!(
-                    "create: expected (ident, exposed), found {} {}",
-                    other.type_name(),
-                    other
-                )))
-            }
-        };
-        let exposed = exposed
-            .into_iter()
-            .map(|n| match n {
-                PyValue::Str(s) => Ok(s),
-                other => Err(Error::Protocol(format!(
-                    "create: expected exposed names to be str, found {other}"
-                ))),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let token = Token::new(typeid, self.inner.token_address.clone(), &ident);
+        let r = Reader("create");
+        let [ident, exposed] = r.items(v, "(ident, exposed)")?;
+        let ident = r.string(ident, "ident")?;
+        let exposed = r.strings(exposed, "exposed")?;
+        let token = Token::new(typeid, self.inner.address.clone(), &ident);
         Ok(Proxy::adopt(self.clone(), token, exposed))
     }
 
@@ -465,11 +423,7 @@ impl Manager {
         v.as_i64()
             .filter(|n| *n >= 0)
             .map(|n| n as usize)
-            .ok_or_else(|| {
-                Error::Protocol(format!(
-                    "number_of_objects: expected a non-negative int, found {v}"
-                ))
-            })
+            .ok_or_else(|| shape("number_of_objects", "a non-negative int", &v))
     }
 
     /// `debug_info()`: the server's text listing of objects and refcounts.
@@ -480,12 +434,8 @@ impl Manager {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn debug_info(&self) -> Result<String> {
-        match self.server_call("debug_info", vec![], vec![])? {
-            PyValue::Str(s) => Ok(s),
-            other => Err(Error::Protocol(format!(
-                "debug_info: expected str, found {other}"
-            ))),
-        }
+        let v = self.server_call("debug_info", vec![], vec![])?;
+        Reader("debug_info").string(v, "the listing")
     }
 
     /// `get_methods(token)`: the exposed method names of an object.
@@ -498,20 +448,7 @@ impl Manager {
     /// ```
     pub fn get_methods(&self, token: &Token) -> Result<Vec<String>> {
         let v = self.server_call("get_methods", vec![token.to_value()], vec![])?;
-        match v {
-            PyValue::Tuple(t) | PyValue::List(t) => t
-                .into_iter()
-                .map(|n| match n {
-                    PyValue::Str(s) => Ok(s),
-                    other => Err(Error::Protocol(format!(
-                        "get_methods: expected str names, found {other}"
-                    ))),
-                })
-                .collect(),
-            other => Err(Error::Protocol(format!(
-                "get_methods: expected a tuple of names, found {other}"
-            ))),
-        }
+        Reader("get_methods").strings(v, "names")
     }
 
     /// `shutdown()`: stop the server. Success whether the server answers once, twice (CPython)
@@ -537,7 +474,7 @@ impl Manager {
     /// sends `incref`, and the proxy decrefs when dropped.
     ///
     /// ```
-    /// use mpshare::managers::message::ProxyRef;
+    /// use mpshare::managers::wire::ProxyRef;
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let d = m.dict()?;
     /// let q = m.queue(0)?;

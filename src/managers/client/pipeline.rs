@@ -23,8 +23,9 @@ use serde::Serialize;
 
 use super::Manager;
 use super::{args_of, Proxy};
-use crate::managers::message::{Reply, Request};
+use crate::error::ProtocolError;
 use crate::managers::pickle::PyValue;
+use crate::managers::wire::{Reply, Request};
 use crate::{Error, Result};
 
 /// Default number of calls sent before their replies are read.
@@ -130,13 +131,12 @@ impl Pipeline {
         kwargs: Vec<(String, PyValue)>,
     ) -> &mut Self {
         let slot = if !proxy.manager().same_client(&self.manager) {
-            Slot::Failed(Error::Protocol(format!(
-                "pipeline: proxy {} belongs to another manager client than this pipeline's",
-                proxy.token().id
-            )))
+            Slot::Failed(Error::ForeignProxy {
+                ident: proxy.token().id.clone(),
+            })
         } else {
             let mut req = Request::call(&proxy.token().id, method, args);
-            req.kwds = kwargs;
+            req.kwds = kwargs.into();
             match req.encode() {
                 Ok(f) => Slot::Frame(f),
                 Err(e) => Slot::Failed(e),
@@ -231,12 +231,12 @@ impl Pipeline {
         };
         let mut raw = raw.into_iter();
         let mut results = Vec::with_capacity(slots.len());
-        for s in slots {
+        for (index, s) in slots.into_iter().enumerate() {
             results.push(match s {
                 Slot::Failed(e) => Err(e),
                 Slot::Frame(_) => match raw.next() {
                     Some(bytes) => decode_reply(&manager, &bytes),
-                    None => Err(Error::Protocol("pipeline: missing reply".into())),
+                    None => Err(Error::Protocol(ProtocolError::MissingReply { index })),
                 },
             });
         }
@@ -250,10 +250,11 @@ fn decode_reply(manager: &Manager, bytes: &[u8]) -> Result<PyValue> {
             let id = token.id.clone();
             // Adopt and release at once so that the server-side object does not leak.
             drop(Proxy::adopt(manager.clone(), token, exposed));
-            Err(Error::Protocol(format!(
-                "pipeline: the call returned a proxy (#PROXY {id}), which a pipeline cannot hold; \
-                 use Proxy::call_proxy"
-            )))
+            Err(Error::Protocol(ProtocolError::UnexpectedReply {
+                method: "pipelined call".into(),
+                expected: "a value (a pipeline cannot hold a proxy: use Proxy::call_proxy)",
+                found: format!("#PROXY {id}"),
+            }))
         }
         other => other.into_result(),
     }

@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use frame::Header;
 use stream::{is_reset, is_timeout, Stream};
 
-use crate::error::OsContext;
+use crate::error::{OsContext, ProtocolError};
 use crate::{Error, Result};
 
 /// Default largest accepted data frame: 64 MiB.
@@ -465,9 +465,9 @@ impl Connection {
 
     fn recv_frame(&mut self, cap: u64, deadline: Option<Deadline>) -> Result<Vec<u8>> {
         if let Some(why) = &self.broken {
-            return Err(Error::Protocol(format!(
-                "connection unusable after an earlier error: {why}"
-            )));
+            return Err(Error::Protocol(ProtocolError::Unusable {
+                cause: why.clone(),
+            }));
         }
         let r = self.recv_frame_inner(cap, deadline);
         if let Err(e) = &r {
@@ -492,9 +492,7 @@ impl Connection {
                 Header::Incomplete(need) => self.fill_at_least(need, Phase::Header, deadline)?,
                 Header::Bad(n) => {
                     self.pos += 4;
-                    return Err(Error::Protocol(format!(
-                        "bad frame header: expected a length 0..=2147483647 or the -1 escape, found {n}"
-                    )));
+                    return Err(Error::Protocol(ProtocolError::BadFrameHeader { found: n }));
                 }
             }
         };
@@ -533,9 +531,11 @@ impl Connection {
             self.apply_deadline(deadline)?;
             match self.stream.read(&mut out[filled..]) {
                 Ok(0) => {
-                    return Err(Error::Protocol(format!(
-                        "connection closed mid-frame: expected {len} payload bytes, got {filled}"
-                    )))
+                    return Err(Error::Protocol(ProtocolError::ClosedMidFrame {
+                        part: "payload",
+                        expected: len as u64,
+                        got: filled as u64,
+                    }))
                 }
                 Ok(k) => filled += k,
                 Err(e) => self.read_error(e, Phase::Payload, deadline)?,
@@ -559,7 +559,9 @@ impl Connection {
             if phase == Phase::Boundary {
                 Error::ConnectionClosed
             } else {
-                Error::Protocol(format!("connection reset mid-frame: {e}"))
+                Error::Protocol(ProtocolError::ResetMidFrame {
+                    detail: e.to_string(),
+                })
             }
         } else {
             Error::Os {
@@ -610,12 +612,16 @@ impl Connection {
                 Ok(0) => {
                     return Err(match phase {
                         Phase::Boundary => Error::ConnectionClosed,
-                        Phase::Header => Error::Protocol(format!(
-                            "connection closed mid-frame: got {have} of a frame header"
-                        )),
-                        Phase::Payload => Error::Protocol(format!(
-                            "connection closed mid-frame: expected {need} payload bytes, got {have}"
-                        )),
+                        Phase::Header => Error::Protocol(ProtocolError::ClosedMidFrame {
+                            part: "header",
+                            expected: need as u64,
+                            got: have as u64,
+                        }),
+                        Phase::Payload => Error::Protocol(ProtocolError::ClosedMidFrame {
+                            part: "payload",
+                            expected: need as u64,
+                            got: have as u64,
+                        }),
                     })
                 }
                 Ok(k) => self.end += k,

@@ -4,10 +4,10 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use crate::managers::message;
 use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::{bind_args, deadline};
 use crate::managers::sdk::{int_arg, lock, names, timeout_arg, CallCtx, CallError, ServedObject};
+use crate::managers::wire;
 
 #[derive(Debug, Default)]
 struct State {
@@ -39,7 +39,7 @@ pub struct BarrierObject {
 }
 
 fn broken() -> CallError {
-    CallError::Raise(message::broken_barrier_error())
+    CallError::Raise(wire::broken_barrier_error())
 }
 
 impl BarrierObject {

@@ -3,9 +3,9 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use crate::managers::message;
 use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::{lock, names, CallCtx, CallError, ServedObject};
+use crate::managers::wire;
 
 /// An iterator over a snapshot of values; the end is `StopIteration()`.
 ///
@@ -52,7 +52,7 @@ impl ServedObject for IteratorObject {
         match method {
             "__next__" | "send" => lock(&self.items)
                 .pop_front()
-                .ok_or_else(|| CallError::Raise(message::stop_iteration())),
+                .ok_or_else(|| CallError::Raise(wire::stop_iteration())),
             "throw" => {
                 lock(&self.items).clear();
                 match args.first() {

@@ -2,10 +2,10 @@
 
 use std::sync::Mutex;
 
-use crate::managers::message::MANAGERS;
 use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::bind_args;
 use crate::managers::sdk::{lock, names, CallCtx, CallError, PinSet, ServedObject};
+use crate::managers::wire::MANAGERS;
 
 #[derive(Debug, Default)]
 struct State {

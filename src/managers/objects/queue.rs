@@ -3,12 +3,12 @@
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
 
-use crate::managers::message;
 use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::{bind_args, deadline, truthy};
 use crate::managers::sdk::{
     int_arg, lock, names, timeout_arg, CallCtx, CallError, PinSet, ServedObject,
 };
+use crate::managers::wire;
 
 #[derive(Debug, Default)]
 struct State {
@@ -83,7 +83,7 @@ impl QueueObject {
         }
         while self.full(&st) {
             if !block {
-                return Err(CallError::Raise(message::queue_full()));
+                return Err(CallError::Raise(wire::queue_full()));
             }
             let (g, timed_out) = ctx.wait(&self.cv, st, dl)?;
             st = g;
@@ -91,7 +91,7 @@ impl QueueObject {
                 return Err(CallError::Raise(shut_down()));
             }
             if timed_out && self.full(&st) {
-                return Err(CallError::Raise(message::queue_full()));
+                return Err(CallError::Raise(wire::queue_full()));
             }
         }
         let incoming = super::contains_proxy(&item);
@@ -132,12 +132,12 @@ impl QueueObject {
                 return Err(CallError::Raise(shut_down()));
             }
             if !block {
-                return Err(CallError::Raise(message::queue_empty()));
+                return Err(CallError::Raise(wire::queue_empty()));
             }
             let (g, timed_out) = ctx.wait(&self.cv, st, dl)?;
             st = g;
             if timed_out && st.items.is_empty() {
-                return Err(CallError::Raise(message::queue_empty()));
+                return Err(CallError::Raise(wire::queue_empty()));
             }
         }
     }
@@ -145,7 +145,7 @@ impl QueueObject {
 
 /// `queue.ShutDown()` (Python 3.13+).
 fn shut_down() -> PyValue {
-    message::exception("queue.ShutDown", vec![])
+    wire::exception("queue.ShutDown", vec![])
 }
 
 impl QueueObject {

@@ -3,7 +3,9 @@
 use serde::Serialize;
 
 use super::{arg, typed_proxy, FromPy};
+use crate::error::ProtocolError;
 use crate::managers::pickle::PyValue;
+use crate::managers::wire::shape;
 use crate::{Error, Result};
 
 typed_proxy! {
@@ -98,10 +100,11 @@ impl ArrayProxy {
 
 fn chunks<const N: usize>(raw: &[u8], tc: char) -> Result<impl Iterator<Item = [u8; N]> + '_> {
     if raw.len() % N != 0 {
-        return Err(Error::Protocol(format!(
-            "array('{tc}'): expected a multiple of {N} bytes, found {}",
-            raw.len()
-        )));
+        return Err(Error::Protocol(ProtocolError::Shape {
+            what: format!("array('{tc}')"),
+            expected: format!("a multiple of {N} bytes"),
+            found: format!("{} bytes", raw.len()),
+        }));
     }
     Ok(raw.chunks_exact(N).map(|c| {
         let mut a = [0u8; N];
@@ -123,17 +126,19 @@ fn chunks<const N: usize>(raw: &[u8], tc: char) -> Result<impl Iterator<Item = [
 /// # Ok::<(), mpshare::Error>(())
 /// ```
 pub fn decode_array(v: &PyValue) -> Result<Vec<PyValue>> {
-    let (tc, raw) = v.as_array().ok_or_else(|| {
-        Error::Protocol(format!(
-            "expected array.array(typecode, bytes), found {} {}",
-            v.type_name(),
-            v
-        ))
-    })?;
+    let (tc, raw) = v
+        .as_array()
+        .ok_or_else(|| shape("array", "array.array(typecode, bytes)", v))?;
     let ch = |u: u32| {
         char::from_u32(u)
             .map(|c| PyValue::Str(c.to_string()))
-            .ok_or_else(|| Error::Protocol(format!("array('{tc}'): invalid code point {u:#x}")))
+            .ok_or_else(|| {
+                Error::Protocol(ProtocolError::Shape {
+                    what: format!("array('{tc}')"),
+                    expected: "Unicode code points".into(),
+                    found: format!("{u:#x}"),
+                })
+            })
     };
     Ok(match tc {
         'b' => raw
@@ -169,9 +174,11 @@ pub fn decode_array(v: &PyValue) -> Result<Vec<PyValue>> {
             .map(|c| ch(u32::from_ne_bytes(c)))
             .collect::<Result<Vec<_>>>()?,
         other => {
-            return Err(Error::Protocol(format!(
-                "array: unknown typecode {other:?}: expected one of b B u w h H i I l L q Q f d"
-            )))
+            return Err(Error::Protocol(ProtocolError::Shape {
+                what: "array".into(),
+                expected: "a typecode among b B u w h H i I l L q Q f d".into(),
+                found: format!("{other:?}"),
+            }))
         }
     })
 }

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::{arg, args_of, typed_proxy, FromPy, IteratorProxy};
 use crate::managers::pickle::PyValue;
+use crate::managers::wire::{shape, Reader};
 use crate::Result;
 
 typed_proxy! {
@@ -273,32 +274,14 @@ impl DictProxy {
 }
 
 fn pair<K: FromPy, V: FromPy>(p: PyValue) -> Result<(K, V)> {
-    match p {
-        PyValue::Tuple(t) | PyValue::List(t) if t.len() == 2 => {
-            let mut it = t.into_iter();
-            match (it.next(), it.next()) {
-                (Some(k), Some(v)) => Ok((K::from_py(k)?, V::from_py(v)?)),
-                _ => Err(crate::Error::Protocol(
-                    "expected a (key, value) pair".into(),
-                )),
-            }
-        }
-        other => Err(crate::Error::Protocol(format!(
-            "expected a (key, value) pair, found {} {}",
-            other.type_name(),
-            other
-        ))),
-    }
+    let [k, v] = Reader("items()").items(p, "a (key, value) pair")?;
+    Ok((K::from_py(k)?, V::from_py(v)?))
 }
 
 /// A list (or CPython's `builtins.list([...])` reduce, or a tuple) into `Vec<T>`.
 pub(crate) fn list_of<T: FromPy>(v: PyValue) -> Result<Vec<T>> {
     match super::unwrap_builtin_list(v) {
         PyValue::List(items) | PyValue::Tuple(items) => items.into_iter().map(T::from_py).collect(),
-        other => Err(crate::Error::Protocol(format!(
-            "expected a list, found {} {}",
-            other.type_name(),
-            other
-        ))),
+        other => Err(shape("result", "a list", &other)),
     }
 }

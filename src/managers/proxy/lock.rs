@@ -107,11 +107,7 @@ pub(crate) fn truthy(v: PyValue) -> Result<bool> {
         PyValue::Bool(b) => Ok(b),
         PyValue::None => Ok(false),
         PyValue::Int(i) => Ok(i != 0),
-        other => Err(crate::Error::Protocol(format!(
-            "expected a bool, found {} {}",
-            other.type_name(),
-            other
-        ))),
+        other => Err(crate::managers::wire::shape("result", "a bool", &other)),
     }
 }
 

@@ -43,8 +43,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use super::message;
 use super::pickle::{PyDict, PyValue};
+use super::wire;
 
 pub use args::{bind_args, check_hashable, int_arg, timeout_arg, Bound};
 pub(crate) use args::{deadline, truthy};
@@ -87,7 +87,7 @@ impl CallError {
     /// assert!(matches!(e, CallError::Raise(_)));
     /// ```
     pub fn raise(class: &str, args: Vec<PyValue>) -> CallError {
-        CallError::Raise(message::exception(class, args))
+        CallError::Raise(wire::exception(class, args))
     }
 
     /// `KeyError(key)`.
@@ -96,7 +96,7 @@ impl CallError {
     /// let _ = mpshare::managers::sdk::CallError::key_error(mpshare::managers::pickle::PyValue::None);
     /// ```
     pub fn key_error(key: PyValue) -> CallError {
-        CallError::Raise(message::key_error(key))
+        CallError::Raise(wire::key_error(key))
     }
 
     /// `TypeError(msg)`.
@@ -105,7 +105,7 @@ impl CallError {
     /// let _ = mpshare::managers::sdk::CallError::type_error("bad");
     /// ```
     pub fn type_error(msg: &str) -> CallError {
-        CallError::Raise(message::type_error(msg))
+        CallError::Raise(wire::type_error(msg))
     }
 
     /// `ValueError(msg)`.
@@ -114,7 +114,7 @@ impl CallError {
     /// let _ = mpshare::managers::sdk::CallError::value_error("bad");
     /// ```
     pub fn value_error(msg: &str) -> CallError {
-        CallError::Raise(message::value_error(msg))
+        CallError::Raise(wire::value_error(msg))
     }
 
     /// `IndexError(msg)`.
@@ -123,7 +123,7 @@ impl CallError {
     /// let _ = mpshare::managers::sdk::CallError::index_error("list index out of range");
     /// ```
     pub fn index_error(msg: &str) -> CallError {
-        CallError::Raise(message::index_error(msg))
+        CallError::Raise(wire::index_error(msg))
     }
 
     /// `RuntimeError(msg)`.
@@ -132,7 +132,7 @@ impl CallError {
     /// let _ = mpshare::managers::sdk::CallError::runtime_error("release unlocked lock");
     /// ```
     pub fn runtime_error(msg: &str) -> CallError {
-        CallError::Raise(message::runtime_error(msg))
+        CallError::Raise(wire::runtime_error(msg))
     }
 
     /// `AttributeError(msg)`.
@@ -141,7 +141,7 @@ impl CallError {
     /// let _ = mpshare::managers::sdk::CallError::attribute_error("no");
     /// ```
     pub fn attribute_error(msg: &str) -> CallError {
-        CallError::Raise(message::attribute_error(msg))
+        CallError::Raise(wire::attribute_error(msg))
     }
 
     /// The `#TRACEBACK` a server sends for a method that is not exposed.
@@ -171,7 +171,7 @@ impl CallError {
         match self {
             CallError::Raise(exc) => {
                 let (class, msg) = match exc.as_exception() {
-                    Some((_, name, _)) => (name.to_string(), message::exception_message(&exc)),
+                    Some((_, name, _)) => (name.to_string(), wire::exception_message(&exc)),
                     None => ("Exception".to_string(), exc.to_string()),
                 };
                 traceback_text(&class, &msg)
@@ -382,7 +382,7 @@ impl<'a> CallCtx<'a> {
 /// [`str`](Self::str) and [`get_value`](Self::get_value).
 ///
 /// ```
-/// use mpshare::managers::sdk::{dict::DictObject, CallCtx, ServedObject};
+/// use mpshare::managers::{objects::dict::DictObject, sdk::{CallCtx, ServedObject}};
 /// use mpshare::managers::pickle::{PyDict, PyValue};
 /// let obj: Box<dyn ServedObject> = Box::new(DictObject::default());
 /// assert_eq!(obj.call(&CallCtx::detached(1), "__len__", &[], &PyDict::new()).unwrap(), PyValue::Int(0));
@@ -445,7 +445,7 @@ pub trait ServedObject: Send + Sync {
 /// Builds a served object from `create`'s arguments.
 ///
 /// ```
-/// use mpshare::managers::sdk::{dict::DictObject, Factory};
+/// use mpshare::managers::{objects::dict::DictObject, sdk::Factory};
 /// use std::sync::Arc;
 /// let f: Factory = Arc::new(|_c, a, k| Ok(Arc::new(DictObject::create(a, k)?)));
 /// # let _ = f;
@@ -474,7 +474,7 @@ impl TypeSpec {
     /// A typeid created by `factory`.
     ///
     /// ```
-    /// use mpshare::managers::sdk::{TypeSpec, dict::DictObject};
+    /// use mpshare::managers::{objects::dict::DictObject, sdk::TypeSpec};
     /// use std::sync::Arc;
     /// let t = TypeSpec::new("mydict", |_c, _a, _k| Ok(Arc::new(DictObject::default())));
     /// assert!(t.has_factory());

@@ -3,8 +3,8 @@
 use std::sync::Weak;
 
 use super::CallCtx;
-use crate::managers::message::ProxyRef;
 use crate::managers::pickle::PyValue;
+use crate::managers::wire::ProxyRef;
 
 /// The server's object table as seen by stored proxies: add or drop one reference by ident.
 ///

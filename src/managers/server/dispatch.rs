@@ -9,11 +9,11 @@ use std::time::Instant;
 use super::Shared;
 use crate::managers::auth;
 use crate::managers::connection::Connection;
-use crate::managers::message::{Reply, Request, Token};
-use crate::managers::pickle::{self, PyDict, PyValue};
+use crate::managers::pickle::{self, PyValue};
 use crate::managers::sdk::{
     contains_proxy, traceback_text, CallCtx, CallError, ConnId, RefTable, ServedObject,
 };
+use crate::managers::wire::{Reply, Request, Token};
 use crate::Error;
 
 use nix::{getsockopt_impl, setsockopt_impl, sockopt_impl};
@@ -95,14 +95,6 @@ fn tb(class: &str, msg: &str) -> Reply {
     Reply::Traceback(traceback_text(class, msg))
 }
 
-fn kwargs_dict(req: &Request) -> PyDict {
-    let mut d = PyDict::new();
-    for (k, v) in &req.kwds {
-        let _ = d.insert(PyValue::str(k.clone()), v.clone());
-    }
-    d
-}
-
 fn dedup(names: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     names
@@ -182,7 +174,7 @@ impl Shared {
                 let Some(spec) = spec else {
                     return tb("KeyError", &format!("'{typeid}'"));
                 };
-                let kwargs = kwargs_dict(req);
+                let kwargs = req.kwds.as_dict();
                 let ctx = CallCtx::new(
                     id,
                     None,
@@ -190,14 +182,9 @@ impl Shared {
                     Some(self.table_ref()),
                     self.config.wait_slice,
                 );
-                match guarded(|| spec.create(&ctx, &req.args[1..], &kwargs)) {
+                match guarded(|| spec.create(&ctx, &req.args[1..], kwargs)) {
                     Ok(obj) => {
-                        if req
-                            .args
-                            .iter()
-                            .chain(req.kwds.iter().map(|(_, v)| v))
-                            .any(contains_proxy)
-                        {
+                        if req.args.iter().chain(req.kwds.values()).any(contains_proxy) {
                             obj.pin_stored_proxies(&ctx);
                         }
                         let exposed = match spec.exposed_list() {
@@ -362,7 +349,7 @@ impl Shared {
             }
             touched.insert(ident.to_string(), Arc::downgrade(&obj));
         }
-        let kwargs = kwargs_dict(&req);
+        let kwargs = req.kwds.as_dict();
         let ctx = CallCtx::new(
             id,
             Some(conn.as_fd()),
@@ -372,17 +359,17 @@ impl Shared {
         );
         let outcome = guarded(|| match result_typeid {
             Some(rt) => obj
-                .call_object(&ctx, &req.method, &req.args, &kwargs)
+                .call_object(&ctx, &req.method, &req.args, kwargs)
                 .map(|new| {
                     let exposed = self.exposed_of(&rt, &new);
                     let new_ident = self.table.add(&rt, new);
                     Reply::Proxy {
                         exposed,
-                        token: Token::new(&rt, self.token_address.clone(), &new_ident),
+                        token: Token::new(&rt, self.address.clone(), &new_ident),
                     }
                 }),
             None => obj
-                .call(&ctx, &req.method, &req.args, &kwargs)
+                .call(&ctx, &req.method, &req.args, kwargs)
                 .map(Reply::Return),
         });
         match outcome {

@@ -32,7 +32,7 @@ use super::auth::AuthKey;
 use super::connection::{
     Address, Connection, ConnectionConfig, Listener, ListenerConfig, DEFAULT_MAX_FRAME,
 };
-use super::pickle::{Limits, PyValue};
+use super::pickle::Limits;
 use super::sdk::{lock, ConnId, Registry, TypeSpec};
 use crate::error::OsContext;
 use crate::Result;
@@ -108,7 +108,6 @@ pub(crate) struct Shared {
     /// Taken (closed) when the accept loop ends.
     listener: std::sync::Mutex<Option<Listener>>,
     address: Address,
-    token_address: PyValue,
     config: ServerConfig,
     table: Arc<Table>,
     registry: RwLock<Registry>,
@@ -266,24 +265,11 @@ impl Server {
         };
         let listener = Listener::bind(&config.address, lcfg)?;
         let address = listener.address()?;
-        let token_address = match &address {
-            Address::Tcp(sa) => PyValue::Tuple(vec![
-                PyValue::str(sa.ip().to_string()),
-                PyValue::Int(i64::from(sa.port())),
-            ]),
-            Address::Unix(p) => PyValue::str(p.to_string_lossy().into_owned()),
-            Address::Abstract(n) => {
-                let mut b = vec![0u8];
-                b.extend_from_slice(n);
-                PyValue::Bytes(b)
-            }
-        };
         let registry = RwLock::new(config.registry.clone());
         Ok(Server {
             shared: Arc::new(Shared {
                 listener: std::sync::Mutex::new(Some(listener)),
                 address,
-                token_address,
                 config,
                 table: Arc::new(Table::default()),
                 registry,
