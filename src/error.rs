@@ -79,6 +79,47 @@ pub enum Error {
         /// Found length.
         found: usize,
     },
+    /// An array too large for any segment (its byte size would overflow `isize`).
+    #[error(
+        "an array of {len} elements of {elem_size} bytes is too large: at most {max} elements fit"
+    )]
+    TooLarge {
+        /// The length asked for.
+        len: usize,
+        /// Size of one element in bytes.
+        elem_size: usize,
+        /// The largest length that fits.
+        max: usize,
+    },
+    /// Bytes that do not fit a `'c'` array (`a.value = b"..."` longer than the array).
+    #[error("{found} bytes do not fit a char array of {capacity} elements")]
+    TooLong {
+        /// The array's length.
+        capacity: usize,
+        /// The number of bytes given.
+        found: usize,
+    },
+    /// A shape that cannot describe the array (product differs from the length, 0 or more
+    /// than [`MAX_NDIM`](crate::shm::MAX_NDIM) dimensions).
+    #[error("invalid shape {shape:?}: {reason}")]
+    InvalidShape {
+        /// The shape given.
+        shape: Vec<usize>,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An element type that claims a typecode but does not have its size.
+    #[error("element type {type_name} claims typecode '{typecode}' of {expected} bytes but is {found} bytes")]
+    ElementLayout {
+        /// The Rust type.
+        type_name: &'static str,
+        /// The typecode it claims.
+        typecode: char,
+        /// The typecode's size.
+        expected: usize,
+        /// The type's size.
+        found: usize,
+    },
     /// A segment name that cannot be used.
     #[error("invalid segment name {name:?}: {reason}")]
     InvalidName {
@@ -136,7 +177,8 @@ pub enum Error {
         "lock is not recoverable: a previous owner died and the state was not made consistent"
     )]
     LockNotRecoverable,
-    /// This thread already holds a guard on this array.
+    /// This thread already holds a guard on this array (through this handle or any other
+    /// handle of the same segment).
     #[error(
         "this thread already holds a guard on this array: use that guard instead of locking again"
     )]
