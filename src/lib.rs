@@ -32,6 +32,8 @@
 //! | `lock.acquire(timeout=t)` | [`Lock::acquire_timeout`] |
 //! | `a[i:j]`, `a[i:j] = xs` | [`Array::read`], [`Array::write`] |
 //! | `SharedMemory(name)` | [`Value::create`] / [`Value::open`] (and `Array`, `Lock`, `RLock`) |
+//! | `shared_memory.SharedMemory(name, create=True, size=n)` (raw, no header) | [`SharedMemory::create`] / [`SharedMemory::open`] |
+//! | `shared_memory.ShareableList([1, 'a'], name=n)` | [`ShareableList::create`] / [`ShareableList::open`] |
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
@@ -42,6 +44,7 @@ pub mod error;
 pub mod manager;
 #[cfg(feature = "ndarray")]
 mod ndarray_view;
+pub mod shared_memory;
 pub mod shm;
 pub mod sync;
 pub mod typecode;
@@ -51,6 +54,7 @@ pub use array::{Array, ArrayGuard, RawArray};
 pub use cell::AtomicInt;
 pub use dynamic::{DynArray, DynValue};
 pub use error::{Error, Result};
+pub use shared_memory::{ShareableList, SharedMemory};
 pub use sync::{Acquired, AnyLock, Lock, LockGuard, RLock};
 pub use typecode::{CChar, Element, Scalar, TypeCode, WChar};
 pub use value::{RawValue, Value, ValueGuard};
