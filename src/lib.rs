@@ -37,27 +37,27 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-pub mod array;
-mod cell;
-pub mod dynamic;
 pub mod error;
 pub mod manager;
-#[cfg(feature = "ndarray")]
-mod ndarray_view;
 pub mod shared_memory;
+pub mod sharedctypes;
 pub mod shm;
-pub mod sync;
+pub mod synchronize;
 pub mod typecode;
-pub mod value;
 
-pub use array::{Array, ArrayGuard, RawArray};
-pub use cell::AtomicInt;
-pub use dynamic::{DynArray, DynValue};
 pub use error::{Error, Result};
 pub use shared_memory::{ShareableList, SharedMemory};
-pub use sync::{Acquired, AnyLock, Lock, LockGuard, RLock};
+pub use sharedctypes::{
+    Array, ArrayGuard, AtomicInt, DynArray, DynValue, RawArray, RawValue, Value, ValueGuard,
+};
+pub use synchronize::{Acquired, AnyLock, Lock, LockGuard, RLock};
 pub use typecode::{CChar, Element, Scalar, TypeCode, WChar};
-pub use value::{RawValue, Value, ValueGuard};
+
+// Paths of 0.1, kept so existing code compiles; new code uses the paths above.
+#[doc(hidden)]
+pub use sharedctypes::{array, dynamic, value};
+#[doc(hidden)]
+pub use synchronize as sync;
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

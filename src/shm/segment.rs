@@ -1,6 +1,6 @@
 //! Mapped shared memory: anonymous (inherited by `fork`) and named (`shm_open`).
 //!
-//! This module and [`crate::sync::raw`] and [`crate::cell`] are the only places that touch raw
+//! This module and `crate::synchronize::raw`, `crate::synchronize::fast` and `crate::sharedctypes::cell` are the only places that touch raw
 //! memory. A [`Segment`] owns one `MAP_SHARED` mapping; the pages stay valid while any clone of
 //! the `Arc<Segment>` lives. Only the process that created a named segment unlinks it on drop:
 //! the creator's pid is recorded, so a forked child that inherits the handle never unlinks the

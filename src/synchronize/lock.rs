@@ -9,13 +9,10 @@
 //! Handles are cheap to clone and are inherited by `fork` children; named locks
 //! ([`Lock::create`] / [`Lock::open`]) reach unrelated processes.
 
-mod fast;
-pub(crate) mod raw;
-
 use std::time::Duration;
 
-pub use raw::Acquired;
-use raw::RawMutex;
+pub use super::raw::Acquired;
+use super::raw::RawMutex;
 
 use crate::shm::{self, Expect, Layout, LockKind, SegKind};
 use crate::{Error, Result};

@@ -262,7 +262,7 @@ pub(crate) enum Init<'a, T> {
 }
 
 use crate::shm::{self, ElemDesc, Expect, Layout, LockKind, SegKind};
-use crate::sync::raw::RawMutex;
+use crate::synchronize::raw::RawMutex;
 use crate::{Error, Result};
 
 impl<T: Element> Shared<T> {

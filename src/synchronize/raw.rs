@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::fast;
-use crate::shm::Segment;
+use crate::shm::{HeaderLock, Segment};
 use crate::{Error, Result};
 
 /// How an acquisition went.
@@ -282,5 +282,25 @@ impl RawMutex {
             libc::EPERM => Err(Error::NotOwner),
             rc => Err(Error::os(rc, "pthread_mutex_unlock")),
         }
+    }
+}
+
+impl HeaderLock for RawMutex {
+    unsafe fn init_in(
+        seg: &Arc<Segment>,
+        ptr: *mut libc::pthread_mutex_t,
+        recursive: bool,
+    ) -> Result<Self> {
+        // SAFETY: HeaderLock::init_in has the same contract as RawMutex::init.
+        unsafe { RawMutex::init(seg.clone(), ptr, recursive) }
+    }
+
+    unsafe fn attach_in(
+        seg: &Arc<Segment>,
+        ptr: *mut libc::pthread_mutex_t,
+        recursive: bool,
+    ) -> Self {
+        // SAFETY: HeaderLock::attach_in has the same contract as RawMutex::attach.
+        unsafe { RawMutex::attach(seg.clone(), ptr, recursive) }
     }
 }

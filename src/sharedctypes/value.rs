@@ -4,9 +4,9 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering;
 
-use crate::cell::{AtomicInt, Init, Shared};
+use super::cell::{AtomicInt, Init, Shared};
 use crate::shm::{LockKind, SegKind};
-use crate::sync::{AnyLock, LockGuard};
+use crate::synchronize::{AnyLock, LockGuard};
 use crate::{Acquired, Element, Error, Result, TypeCode};
 
 /// A shared cell with no lock (Python's `RawValue` / `Value(..., lock=False)`).
@@ -394,7 +394,7 @@ impl<T: Element> Value<T> {
         Self::assemble(cell, lock)
     }
 
-    fn assemble(cell: Shared<T>, lock: Option<crate::sync::raw::RawMutex>) -> Result<Self> {
+    fn assemble(cell: Shared<T>, lock: Option<crate::synchronize::raw::RawMutex>) -> Result<Self> {
         let lock = lock.ok_or_else(|| Error::BadSegment {
             name: cell.segment().name().unwrap_or("<anonymous>").to_string(),
             reason: "no lock".into(),

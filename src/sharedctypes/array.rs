@@ -4,9 +4,9 @@ use std::fmt;
 use std::ops::{Deref, DerefMut, Range};
 use std::sync::atomic::Ordering;
 
-use crate::cell::{AtomicInt, Init, Shared};
+use super::cell::{AtomicInt, Init, Shared};
 use crate::shm::{LockKind, SegKind};
-use crate::sync::{AnyLock, LockGuard};
+use crate::synchronize::{AnyLock, LockGuard};
 use crate::{Acquired, CChar, Element, Error, Result, TypeCode};
 
 /// Shared elements with no lock (Python's `RawArray`).
@@ -413,7 +413,7 @@ impl<T: Element + fmt::Debug> fmt::Debug for Array<T> {
 }
 
 impl<T: Element> Array<T> {
-    fn assemble(cells: Shared<T>, lock: Option<crate::sync::raw::RawMutex>) -> Result<Self> {
+    fn assemble(cells: Shared<T>, lock: Option<crate::synchronize::raw::RawMutex>) -> Result<Self> {
         let lock = lock.ok_or_else(|| Error::BadSegment {
             name: cells.segment().name().unwrap_or("<anonymous>").to_string(),
             reason: "no lock".into(),
@@ -539,7 +539,7 @@ impl<T: Element> Array<T> {
     fn open_len(name: &str, len: Option<usize>) -> Result<Self> {
         let (c, l) = Shared::attach(name, SegKind::Array, len, None)?;
         if l.is_none() {
-            let d = crate::value::describe::<T>();
+            let d = super::value::describe::<T>();
             return Err(Error::LayoutMismatch {
                 name: c.segment().name().unwrap_or(name).to_string(),
                 holds: format!("Array<{d}> of {} elements without a lock", c.len()),

@@ -6,9 +6,9 @@
 
 use std::ops::Range;
 
-use crate::cell::{Init, Shared};
+use super::cell::{Init, Shared};
 use crate::shm::{ElemDesc, LockKind, SegKind};
-use crate::sync::AnyLock;
+use crate::synchronize::AnyLock;
 use crate::{CChar, Error, Result, Scalar, TypeCode, WChar};
 
 #[derive(Clone)]
@@ -62,7 +62,7 @@ impl Cells {
         len: usize,
         init: Option<&[Scalar]>,
         lock: LockKind,
-    ) -> Result<(Cells, Option<crate::sync::raw::RawMutex>)> {
+    ) -> Result<(Cells, Option<crate::synchronize::raw::RawMutex>)> {
         let bytes = match init {
             Some(v) => Some(encode_all(code, v)?),
             None => None,
@@ -103,7 +103,7 @@ impl Cells {
         code: TypeCode,
         name: &str,
         kind: SegKind,
-    ) -> Result<(Cells, Option<crate::sync::raw::RawMutex>, TypeCode)> {
+    ) -> Result<(Cells, Option<crate::synchronize::raw::RawMutex>, TypeCode)> {
         macro_rules! at {
             ($v:ident, $t:ty) => {{
                 let (s, l, rec) =

@@ -1,0 +1,18 @@
+//! Python's `multiprocessing.sharedctypes`, in shared memory: [`Value`]/[`Array`] (with a
+//! lock), [`RawValue`]/[`RawArray`] (lock-free) and the typecode-keyed [`DynValue`]/[`DynArray`].
+//!
+//! * `cell`: atomic element access and `Shared<T>`, the typed view of a segment's data.
+//! * [`value`], [`array`](mod@array), [`dynamic`]: the public types.
+//! * `ndarray_view`: `ndarray` views (feature `ndarray`).
+
+pub mod array;
+pub(crate) mod cell;
+pub mod dynamic;
+#[cfg(feature = "ndarray")]
+mod ndarray_view;
+pub mod value;
+
+pub use array::{Array, ArrayGuard, RawArray};
+pub use cell::AtomicInt;
+pub use dynamic::{DynArray, DynValue};
+pub use value::{RawValue, Value, ValueGuard};
