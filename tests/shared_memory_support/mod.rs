@@ -16,6 +16,8 @@ pub const REPLY_WAIT: Duration = Duration::from_secs(30);
 /// A running CPython peer.
 pub struct Peer {
     pub version: String,
+    /// The interpreter's pid (for SIGKILL tests).
+    pub pid: u32,
     child: Child,
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
@@ -24,7 +26,12 @@ pub struct Peer {
 impl Peer {
     /// Start `python tests/py/shared_memory_peer.py`.
     pub fn start(version: &str, python: &Path) -> Peer {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/shared_memory_peer.py");
+        Peer::start_script(version, python, "tests/py/shared_memory_peer.py")
+    }
+
+    /// Start `python SCRIPT` (a path relative to the crate root) speaking the same protocol.
+    pub fn start_script(version: &str, python: &Path, script: &str) -> Peer {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
         let mut child = Command::new(python)
             .arg(script)
             .stdin(Stdio::piped())
@@ -49,6 +56,7 @@ impl Peer {
         let stdin = child.stdin.take();
         let mut peer = Peer {
             version: version.to_string(),
+            pid: child.id(),
             child,
             stdin,
             lines: rx,
