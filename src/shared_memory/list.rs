@@ -483,7 +483,11 @@ impl ShareableList {
     }
 
     fn raw_fmt(&self, index: usize) -> Result<[u8; 8]> {
-        self.shm.read_pod(self.formats_at + 8 * index)
+        Ok(self
+            .shm
+            .block
+            .load_u64(self.formats_at + 8 * index)?
+            .to_ne_bytes())
     }
 
     /// Item `index` (Python: `l[index]`).
@@ -498,18 +502,19 @@ impl ShareableList {
     pub fn get(&self, index: usize) -> Result<Item> {
         self.check(index)?;
         let raw = self.raw_fmt(index)?;
-        let code: u8 = self.shm.read_pod(self.codes_at + index)?;
+        let b = &self.shm.block;
+        let code = b.load_u8(self.codes_at + index)?;
         let at = self.data_at + self.offsets[index];
         let fmt = parse_fmt(raw)
             .ok_or_else(|| self.bad(index, format!("unknown format {:?}", fmt_text(raw))))?;
         let item = match (fmt, code) {
             (_, CODE_NONE) => Item::None,
-            (Fmt::Int, CODE_PLAIN) => Item::Int(self.shm.read_pod(at)?),
-            (Fmt::Float, CODE_PLAIN) => Item::Float(self.shm.read_pod(at)?),
-            (Fmt::Bool, CODE_PLAIN) => Item::Bool(self.shm.read_pod::<u8>(at + 7)? != 0),
-            (Fmt::Null, CODE_PLAIN) => Item::Bool(self.shm.read_pod::<u8>(at + 6)? != 0),
+            (Fmt::Int, CODE_PLAIN) => Item::Int(b.load_u64(at)? as i64),
+            (Fmt::Float, CODE_PLAIN) => Item::Float(f64::from_bits(b.load_u64(at)?)),
+            (Fmt::Bool, CODE_PLAIN) => Item::Bool(b.load_u8(at + 7)? != 0),
+            (Fmt::Null, CODE_PLAIN) => Item::Bool(b.load_u8(at + 6)? != 0),
             (Fmt::Bytes(n), code @ (CODE_PLAIN | CODE_STR | CODE_BYTES)) => {
-                let mut v = self.shm.read_vec(at, n)?;
+                let mut v = b.read_to_vec(at, n)?;
                 if code == CODE_PLAIN {
                     Item::Bytes(v)
                 } else {
@@ -555,20 +560,17 @@ impl ShareableList {
     fn store(&self, index: usize, value: &Item) -> Result<()> {
         let at = self.data_at + self.offsets[index];
         let allotted = self.offsets[index + 1] - self.offsets[index];
-        let (fmt, code, bytes): ([u8; 8], u8, &[u8]) = match value {
-            Item::Int(v) => (FMT_INT, CODE_PLAIN, bytemuck::bytes_of(v)),
-            Item::Float(v) => (FMT_FLOAT, CODE_PLAIN, bytemuck::bytes_of(v)),
+        let (code, bytes): (u8, &[u8]) = match value {
+            Item::Int(v) => return self.put(index, FMT_INT, CODE_PLAIN, at, *v as u64),
+            Item::Float(v) => return self.put(index, FMT_FLOAT, CODE_PLAIN, at, v.to_bits()),
             Item::Bool(b) => {
-                let v = [0, 0, 0, 0, 0, 0, 0, u8::from(*b)];
-                return self.put(index, FMT_BOOL, CODE_PLAIN, at, &v);
+                let v = u64::from_ne_bytes([0, 0, 0, 0, 0, 0, 0, u8::from(*b)]);
+                return self.put(index, FMT_BOOL, CODE_PLAIN, at, v);
             }
-            Item::None => return self.put(index, FMT_NONE, CODE_NONE, at, &[0; 8]),
-            Item::Str(s) => (FMT_INT, CODE_STR, s.as_bytes()),
-            Item::Bytes(b) => (FMT_INT, CODE_BYTES, b.as_slice()),
+            Item::None => return self.put(index, FMT_NONE, CODE_NONE, at, 0),
+            Item::Str(s) => (CODE_STR, s.as_bytes()),
+            Item::Bytes(b) => (CODE_BYTES, b.as_slice()),
         };
-        if code == CODE_PLAIN {
-            return self.put(index, fmt, code, at, bytes);
-        }
         if bytes.len() > allotted {
             return Err(Error::ShareableListItemTooLarge {
                 index,
@@ -583,16 +585,19 @@ impl ShareableList {
             _ => (str_fmt(allotted), allotted),
         };
         let take = bytes.len().min(n);
-        self.shm.write(self.formats_at + 8 * index, &fmt)?;
-        self.shm.write(self.codes_at + index, &[code])?;
-        self.shm.write(at, &bytes[..take])?;
-        self.shm.fill(at + take, n - take, 0)
+        let b = &self.shm.block;
+        b.store_u64(self.formats_at + 8 * index, u64::from_ne_bytes(fmt))?;
+        b.store_u8(self.codes_at + index, code)?;
+        b.write(at, &bytes[..take])?;
+        b.fill(at + take, n - take, 0)
     }
 
-    fn put(&self, index: usize, fmt: [u8; 8], code: u8, at: usize, bytes: &[u8]) -> Result<()> {
-        self.shm.write(self.formats_at + 8 * index, &fmt)?;
-        self.shm.write(self.codes_at + index, &[code])?;
-        self.shm.write(at, bytes)
+    /// Write an 8-byte item: its format, its code, then its bytes (Python's order).
+    fn put(&self, index: usize, fmt: [u8; 8], code: u8, at: usize, word: u64) -> Result<()> {
+        let b = &self.shm.block;
+        b.store_u64(self.formats_at + 8 * index, u64::from_ne_bytes(fmt))?;
+        b.store_u8(self.codes_at + index, code)?;
+        b.store_u64(at, word)
     }
 
     /// All items, in order (Python: `list(l)`).

@@ -283,10 +283,7 @@ impl SharedMemory {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn read_vec(&self, offset: usize, len: usize) -> Result<Vec<u8>> {
-        self.block.check(offset, len)?;
-        let mut v = vec![0u8; len];
-        self.block.read(offset, &mut v)?;
-        Ok(v)
+        self.block.read_to_vec(offset, len)
     }
 
     /// The whole block, copied (Python's `bytes(shm.buf)`).
@@ -298,10 +295,8 @@ impl SharedMemory {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn to_vec(&self) -> Vec<u8> {
-        let mut v = vec![0u8; self.size()];
         // In bounds by construction.
-        let _ = self.block.read(0, &mut v);
-        v
+        self.block.read_to_vec(0, self.size()).unwrap_or_default()
     }
 
     /// Copy `src` into the block at `offset`.

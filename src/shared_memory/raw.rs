@@ -95,15 +95,59 @@ impl Block {
     /// Set `len` bytes starting at `offset` to `byte`.
     pub(crate) fn fill(&self, offset: usize, len: usize, byte: u8) -> Result<()> {
         self.check(offset, len)?;
-        let chunk = [byte; 256];
-        let mut at = offset;
-        let end = offset + len;
-        while at < end {
-            let n = (end - at).min(chunk.len());
-            // SAFETY: at..at+n lies in the checked range.
-            unsafe { copy_in(chunk.as_ptr(), self.as_ptr().add(at), n) };
-            at += n;
+        // SAFETY: the range was checked to lie in the live mapping.
+        unsafe { fill_shared(self.as_ptr().add(offset), len, byte) };
+        Ok(())
+    }
+
+    /// Copy `len` bytes at `offset` into a new vector (no zeroing pass first).
+    pub(crate) fn read_to_vec(&self, offset: usize, len: usize) -> Result<Vec<u8>> {
+        self.check(offset, len)?;
+        let mut v = Vec::<u8>::with_capacity(len);
+        // SAFETY: the source range lies in the mapping (checked); the destination is the
+        // vector's own capacity of `len` bytes, which copy_out fully initialises before
+        // set_len makes it visible.
+        unsafe {
+            copy_out(self.as_ptr().add(offset), v.as_mut_ptr(), len);
+            v.set_len(len);
         }
+        Ok(v)
+    }
+
+    /// The native-endian `u64` at `offset` (one atomic load when 8-aligned).
+    #[inline]
+    pub(crate) fn load_u64(&self, offset: usize) -> Result<u64> {
+        if offset % 8 == 0 {
+            Ok(self.atomic::<AtomicU64>(offset)?.load(Ordering::Relaxed))
+        } else {
+            let mut b = [0u8; 8];
+            self.read(offset, &mut b)?;
+            Ok(u64::from_ne_bytes(b))
+        }
+    }
+
+    /// Store a native-endian `u64` at `offset` (one atomic store when 8-aligned).
+    #[inline]
+    pub(crate) fn store_u64(&self, offset: usize, v: u64) -> Result<()> {
+        if offset % 8 == 0 {
+            self.atomic::<AtomicU64>(offset)?
+                .store(v, Ordering::Relaxed);
+            Ok(())
+        } else {
+            self.write(offset, &v.to_ne_bytes())
+        }
+    }
+
+    /// The byte at `offset`.
+    #[inline]
+    pub(crate) fn load_u8(&self, offset: usize) -> Result<u8> {
+        Ok(self.atomic::<AtomicU8>(offset)?.load(Ordering::Relaxed))
+    }
+
+    /// Store the byte at `offset`.
+    #[inline]
+    pub(crate) fn store_u8(&self, offset: usize, v: u8) -> Result<()> {
+        self.atomic::<AtomicU8>(offset)?.store(v, Ordering::Relaxed);
         Ok(())
     }
 
@@ -171,6 +215,30 @@ unsafe fn copy_out(src: *const u8, dst: *mut u8, len: usize) {
         }
         for i in tail_at..len {
             *dst.add(i) = AtomicU8::from_ptr(src.add(i).cast_mut()).load(Ordering::Relaxed);
+        }
+    }
+}
+
+/// Set `len` shared bytes at `dst` to `byte` in relaxed atomic units.
+///
+/// # Safety
+/// `dst..dst+len` lies in a live shared mapping.
+unsafe fn fill_shared(dst: *mut u8, len: usize, byte: u8) {
+    let head = dst.align_offset(8).min(len);
+    let words = (len - head) / 8;
+    let word = u64::from_ne_bytes([byte; 8]);
+    // SAFETY (whole body): every offset used is < len, inside the range per the caller; the
+    // word stores are 8-aligned (dst + head is).
+    unsafe {
+        for i in 0..head {
+            AtomicU8::from_ptr(dst.add(i)).store(byte, Ordering::Relaxed);
+        }
+        let d = dst.add(head).cast::<u64>();
+        for w in 0..words {
+            AtomicU64::from_ptr(d.add(w)).store(word, Ordering::Relaxed);
+        }
+        for i in head + words * 8..len {
+            AtomicU8::from_ptr(dst.add(i)).store(byte, Ordering::Relaxed);
         }
     }
 }
