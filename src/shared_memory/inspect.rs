@@ -209,7 +209,8 @@ pub fn inspect(name: &str) -> Result<Inspection> {
         mpshare_kind(&shm, &head)
     } else {
         match ShareableList::from_shared_memory(shm) {
-            Ok(l) => {
+            // A zeroed block parses as an empty list: insist on the exact size a list has.
+            Ok(l) if l.layout_end() == size => {
                 let items: Result<Vec<Item>> =
                     (0..l.len().min(PREVIEW)).map(|i| l.get(i)).collect();
                 match (items, l.format()) {
@@ -223,7 +224,7 @@ pub fn inspect(name: &str) -> Result<Inspection> {
                     },
                 }
             }
-            Err(_) => Kind::Raw {
+            _ => Kind::Raw {
                 head: head[..head.len().min(32)].to_vec(),
             },
         }

@@ -465,6 +465,11 @@ impl ShareableList {
         Ok(self.offsets[index + 1] - self.offsets[index])
     }
 
+    /// End of the table (the list's exact size when Python or mpshare made it).
+    pub(crate) fn layout_end(&self) -> usize {
+        self.codes_at + self.len
+    }
+
     fn check(&self, index: usize) -> Result<()> {
         if index >= self.len {
             return Err(Error::IndexOutOfRange {
