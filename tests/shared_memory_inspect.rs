@@ -12,8 +12,8 @@ use shared_memory_support::{tokens, unique, Unlinker};
 fn mpshare_array_and_value() {
     let mut guard = Unlinker::default();
     let name = guard.add(&unique("insp-arr"));
-    let a = Array::create_from(&name, &(0..20).map(|i| i as i32 * 3).collect::<Vec<_>>())
-        .expect("array");
+    let a =
+        Array::create_from(&name, &(0..20).map(|i: i32| i * 3).collect::<Vec<_>>()).expect("array");
     let r = inspect(&name).expect("inspect");
     match &r.kind {
         Kind::Mpshare {
