@@ -51,7 +51,7 @@ fn mpshare_array_and_value() {
         matches!(r.kind, Kind::Mpshare { lock_owner: Some((tid, false)), .. } if tid != 0),
         "{r:?}"
     );
-    drop(held);
+    assert!(!held.owner_died());
     a.release().expect("release");
 
     let vname = guard.add(&unique("insp-val"));
