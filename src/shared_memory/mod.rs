@@ -89,10 +89,19 @@ pub struct SharedMemory {
 }
 
 fn random_name() -> Result<String> {
+    // The kernel's random source directly: the shared-memory core does not depend on the
+    // `getrandom` crate (only the manager feature does).
     let mut rnd = [0u8; 4];
-    getrandom::fill(&mut rnd).map_err(|e| Error::Os {
-        context: "getrandom".into(),
-        source: std::io::Error::other(e.to_string()),
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").map_err(|e| Error::Os {
+            context: "open /dev/urandom".into(),
+            source: e,
+        })?,
+        &mut rnd,
+    )
+    .map_err(|e| Error::Os {
+        context: "read /dev/urandom".into(),
+        source: e,
     })?;
     let mut name = String::from(RANDOM_NAME_PREFIX);
     for b in rnd {
