@@ -343,3 +343,55 @@ fn a_stale_segment_still_mapped_by_a_running_process_is_kept() {
     let removed = shm::remove_stale(|n| n == name).unwrap();
     assert_eq!(removed.len(), 1);
 }
+
+#[test]
+fn the_cli_lists_segments_and_removes_only_stale_ones() {
+    let dead = NameGuard::new("cli-dead");
+    let live = NameGuard::new("cli-live");
+    let dead_name = dead.name();
+    let mut child = Forked::spawn(|| match RawArray::<f32>::create(dead_name, 7) {
+        Ok(a) => {
+            a.persist();
+            0
+        }
+        Err(_) => 1,
+    });
+    assert_eq!(child.wait(Duration::from_secs(20)), Outcome::Exited(0));
+    let _v = Value::create(live.name(), 1u16).unwrap();
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mpshare"))
+            .args(args)
+            .output()
+            .expect("run mpshare");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let listing = cli(&["segments"]);
+    let row = |n: &str| {
+        listing
+            .lines()
+            .find(|l| l.starts_with(n))
+            .unwrap_or_else(|| panic!("{n} not listed:\n{listing}"))
+            .to_string()
+    };
+    let d = row(dead.name());
+    assert!(
+        d.contains("Array") && d.contains("'f'") && d.contains(" 7 ") && d.ends_with("dead"),
+        "{d}"
+    );
+    let l = row(live.name());
+    let me = format!("pid {:>8} alive", std::process::id());
+    assert!(
+        l.contains("Value") && l.contains("'H'") && l.contains(&me),
+        "{l}"
+    );
+    // Only this test's names: other tests' segments are not ours to remove.
+    let prefix = dead.name().trim_end_matches("cli-dead");
+    let removed = cli(&["segments", "--remove-stale", prefix]);
+    assert_eq!(removed.lines().count(), 1, "{removed}");
+    assert!(
+        removed.starts_with(&format!("removed {}", dead.name())),
+        "{removed}"
+    );
+    assert!(!shm_exists(dead.name()) && shm_exists(live.name()));
+}

@@ -85,6 +85,53 @@ impl SegmentInfo {
     }
 }
 
+impl std::fmt::Display for Creator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Creator::Alive => "alive",
+            Creator::Dead => "dead",
+            Creator::PidInUse => "pid-in-use",
+        })
+    }
+}
+
+/// One line per segment: name, kind, type, length (or shape), size, creator pid and state.
+///
+/// ```
+/// let name = format!("mpshare-doc-row-{}", std::process::id());
+/// let _a = mpshare::Array::<i32>::create(&name, 3)?;
+/// let row = mpshare::shm::segments()?.into_iter().find(|s| s.name == name).unwrap().to_string();
+/// assert!(row.contains("Array") && row.contains("'i'") && row.contains("alive"), "{row}");
+/// # Ok::<(), mpshare::Error>(())
+/// ```
+impl std::fmt::Display for SegmentInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = self.kind.map(SegKind::name).unwrap_or("?");
+        let ty = match (self.typecode, self.elem_size) {
+            (Some(c), _) => format!("'{c}'"),
+            (None, 0) => "-".to_string(),
+            (None, n) => format!("struct({n}B)"),
+        };
+        let len = if self.shape.len() > 1 {
+            format!("{:?}", self.shape)
+        } else {
+            self.len.to_string()
+        };
+        write!(
+            f,
+            "{:<40} {:<16} {:<12} {:>10} {:>12} pid {:>8} {}",
+            self.name, kind, ty, len, self.size, self.creator_pid, self.creator
+        )?;
+        if !self.mapped_by.is_empty() {
+            write!(f, " (mapped by {:?})", self.mapped_by)?;
+        }
+        if let Some(p) = &self.problem {
+            write!(f, " [{p}]")?;
+        }
+        Ok(())
+    }
+}
+
 /// `(name, file length, first bytes)` of each regular file in `/dev/shm` with the magic.
 fn scan() -> Result<Vec<(String, u64, Vec<u8>)>> {
     let mut out = Vec::new();
