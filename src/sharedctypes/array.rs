@@ -476,16 +476,13 @@ impl<T: Element> Drop for ArrayGuard<'_, T> {
 impl<T: Element> Deref for ArrayGuard<'_, T> {
     type Target = [T];
     fn deref(&self) -> &[T] {
-        // SAFETY: the lock is held for the guard's lifetime and every writer of a locked Array
-        // takes it; the range is the whole array.
-        unsafe { self.cells.slice(0, self.cells.len()) }.unwrap_or(&[])
+        self.cells.locked(&self.guard)
     }
 }
 
 impl<T: Element> DerefMut for ArrayGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut [T] {
-        // SAFETY: as in deref; `&mut self` makes this the only slice handed out by this guard.
-        unsafe { self.cells.slice_mut(0, self.cells.len()) }.unwrap_or(&mut [])
+        self.cells.locked_mut(&mut self.guard)
     }
 }
 

@@ -419,9 +419,7 @@ impl<T: AtomicInt> RawArray<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn fetch_add(&self, i: usize, v: T) -> Result<T> {
-        let p = self.cells.elem_ptr(i)?;
-        // SAFETY: in bounds, aligned, mapped while self lives.
-        Ok(unsafe { T::fetch_add(p, v, Ordering::AcqRel) })
+        self.cells.fetch_add(i, v, Ordering::AcqRel)
     }
 }
 
