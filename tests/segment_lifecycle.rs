@@ -395,3 +395,58 @@ fn the_cli_lists_segments_and_removes_only_stale_ones() {
     );
     assert!(!shm_exists(dead.name()) && shm_exists(live.name()));
 }
+
+#[test]
+fn errors_say_what_was_asked_and_what_was_found() {
+    // Too large: the maximum is a maximum, not an "expected" length.
+    let e = RawArray::<u64>::new(usize::MAX / 4).unwrap_err();
+    match &e {
+        Error::TooLarge {
+            len,
+            elem_size,
+            max,
+        } => {
+            assert_eq!((*len, *elem_size), (usize::MAX / 4, 8));
+            assert!(*max < *len && *max > 0);
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert!(
+        e.to_string().contains(&format!(
+            "{} elements of 8 bytes is too large",
+            usize::MAX / 4
+        )),
+        "{e}"
+    );
+    // The dynamic API on a lock says it asked for any typecode, not a guessed one.
+    let g = NameGuard::new("asked-lock");
+    let _l = Lock::create(g.name()).unwrap();
+    let e = mpshare::DynValue::open(g.name()).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("holds Lock; asked for Value of any typecode"),
+        "{msg}"
+    );
+    let e = mpshare::DynArray::open(g.name()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("holds Lock; asked for Array of any typecode"),
+        "{e}"
+    );
+    // A struct array is not "any typecode" either, and says what it holds.
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    #[repr(C)]
+    struct P {
+        x: f64,
+    }
+    impl mpshare::Element for P {}
+    let gs = NameGuard::new("asked-struct");
+    let _s = RawArray::<P>::create(gs.name(), 2).unwrap();
+    let e = mpshare::DynArray::open(gs.name()).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("holds Array<struct ? (8 bytes, align 8)> of 2 elements")
+            && msg.contains("asked for Array of any typecode"),
+        "{msg}"
+    );
+}
