@@ -183,6 +183,12 @@ pub enum Error {
         "this thread already holds a guard on this array: use that guard instead of locking again"
     )]
     GuardAlreadyHeld,
+    /// An explicit `release` of the lock level a live `ArrayGuard` of this thread holds: the
+    /// guard's `&mut [T]` would stay alive without the lock. Drop the guard instead.
+    #[error(
+        "cannot release a lock that a live ArrayGuard of this thread holds: drop the guard instead"
+    )]
+    ReleaseUnderGuard,
     /// RLock recursion count overflow.
     #[error("lock recursion limit reached")]
     RecursionLimit,

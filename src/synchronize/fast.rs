@@ -308,6 +308,33 @@ mod imp {
         };
     }
 
+    /// How many levels of `m` the calling thread holds (0 if it does not hold it), or `None`
+    /// where the layout is unknown (the fast path is off).
+    ///
+    /// # Safety
+    /// As for [`lock`].
+    pub(crate) unsafe fn levels_held(
+        m: *mut libc::pthread_mutex_t,
+        recursive: bool,
+    ) -> Option<u32> {
+        let (tid, _) = ctx()?;
+        // SAFETY: as in `lock`.
+        let d = unsafe { &*(m as *const MutexData) };
+        if !kind_ok(d, recursive) {
+            return None;
+        }
+        if d.lock.load(Ordering::Relaxed) & FUTEX_TID_MASK != tid {
+            return Some(0);
+        }
+        // `__count` is the recursion depth of a recursive mutex; an error-checking one is
+        // held once.
+        Some(if recursive {
+            d.count.load(Ordering::Relaxed)
+        } else {
+            1
+        })
+    }
+
     /// Whether the fast path is available in the calling thread.
     #[cfg(test)]
     pub(crate) fn available() -> bool {
@@ -332,6 +359,9 @@ mod imp {
     pub(crate) unsafe fn unlock(_: *mut libc::pthread_mutex_t, _: bool) -> bool {
         false
     }
+    pub(crate) unsafe fn levels_held(_: *mut libc::pthread_mutex_t, _: bool) -> Option<u32> {
+        None
+    }
     #[cfg(test)]
     pub(crate) fn available() -> bool {
         false
@@ -344,7 +374,7 @@ mod imp {
 
 #[cfg(test)]
 use imp::{available, robust_list_empty};
-pub(crate) use imp::{lock, unlock};
+pub(crate) use imp::{levels_held, lock, unlock};
 
 #[cfg(test)]
 mod tests {
