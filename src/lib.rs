@@ -37,12 +37,14 @@
 
 pub mod error;
 pub mod manager;
+pub mod process;
 pub mod sharedctypes;
 pub mod shm;
 pub mod synchronize;
 pub mod typecode;
 
 pub use error::{Error, Result};
+pub use process::{Pool, Process};
 pub use sharedctypes::{
     Array, ArrayGuard, AtomicInt, DynArray, DynValue, RawArray, RawValue, Value, ValueGuard,
 };

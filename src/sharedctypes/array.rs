@@ -41,6 +41,11 @@ impl<T: Element + fmt::Debug> fmt::Debug for RawArray<T> {
 }
 
 impl<T: Element> RawArray<T> {
+    /// The segment behind this handle (handover to spawned children, `crate::process`).
+    pub(crate) fn segment(&self) -> &crate::shm::Segment {
+        self.cells.segment()
+    }
+
     /// `len` zeroed elements in a new anonymous segment, inherited by `fork` children.
     ///
     /// ```

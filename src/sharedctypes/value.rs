@@ -40,6 +40,11 @@ impl<T: Element + fmt::Debug> fmt::Debug for RawValue<T> {
 }
 
 impl<T: Element> RawValue<T> {
+    /// The segment behind this handle (handover to spawned children, `crate::process`).
+    pub(crate) fn segment(&self) -> &crate::shm::Segment {
+        self.cell.segment()
+    }
+
     /// A new anonymous shared cell holding `value`, inherited by `fork` children.
     ///
     /// ```

@@ -17,6 +17,7 @@ pub use header::{HEADER_SIZE, LOCK_OFFSET, LOCK_SIZE, MAGIC, VERSION};
 pub use name::MAX_NAME_LEN;
 pub use segment::unlink;
 pub(crate) use segment::Segment;
+pub(crate) use segment::{register_inherited, unregister_inherited, INHERITED_PREFIX};
 
 pub use build::OPEN_WAIT;
 pub(crate) use build::{attach, build, Expect, HeaderLock};
