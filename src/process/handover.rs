@@ -117,29 +117,20 @@ pub use crate::__process_entry as entry;
 /// mpshare::process::spawn_main(&[mpshare::process::entry!(worker)]);
 /// ```
 pub fn spawn_main(entries: &[Entry]) {
-    let Some(name) = std::env::var_os(ENTRY_ENV) else {
+    let Some((name, parent)) = spawn_request() else {
         return;
     };
+    IN_SPAWNED_CHILD.store(true, std::sync::atomic::Ordering::Relaxed);
     let status = std::env::var(STATUS_ENV)
         .ok()
         .and_then(|s| s.parse::<RawFd>().ok())
         .and_then(|fd| os::adopt_inherited_fd(fd).ok());
     let handover = std::env::var(HANDOVER_ENV).unwrap_or_default();
-    let parent = std::env::var(PARENT_ENV)
-        .ok()
-        .and_then(|s| s.parse::<u32>().ok());
-    // This process is a plain program again for anything it starts itself.
-    for var in [ENTRY_ENV, STATUS_ENV, PARENT_ENV, HANDOVER_ENV] {
-        std::env::remove_var(var);
-    }
     if let Some(fd) = &status {
         let _ = os::set_cloexec(fd.as_fd(), true);
     }
-    if let Some(parent) = parent {
-        // Set before exec; check again that the parent did not die in between.
-        os::die_with_parent(parent);
-    }
-    let name = name.to_string_lossy().into_owned();
+    // Set before exec; check again that the parent did not die in between.
+    os::die_with_parent(parent);
     let exit = match (
         entries.iter().find(|e| e.name == name),
         Handover::decode(&handover),
@@ -170,13 +161,25 @@ pub fn spawn_main(entries: &[Entry]) {
     std::process::exit(exit.code)
 }
 
+/// Set once [`spawn_main`] took the role of a spawned child.
+static IN_SPAWNED_CHILD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The entry this process was spawned to run, and its parent's pid: only when the variables
+/// are set *and* name this process's actual parent (the variables stay in the environment, so
+/// a program this child starts by other means inherits them, but has another parent).
+fn spawn_request() -> Option<(String, u32)> {
+    let name = std::env::var(ENTRY_ENV).ok()?;
+    let parent = std::env::var(PARENT_ENV).ok()?.parse::<u32>().ok()?;
+    (nix::unistd::getppid().as_raw() as u32 == parent).then_some((name, parent))
+}
+
 /// Start `entry` in a re-executed copy of this program; returns its pid, the status pipe's
 /// read end and what was read from it, once the child reached its entry.
 pub(crate) fn start_spawn(
     entry: Entry,
     handover: &Handover,
 ) -> Result<(u32, OwnedFd, StatusReader)> {
-    if std::env::var_os(ENTRY_ENV).is_some() {
+    if spawn_request().is_some() && !IN_SPAWNED_CHILD.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(Error::SpawnFailed {
             entry: entry.name.into(),
             reason: "this process was spawned by mpshare but its main did not call \
