@@ -15,6 +15,7 @@ use process_common::{running, wait_until, ShmName};
 fn main() {
     process::spawn_main(&[
         entry!(exit_with),
+        entry!(exit_with_value),
         entry!(panics),
         entry!(fails),
         entry!(uses_every_handle),
@@ -47,6 +48,10 @@ fn main() {
 
 fn exit_with(h: Handover) -> i32 {
     h.get_arg("code").unwrap()
+}
+
+fn exit_with_value(h: Handover) -> i32 {
+    h.get::<RawValue<u32>>("v").map_or(-1, |v| v.get() as i32)
 }
 
 fn panics(h: Handover) {
@@ -149,6 +154,18 @@ fn exit_codes_panics_errors() {
         p.join_checked(),
         Err(Error::ProcessFailed { exitcode: 1, .. })
     ));
+    // The handover keeps what it carries alive: a temporary handle still reaches the child.
+    let h = Handover::new()
+        .with("v", &RawValue::new(33u32).unwrap())
+        .unwrap();
+    let p = run(Process::spawn(entry!(exit_with_value), h));
+    assert_eq!(p.exitcode(), Some(33));
+    let name = ShmName::new("temp");
+    let h = Handover::new()
+        .with("v", &RawValue::create(&name.0, 34u32).unwrap())
+        .unwrap();
+    let p = run(Process::spawn(entry!(exit_with_value), h));
+    assert_eq!(p.exitcode(), Some(34));
     // kill and terminate reach a spawned child too.
     let mut p = Process::spawn(entry!(sleeps), Handover::new());
     p.start().unwrap();

@@ -251,10 +251,31 @@ pub(crate) fn start_spawn(
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A clone of a handed-over handle, kept so that its segment (its memfd, its name) lives as
+/// long as the handover.
+type KeepAlive = std::sync::Arc<dyn std::any::Any + Send + Sync>;
+
+#[derive(Clone)]
 enum Item {
-    Handle { name: String, fd: Option<RawFd> },
+    Handle {
+        name: String,
+        fd: Option<RawFd>,
+        _keep: Option<KeepAlive>,
+    },
     Arg(String),
+}
+
+impl std::fmt::Debug for Item {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Item::Handle { name, fd, .. } => f
+                .debug_struct("Handle")
+                .field("name", name)
+                .field("fd", fd)
+                .finish(),
+            Item::Arg(a) => f.debug_tuple("Arg").field(a).finish(),
+        }
+    }
 }
 
 /// What a spawned child receives: mpshare handles and text arguments, by key.
@@ -270,7 +291,7 @@ enum Item {
 /// assert_eq!(h.keys(), vec!["counter", "rounds"]);
 /// # Ok::<(), mpshare::Error>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Handover {
     items: Vec<(String, Item)>,
 }
@@ -286,7 +307,7 @@ pub(crate) mod sealed {
 
     use crate::Result;
 
-    pub trait Sealed: Sized {
+    pub trait Sealed: Sized + Clone + Send + Sync + 'static {
         /// The name the child opens, and the descriptor it must inherit for an anonymous one.
         fn token(&self) -> Result<(String, Option<RawFd>)>;
         /// Reopen in the child.
@@ -429,7 +450,8 @@ impl Handover {
         Ok(())
     }
 
-    /// Add the handle `handle` under `key`.
+    /// Add the handle `handle` under `key`. The handover keeps a clone of it, so its segment
+    /// stays alive (and a named one keeps its name) as long as the handover.
     ///
     /// # Errors
     /// [`Error::HandoverFailed`] for a bad key, or a [`Value`]/[`Array`] whose lock lives in
@@ -443,7 +465,15 @@ impl Handover {
     /// ```
     pub fn with(mut self, key: &str, handle: &impl Handoff) -> Result<Handover> {
         let (name, fd) = handle.token()?;
-        self.put(key, Item::Handle { name, fd })?;
+        let keep: KeepAlive = std::sync::Arc::new(handle.clone());
+        self.put(
+            key,
+            Item::Handle {
+                name,
+                fd,
+                _keep: Some(keep),
+            },
+        )?;
         Ok(self)
     }
 
@@ -498,7 +528,7 @@ impl Handover {
     /// ```
     pub fn get<T: Handoff>(&self, key: &str) -> Result<T> {
         match self.item(key)? {
-            Item::Handle { name, fd } => {
+            Item::Handle { name, fd, .. } => {
                 if let Some(fd) = fd {
                     // In the parent (or a fork child) the descriptor is this process's own:
                     // reach it through a duplicate registered for the time of the open.
@@ -563,7 +593,7 @@ impl Handover {
         let mut out = String::new();
         for (k, item) in &self.items {
             match item {
-                Item::Handle { name, fd } => out.push_str(&format!(
+                Item::Handle { name, fd, .. } => out.push_str(&format!(
                     "h\t{}\t{}\t{}\n",
                     escape(k),
                     escape(name),
@@ -594,7 +624,14 @@ impl Handover {
                     if let Some(fd) = fd {
                         name = crate::shm::register_inherited(os::adopt_inherited_fd(fd)?);
                     }
-                    h.items.push((unescape(k), Item::Handle { name, fd: None }));
+                    h.items.push((
+                        unescape(k),
+                        Item::Handle {
+                            name,
+                            fd: None,
+                            _keep: None,
+                        },
+                    ));
                 }
                 ["a", k, v] => h.items.push((unescape(k), Item::Arg(unescape(v)))),
                 _ => return Err(bad(line)),

@@ -261,6 +261,7 @@ struct Running {
     status: OwnedFd,
     reader: StatusReader,
     pidfd: Option<OwnedFd>,
+    _handover: Option<Handover>,
 }
 
 /// A child process (Python's `multiprocessing.Process`).
@@ -459,6 +460,8 @@ impl Process {
                 self.started(pid, rd)?;
                 if let Some(r) = self.running.as_mut() {
                     r.reader = reader;
+                    // Keep the handles (and so named segments' names) alive while it runs.
+                    r._handover = Some(handover);
                 }
                 Ok(())
             }
@@ -472,6 +475,7 @@ impl Process {
             status,
             reader: StatusReader::default(),
             pidfd: os::pidfd_open(pid),
+            _handover: None,
         });
         Ok(())
     }
