@@ -17,8 +17,8 @@
 //! * pool: `Pool::map_chunks` fills row blocks, a second `map_chunks` runs the stencil (the end
 //!   of the first map is the barrier);
 //! * workers + barrier: `process::scope` forks one worker per row block, each fills its rows,
-//!   waits at a `Barrier` in shared memory, then runs the stencil on its rows (reading its
-//!   neighbours' edge rows with atomic loads);
+//!   publishes its edge rows in a small shared halo array, waits at a barrier in shared memory,
+//!   then runs the stencil on its rows;
 //! * rayon: the same two phases on rayon threads in one process (the in-process reference).
 
 use std::ops::Range;
@@ -159,11 +159,14 @@ impl SharedBarrier {
     }
 }
 
-/// Workers + barrier: one forked worker per row block, fill, barrier, stencil.
+/// Workers + barrier: one forked worker per row block: fill its rows, publish its first and last
+/// row in a small shared halo array, wait at the barrier, then run the stencil on its rows with
+/// its neighbours' edge rows from the halo array.
 fn workers_barrier(
     a: &Args,
     grid: &Array<f64>,
     out: &Array<f64>,
+    halo: &RawArray<f64>,
     partial: &RawArray<f64>,
 ) -> mpshare::Result<f64> {
     let barrier = SharedBarrier::new(a.workers as u32)?;
@@ -172,28 +175,31 @@ fn workers_barrier(
         .collect();
     let mut g = grid.lock()?;
     let mut o = out.lock()?;
-    let raw_grid = grid.get_obj();
+    let cols = a.cols;
     process::scope(|s| {
         let mut g_rest: &mut [f64] = &mut g;
         let mut o_rest: &mut [f64] = &mut o;
         for (w, r) in ranges.iter().cloned().enumerate() {
-            let n = r.len() * a.cols;
+            let n = r.len() * cols;
             let (mine, rest) = std::mem::take(&mut g_rest).split_at_mut(n);
             let (mine_out, rest_out) = std::mem::take(&mut o_rest).split_at_mut(n);
             g_rest = rest;
             o_rest = rest_out;
             let barrier = &barrier;
             s.fork(move || -> mpshare::Result<()> {
-                fill(mine, r.clone(), a.cols, a.iters);
+                fill(mine, r.clone(), cols, a.iters);
+                if !r.is_empty() {
+                    halo.write(2 * w * cols, &mine[..cols])?;
+                    halo.write((2 * w + 1) * cols, &mine[n - cols..])?;
+                }
                 barrier.wait();
-                // Neighbours' edge rows, copied with atomic loads; own rows from the chunk.
                 let above = if r.start > 0 {
-                    raw_grid.read((r.start - 1) * a.cols..r.start * a.cols)?
+                    halo.read((2 * w - 1) * cols..2 * w * cols)?
                 } else {
                     Vec::new()
                 };
                 let below = if r.end < a.rows {
-                    raw_grid.read(r.end * a.cols..(r.end + 1) * a.cols)?
+                    halo.read((2 * w + 2) * cols..(2 * w + 3) * cols)?
                 } else {
                     Vec::new()
                 };
@@ -204,16 +210,16 @@ fn workers_barrier(
                     } else if row >= r.end {
                         below[c]
                     } else {
-                        mine[(row - r.start) * a.cols + c]
+                        mine[(row - r.start) * cols + c]
                     }
                 };
                 for (k, row) in r.clone().enumerate() {
                     stencil_row(
                         row,
                         a.rows,
-                        a.cols,
+                        cols,
                         &get,
-                        &mut mine_out[k * a.cols..(k + 1) * a.cols],
+                        &mut mine_out[k * cols..(k + 1) * cols],
                     );
                 }
                 partial.set(w, mine_out.iter().sum())
@@ -295,6 +301,7 @@ fn main() -> mpshare::Result<()> {
     let grid = Array::<f64>::new(cells)?;
     let out = Array::<f64>::new(cells)?;
     let partial = RawArray::<f64>::new(a.workers)?;
+    let halo = RawArray::<f64>::new(2 * a.workers * a.cols)?;
     let workers = Pool::new(a.workers)?;
     let rayon_time = RawValue::new(0.0f64)?;
     let rayon_sum = RawValue::new(0.0f64)?;
@@ -337,7 +344,7 @@ fn main() -> mpshare::Result<()> {
 
         out.lock()?.fill(0.0);
         let t = Instant::now();
-        s_barrier = workers_barrier(&a, &grid, &out, &partial)?;
+        s_barrier = workers_barrier(&a, &grid, &out, &halo, &partial)?;
         t_barrier = t_barrier.min(t.elapsed());
         same_grid &= *out.lock()? == reference[..];
 

@@ -67,7 +67,10 @@ fn uses_every_handle(h: Handover) -> mpshare::Result<()> {
         if ok {
             Ok(())
         } else {
-            Err(Error::Protocol(format!("child check failed: {what}")))
+            Err(Error::HandoverFailed {
+                what: what.to_string(),
+                reason: "child check failed".into(),
+            })
         }
     };
     let rv: RawValue<u64> = h.get("rv")?;

@@ -361,7 +361,7 @@ macro_rules! handoff_locked {
     ($($ty:ident),*) => {$(
         impl<T: Element> sealed::Sealed for $ty<T> {
             fn token(&self) -> Result<(String, Option<RawFd>)> {
-                let data = self.get_obj().segment();
+                let data = self.raw.segment();
                 if !same_segment(data, self.get_lock().raw().segment()) {
                     return Err(Error::HandoverFailed {
                         what: stringify!($ty).into(),
