@@ -298,8 +298,10 @@ fn main() -> mpshare::Result<()> {
     let rows_per = a.rows.div_ceil(tasks);
     let nblocks = a.rows.div_ceil(rows_per);
 
-    let grid = Array::<f64>::new(cells)?;
-    let out = Array::<f64>::new(cells)?;
+    // 2-D arrays: the shape is recorded in the segment header (C order, row-major).
+    let grid = Array::<f64>::new_nd(&[a.rows, a.cols])?;
+    let out = Array::<f64>::new_nd(&[a.rows, a.cols])?;
+    assert_eq!(grid.shape(), [a.rows, a.cols]);
     let partial = RawArray::<f64>::new(a.workers)?;
     let halo = RawArray::<f64>::new(2 * a.workers * a.cols)?;
     let workers = Pool::new(a.workers)?;

@@ -93,6 +93,19 @@ fn uses_every_handle(h: Handover) -> mpshare::Result<()> {
     drop(any.lock()?);
     let nrv: RawValue<u32> = h.get("named_rv")?;
     nrv.set(nrv.get() + 1);
+    // N-D arrays cross with their shape, anonymous (memfd) and named alike.
+    let nd: Array<f64> = h.get("nd")?;
+    check(nd.shape() == vec![3, 4], "nd shape [3, 4]")?;
+    for (i, row) in nd.lock_nd()?.rows_mut().enumerate() {
+        row.fill(i as f64);
+    }
+    let named_nd = RawArray::<u8>::open_nd(h.arg_str("named_nd").unwrap_or(""), &[2, 2, 2])?;
+    named_nd.set(7, 7)?;
+    let wrong = RawArray::<u8>::open_nd(h.arg_str("named_nd").unwrap_or(""), &[8]);
+    check(
+        matches!(&wrong, Err(Error::LayoutMismatch { holds, .. }) if holds.contains("[2, 2, 2]")),
+        "wrong shape refused",
+    )?;
     let na: Array<i16> = h.get("named_a")?;
     na.write(0, &[-1, -2])?;
     check(na.name().is_some(), "named array keeps its name")?;
@@ -189,6 +202,9 @@ fn handover_of_every_handle_kind() {
     let n2 = ShmName::new("a");
     let named_rv = RawValue::create(&n1.0, 7u32).unwrap();
     let named_a = Array::<i16>::create(&n2.0, 4).unwrap();
+    let nd = Array::<f64>::new_nd(&[3, 4]).unwrap();
+    let n3 = ShmName::new("nd");
+    let named_nd = RawArray::<u8>::create_nd(&n3.0, &[2, 2, 2]).unwrap();
     let h = Handover::new()
         .with("rv", &rv)
         .unwrap()
@@ -207,7 +223,10 @@ fn handover_of_every_handle_kind() {
         .with("named_rv", &named_rv)
         .unwrap()
         .with("named_a", &named_a)
-        .unwrap();
+        .unwrap()
+        .with("nd", &nd)
+        .unwrap()
+        .arg("named_nd", &n3.0);
     let held = lock.lock().unwrap();
     let rheld = rlock.lock().unwrap();
     let mut p = run(Process::spawn(entry!(uses_every_handle), h));
@@ -222,6 +241,12 @@ fn handover_of_every_handle_kind() {
     any.release().unwrap();
     assert_eq!(named_rv.get(), 8);
     assert_eq!(named_a.to_vec().unwrap(), vec![-1, -2, 0, 0]);
+    let rows: Vec<f64> = nd.to_vec().unwrap();
+    assert_eq!(
+        rows,
+        [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]
+    );
+    assert_eq!(named_nd.get(7).unwrap(), 7);
     // A Value whose lock lives in another segment cannot cross: a clear error.
     let separate = Value::with_lock(0u8, &lock).unwrap();
     let err = Handover::new().with("x", &separate).unwrap_err();
