@@ -18,7 +18,7 @@ use crate::Result;
 /// the parent would not see the workers' writes.)
 ///
 /// Returns the closure's value once all workers have ended; if one failed (non-zero exit,
-/// panic, signal), [`Error::ProcessFailed`] for the first that failed. A panic in the closure
+/// panic, signal), [`Error::ProcessFailed`](crate::Error::ProcessFailed) for the first that failed. A panic in the closure
 /// is propagated after the workers have been joined.
 ///
 /// ```
