@@ -621,7 +621,7 @@ fn pipelined_dict_sets_then_get() {
         p.call(&foreign, "__len__", vec![], vec![]);
         p.call(&d, "__len__", vec![], vec![]);
         let r = p.finish().unwrap();
-        assert!(matches!(r[0], Err(Error::Protocol(_))));
+        assert!(matches!(r[0], Err(Error::ForeignProxy { .. })));
         assert_eq!(r[1].as_ref().unwrap(), &PyValue::Int(1020));
         // #PROXY in a pipeline is released, not leaked.
         let base = m.number_of_objects().unwrap();

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use mpshare::error::ProtocolError;
 use mpshare::manager::connection::{
     Address, Connection, ConnectionConfig, Listener, ListenerConfig,
 };
@@ -235,7 +236,7 @@ fn negative_length_is_protocol_error() {
         raw.write_all(&n.to_be_bytes()).unwrap();
         raw.write_all(b"junk").unwrap();
         match c.recv_bytes() {
-            Err(Error::Protocol(m)) => assert!(m.contains(&n.to_string()), "{m}"),
+            Err(Error::Protocol(ProtocolError::BadFrameHeader { found })) => assert_eq!(found, n),
             other => panic!("expected Protocol error for {n}, found {other:?}"),
         }
         // The connection stays unusable afterwards.
@@ -322,7 +323,9 @@ fn eof_mid_frame_is_error() {
         raw.write_all(&[0; 5]).unwrap();
         drop(raw);
         match c.recv_bytes() {
-            Err(Error::Protocol(m)) => assert!(m.contains("mid-frame"), "{m}"),
+            Err(Error::Protocol(m @ ProtocolError::ClosedMidFrame { .. })) => {
+                assert!(m.to_string().contains("mid-frame"), "{m}")
+            }
             other => panic!("expected Protocol error, found {other:?}"),
         }
     }

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use mpshare::manager::message::{ProxyRef, Reply, Request, Token};
+use mpshare::manager::connection::Address;
+use mpshare::manager::message::{ProxyRef, Reply, Request, Token, TokenAddress};
 use mpshare::manager::pickle::{dumps, loads, PyValue};
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -406,9 +407,10 @@ fn proxy_reply_token() {
     };
     assert_eq!(exposed, ["__next__", "send", "throw", "close"]);
     assert_eq!(token.typeid, "Iterator");
-    let addr = token.address.as_tuple().unwrap();
-    assert_eq!(addr[0].as_str(), Some("127.0.0.1"));
-    assert!(addr[1].as_i64().is_some());
+    match &token.address {
+        TokenAddress::Addr(Address::Tcp(sa)) => assert_eq!(sa.ip().to_string(), "127.0.0.1"),
+        other => panic!("expected a TCP token address, found {other:?}"),
+    }
     assert_eq!(token.id.len(), 12);
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use mpshare::manager::auth::{self, AuthKey};
 use mpshare::manager::connection::{Address, Connection};
-use mpshare::manager::message::{ProxyRef, Reply, Request, Token};
+use mpshare::manager::message::{ProxyRef, Reply, Request, Token, TokenAddress};
 use mpshare::manager::pickle::PyValue;
 use mpshare::manager::server::{Server, ServerConfig, ServerHandle};
 use mpshare::Error;
@@ -480,7 +480,7 @@ fn errors_are_tracebacks_where_cpython_sends_them() {
         Reply::Traceback(_)
     ));
     // get_methods and the dict create reply mirror CPython.
-    let tok = Token::new("Lock", PyValue::None, &lock);
+    let tok = Token::new("Lock", TokenAddress::Unspecified, &lock);
     assert_eq!(
         server_fn(&addr, "get_methods", vec![tok.to_value()]),
         Reply::Return(PyValue::tuple(vec![
@@ -539,7 +539,7 @@ fn stored_proxies_keep_their_referents_alive() {
     assert_eq!(objects(&addr), 1);
     // A dropped container releases its referents too.
     let l2 = create(&addr, "list", vec![]);
-    let tok2 = Token::new("list", PyValue::None, &l2);
+    let tok2 = Token::new("list", TokenAddress::Unspecified, &l2);
     call(
         &mut c,
         &d,
@@ -556,8 +556,11 @@ fn stored_proxies_keep_their_referents_alive() {
     assert_eq!(objects(&addr), 0);
     // Proxies passed as creation arguments are pinned too: m.list([q]).
     let q = create(&addr, "Queue", vec![]);
-    let qref =
-        ProxyRef::auto(Token::new("Queue", PyValue::None, &q), vec!["get".into()]).to_value();
+    let qref = ProxyRef::auto(
+        Token::new("Queue", TokenAddress::Unspecified, &q),
+        vec!["get".into()],
+    )
+    .to_value();
     let l3 = create(&addr, "list", vec![PyValue::list(vec![qref])]);
     server_fn(&addr, "decref", vec![PyValue::str(q)]);
     assert_eq!(objects(&addr), 2, "the list keeps the queue alive");

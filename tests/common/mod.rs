@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fork;
+#[cfg(feature = "manager")]
 pub mod values;
 
 use std::io::Write;
