@@ -310,6 +310,19 @@ fn same_scenario_same_meaning_in_every_version() {
             "{}",
             c.name
         );
+        if Capture::minor(&c.server).as_str() >= "3.12" {
+            // 3.12+ pickle the exception's state too: {'name': 'missing', 'obj': ...}.
+            let PyValue::Build { state, .. } = e else {
+                panic!("{}: no BUILD state: {e}", c.name)
+            };
+            let d = state.as_dict().unwrap();
+            assert_eq!(
+                d.get_str("name"),
+                Some(&PyValue::str("missing")),
+                "{}",
+                c.name
+            );
+        }
         // q.get(timeout=0.1) on an empty queue → _queue.Empty.
         let r = find(&|q| q.method == "get" && q.kwarg("timeout").is_some());
         match r.clone().into_result().unwrap_err() {
