@@ -1,6 +1,6 @@
 //! The authkey handshake of `multiprocessing.connection` (mutual HMAC challenge), compatible
 //! with CPython 3.11 (legacy 20-byte challenges, raw HMAC-MD5) and 3.12+ (`{sha256}` challenges,
-//! `{name}`-prefixed replies); see `manager-protocol.md` §2.
+//! `{name}`-prefixed replies); see `docs/protocol.md` §2.
 //!
 //! The acceptor runs [`server_handshake`] (challenge first, then answer), the connecting side
 //! runs [`client_handshake`] (answer first, then challenge).
@@ -409,7 +409,7 @@ pub fn verify_reply(key: &[u8], body: &[u8], reply: &[u8]) -> bool {
     }
 }
 
-/// The reply to challenge `body` under `key` (CPython 3.12+ answer rule, §2.2): a 20-byte body
+/// The reply to challenge `body` under `key` (CPython 3.12+ answer rule, `docs/protocol.md` §2): a 20-byte body
 /// gets raw HMAC-MD5, a `{name}`-prefixed body gets `{name}` + HMAC over the whole body.
 ///
 /// ```

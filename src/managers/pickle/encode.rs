@@ -7,7 +7,7 @@ use crate::{Error, Result};
 
 /// Encodes with protocol 4 (what CPython 3.8–3.13 send by default).
 ///
-/// The output is the minimal form of the spec §3.2: `PROTO 4`, no `FRAME`, no memo, text
+/// The output is the minimal form every checked CPython reads (`docs/protocol.md` §3): `PROTO 4`, no `FRAME`, no memo, text
 /// `GLOBAL` for classes, the smallest int opcode, `MARK … SETITEMS`/`APPENDS` for non-empty
 /// dicts/lists.
 ///
