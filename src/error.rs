@@ -79,6 +79,47 @@ pub enum Error {
         /// Found length.
         found: usize,
     },
+    /// An array too large for any segment (its byte size would overflow `isize`).
+    #[error(
+        "an array of {len} elements of {elem_size} bytes is too large: at most {max} elements fit"
+    )]
+    TooLarge {
+        /// The length asked for.
+        len: usize,
+        /// Size of one element in bytes.
+        elem_size: usize,
+        /// The largest length that fits.
+        max: usize,
+    },
+    /// Bytes that do not fit a `'c'` array (`a.value = b"..."` longer than the array).
+    #[error("{found} bytes do not fit a char array of {capacity} elements")]
+    TooLong {
+        /// The array's length.
+        capacity: usize,
+        /// The number of bytes given.
+        found: usize,
+    },
+    /// A shape that cannot describe the array (product differs from the length, 0 or more
+    /// than [`MAX_NDIM`](crate::shm::MAX_NDIM) dimensions).
+    #[error("invalid shape {shape:?}: {reason}")]
+    InvalidShape {
+        /// The shape given.
+        shape: Vec<usize>,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An element type that claims a typecode but does not have its size.
+    #[error("element type {type_name} claims typecode '{typecode}' of {expected} bytes but is {found} bytes")]
+    ElementLayout {
+        /// The Rust type.
+        type_name: &'static str,
+        /// The typecode it claims.
+        typecode: char,
+        /// The typecode's size.
+        expected: usize,
+        /// The type's size.
+        found: usize,
+    },
     /// A segment name that cannot be used.
     #[error("invalid segment name {name:?}: {reason}")]
     InvalidName {
@@ -136,7 +177,8 @@ pub enum Error {
         "lock is not recoverable: a previous owner died and the state was not made consistent"
     )]
     LockNotRecoverable,
-    /// This thread already holds a guard on this array.
+    /// This thread already holds a guard on this array (through this handle or any other
+    /// handle of the same segment).
     #[error(
         "this thread already holds a guard on this array: use that guard instead of locking again"
     )]
@@ -199,6 +241,53 @@ pub enum Error {
     ForeignProxy {
         /// The proxy's object ident.
         ident: String,
+    },
+    // ---- shared_memory (issue 12): raw blocks and ShareableList ----
+    /// A size that a shared-memory block cannot have (Python refuses `size=0` on create too).
+    #[error("invalid size {found} for a shared-memory block: expected {expected}")]
+    InvalidSize {
+        /// What a valid size is.
+        expected: &'static str,
+        /// The size given.
+        found: usize,
+    },
+    /// A byte range that does not lie inside a shared-memory block.
+    #[error("{len} bytes at offset {offset} out of bounds: expected offset + length <= the block size {size}")]
+    BlockOutOfBounds {
+        /// Start of the range.
+        offset: usize,
+        /// Length of the range.
+        len: usize,
+        /// The block's size.
+        size: usize,
+    },
+    /// An offset that is not aligned for the atomic or typed view asked for.
+    #[error("offset {offset} is misaligned: expected a multiple of {expected}")]
+    Misaligned {
+        /// The offset given.
+        offset: usize,
+        /// The alignment required.
+        expected: usize,
+    },
+    /// A `str`/`bytes` item that does not fit the storage a ShareableList allotted to its slot
+    /// (Python: `ValueError: bytes/str item exceeds available storage`).
+    #[error("ShareableList item {index} too large: expected <= {expected} bytes, found {found}")]
+    ShareableListItemTooLarge {
+        /// The item's position.
+        index: usize,
+        /// Bytes allotted to the slot.
+        expected: usize,
+        /// Encoded length of the new value.
+        found: usize,
+    },
+    /// A value a ShareableList cannot store (a `str`/`bytes` item so long its struct format
+    /// needs more than 8 characters, which Python cannot store either).
+    #[error("ShareableList cannot store item {index}: {reason}")]
+    ShareableListUnsupported {
+        /// The item's position.
+        index: usize,
+        /// Why.
+        reason: String,
     },
 }
 

@@ -97,13 +97,16 @@ impl BarrierObject {
             self.end_generation(&mut st, true);
             return Ok(PyValue::Int(index));
         }
-        let gen = st.generation;
+        let generation_at_entry = st.generation;
         loop {
             match ctx.wait(&self.cv, st, dl) {
                 Ok((g, timed_out)) => {
                     st = g;
-                    if st.generation != gen {
-                        let ok = st.ended.iter().any(|(g, ok)| *g == gen && *ok);
+                    if st.generation != generation_at_entry {
+                        let ok = st
+                            .ended
+                            .iter()
+                            .any(|(g, ok)| *g == generation_at_entry && *ok);
                         return if ok {
                             Ok(PyValue::Int(index))
                         } else {
@@ -122,7 +125,7 @@ impl BarrierObject {
                 Err(e) => {
                     // The party went away: it no longer counts.
                     let mut st = lock(&self.state);
-                    if st.generation == gen && st.count > 0 {
+                    if st.generation == generation_at_entry && st.count > 0 {
                         st.count -= 1;
                     }
                     return Err(e);
