@@ -100,20 +100,20 @@ impl AuthKey {
     pub fn from_hex(hex: &str) -> Result<AuthKey> {
         let hex = hex.trim();
         if hex.len() % 2 != 0 {
-            return Err(Error::Conversion(format!(
-                "authkey hex: expected an even number of hex digits, found {}",
-                hex.len()
-            )));
+            return Err(Error::InvalidAuthKey {
+                expected: "an even number of hex digits",
+                found: format!("{} digits", hex.len()),
+            });
         }
         let digit = |c: u8| -> Result<u8> {
             match c {
                 b'0'..=b'9' => Ok(c - b'0'),
                 b'a'..=b'f' => Ok(c - b'a' + 10),
                 b'A'..=b'F' => Ok(c - b'A' + 10),
-                _ => Err(Error::Conversion(format!(
-                    "authkey hex: expected a hex digit, found {:?}",
-                    c as char
-                ))),
+                _ => Err(Error::InvalidAuthKey {
+                    expected: "hex digits",
+                    found: format!("{:?}", c as char),
+                }),
             }
         };
         hex.as_bytes()
