@@ -1,5 +1,5 @@
 //! Golden tests: frames captured from stock CPython 3.11/3.12/3.13 managers decode to the right
-//! values, and the canonical byte strings of the spec (§3.2) are produced exactly.
+//! values, and the minimal byte strings of `docs/protocol.md` §3 are produced exactly.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
