@@ -168,14 +168,15 @@ fn owner_died_after_sigkill_of_a_rust_holder() {
         let mut guard = Unlinker::default();
         let name = guard.add(&unique("pyside-rsdies"));
         let a = Array::create_from(&name, &[0i32; 2]).expect("array");
+        let held = mpshare::RawValue::new(0i32).expect("flag");
         let mut child = Forked::spawn(|| {
             let Ok(_held) = a.acquire() else { return 1 };
-            let _ = a.get_obj().set(0, 1); // tell the parent: held
+            held.set(1); // tell the parent: held
             std::thread::sleep(Duration::from_secs(60));
             0
         });
         let t = Instant::now();
-        while a.get_obj().get(0).expect("get") != 1 {
+        while held.get() != 1 {
             assert!(
                 t.elapsed() < Duration::from_secs(20),
                 "child never took the lock"

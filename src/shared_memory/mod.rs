@@ -89,10 +89,19 @@ pub struct SharedMemory {
 }
 
 fn random_name() -> Result<String> {
+    // The kernel's random source directly: the shared-memory core does not depend on the
+    // `getrandom` crate (only the manager feature does).
     let mut rnd = [0u8; 4];
-    getrandom::fill(&mut rnd).map_err(|e| Error::Os {
-        context: "getrandom".into(),
-        source: std::io::Error::other(e.to_string()),
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").map_err(|e| Error::Os {
+            context: "open /dev/urandom".into(),
+            source: e,
+        })?,
+        &mut rnd,
+    )
+    .map_err(|e| Error::Os {
+        context: "read /dev/urandom".into(),
+        source: e,
     })?;
     let mut name = String::from(RANDOM_NAME_PREFIX);
     for b in rnd {
@@ -128,7 +137,7 @@ impl SharedMemory {
     pub fn create(name: &str, size: usize) -> Result<SharedMemory> {
         positive(size)?;
         Ok(SharedMemory {
-            block: Block::new(Segment::create_named(name, size)?),
+            block: Block::new(Segment::create_named(name, size, 0o600)?),
         })
     }
 
@@ -143,7 +152,7 @@ impl SharedMemory {
     pub fn new(size: usize) -> Result<SharedMemory> {
         positive(size)?;
         loop {
-            match Segment::create_named(&random_name()?, size) {
+            match Segment::create_named(&random_name()?, size, 0o600) {
                 Ok(seg) => {
                     return Ok(SharedMemory {
                         block: Block::new(seg),
