@@ -4,6 +4,8 @@
 //!   manager server that stock CPython clients can use:
 //!   `SyncManager(address=('127.0.0.1', 50000), authkey=b'...').connect()`.
 //! * `mpshare segments` lists mpshare shared-memory segments; `mpshare rm NAME` removes one.
+//! * `mpshare inspect NAME` prints what a segment holds (mpshare header and data preview, a
+//!   Python ShareableList's items, or a raw block's size).
 //!
 //! `serve` needs the cargo feature `manager` (on by default); the segment commands work without.
 
@@ -19,6 +21,7 @@ USAGE:
     mpshare serve [--address ADDR] [--authkey-env VAR] [--max-connections N] [--quiet]
     mpshare segments
     mpshare rm NAME
+    mpshare inspect NAME
     mpshare --help
 
 serve:
@@ -41,6 +44,11 @@ segments:
 
 rm NAME:
     Unlinks the shared-memory segment NAME.
+
+inspect NAME:
+    Prints what the shared-memory segment NAME holds: an mpshare header (kind, typecode,
+    shape, lock state) and its first elements, a Python ShareableList's items, or a raw
+    block's size and first bytes. Writes nothing.
 ";
 
 fn main() -> ExitCode {
@@ -60,6 +68,12 @@ fn main() -> ExitCode {
         Some("rm") => match args.get(1) {
             Some(name) => mpshare::shm::unlink(name).map_err(|e| e.to_string()),
             None => Err("rm expects a segment NAME".to_string()),
+        },
+        Some("inspect") => match args.get(1) {
+            Some(name) => mpshare::shared_memory::inspect(name)
+                .map(|report| println!("{report}"))
+                .map_err(|e| e.to_string()),
+            None => Err("inspect expects a segment NAME".to_string()),
         },
         Some(other) => Err(format!("unknown command {other:?} (see --help)")),
     };
