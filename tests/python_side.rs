@@ -274,3 +274,35 @@ fn as_numpy_is_a_zero_copy_view() {
         peer.ok(&format!("close {name}"));
     }
 }
+
+/// Standalone Lock (error-checking) and RLock (recursive) segments: Python re-acquiring a Lock
+/// it holds is refused (not a self-deadlock), an RLock re-enters, and Rust is excluded meanwhile.
+#[test]
+fn python_module_on_lock_and_rlock_segments() {
+    for mut peer in peers() {
+        let v = peer.version.clone();
+        let mut guard = Unlinker::default();
+        let ln = guard.add(&unique("pyside-L"));
+        let rn = guard.add(&unique("pyside-R"));
+        let lock = mpshare::Lock::create(&ln).expect("lock");
+        let rlock = mpshare::RLock::create(&rn).expect("rlock");
+        assert!(peer.ok(&format!("info {ln}")).starts_with("Lock "), "python {v}");
+        assert_eq!(peer.ok(&format!("acquire {ln} 5")), "1 0");
+        let err = peer.cmd(&format!("acquire {ln} 1")).unwrap_err();
+        assert!(err.starts_with("RuntimeError deadlock avoided"), "python {v}: {err}");
+        assert!(lock.try_acquire().expect("try").is_none(), "Python holds it");
+        peer.ok(&format!("release {ln}"));
+        assert!(lock.try_acquire().expect("try").is_some());
+        lock.release().expect("release");
+
+        assert_eq!(peer.ok(&format!("acquire {rn} 5")), "1 0");
+        assert_eq!(peer.ok(&format!("acquire {rn} 5")), "1 0", "re-entered");
+        peer.ok(&format!("release {rn}"));
+        assert!(rlock.try_acquire().expect("try").is_none(), "still held once");
+        peer.ok(&format!("release {rn}"));
+        assert!(rlock.try_acquire().expect("try").is_some());
+        rlock.release().expect("release");
+        peer.ok(&format!("close {ln}"));
+        peer.ok(&format!("close {rn}"));
+    }
+}
