@@ -286,11 +286,20 @@ fn python_module_on_lock_and_rlock_segments() {
         let rn = guard.add(&unique("pyside-R"));
         let lock = mpshare::Lock::create(&ln).expect("lock");
         let rlock = mpshare::RLock::create(&rn).expect("rlock");
-        assert!(peer.ok(&format!("info {ln}")).starts_with("Lock "), "python {v}");
+        assert!(
+            peer.ok(&format!("info {ln}")).starts_with("Lock "),
+            "python {v}"
+        );
         assert_eq!(peer.ok(&format!("acquire {ln} 5")), "1 0");
         let err = peer.cmd(&format!("acquire {ln} 1")).unwrap_err();
-        assert!(err.starts_with("RuntimeError deadlock avoided"), "python {v}: {err}");
-        assert!(lock.try_acquire().expect("try").is_none(), "Python holds it");
+        assert!(
+            err.starts_with("RuntimeError deadlock avoided"),
+            "python {v}: {err}"
+        );
+        assert!(
+            lock.try_acquire().expect("try").is_none(),
+            "Python holds it"
+        );
         peer.ok(&format!("release {ln}"));
         assert!(lock.try_acquire().expect("try").is_some());
         lock.release().expect("release");
@@ -298,7 +307,10 @@ fn python_module_on_lock_and_rlock_segments() {
         assert_eq!(peer.ok(&format!("acquire {rn} 5")), "1 0");
         assert_eq!(peer.ok(&format!("acquire {rn} 5")), "1 0", "re-entered");
         peer.ok(&format!("release {rn}"));
-        assert!(rlock.try_acquire().expect("try").is_none(), "still held once");
+        assert!(
+            rlock.try_acquire().expect("try").is_none(),
+            "still held once"
+        );
         peer.ok(&format!("release {rn}"));
         assert!(rlock.try_acquire().expect("try").is_some());
         rlock.release().expect("release");

@@ -37,7 +37,8 @@ serve:
     --max-connections N  refuse connections beyond N (default 1024).
     --quiet              do not log connection errors to stderr.
     The bound address is printed on stdout as `serving on ADDR`. SIGINT/SIGTERM shut down
-    cleanly.
+    cleanly. It also answers CPython's SharedMemoryManager (track_segment, release_segment,
+    list_segments) and unlinks the blocks it tracks when it shuts down.
 
 segments:
     Lists mpshare shared-memory segments in /dev/shm.
