@@ -14,6 +14,7 @@ pub mod dynamic;
 mod nd;
 #[cfg(feature = "ndarray")]
 mod ndarray_view;
+mod raw_array;
 pub mod synchronized;
 pub mod value;
 
