@@ -35,6 +35,9 @@
 //! | `SharedMemory(name)` | [`Value::create`] / [`Value::open`] (and `Array`, `Lock`, `RLock`) |
 //! | `shared_memory.SharedMemory(name, create=True, size=n)` (raw, no header) | [`SharedMemory::create`] / [`SharedMemory::open`] |
 //! | `shared_memory.ShareableList([1, 'a'], name=n)` | [`ShareableList::create`] / [`ShareableList::open`] |
+//! | `Process(target=f).start()`, `join()`, `exitcode` | [`Process::new`], [`Process::start`], [`Process::join`], [`Process::exitcode`] ([`process`]) |
+//! | `Pool(n).map(f, range(k))` | [`Pool::map`], [`Pool::map_chunks`] |
+//! | `numpy.ndarray(shape, buffer=shm.buf)` | [`Array::new_nd`], [`Array::lock_nd`] |
 //!
 //! Modules follow Python's: [`sharedctypes`] (`Value`, `Array` and friends; [`Value`] and
 //! [`Array`] are aliases of one locked wrapper, [`sharedctypes::Synchronized`]),
