@@ -158,9 +158,11 @@ fn mpshare_kind(shm: &SharedMemory, head: &[u8]) -> Kind {
     let mut preview = Vec::new();
     if ready && (kind_code == 1 || kind_code == 2) && elem_size > 0 {
         for i in 0..len.min(PREVIEW as u64) {
-            let at = data_offset + i * u64::from(elem_size);
-            match usize::try_from(at)
-                .ok()
+            let at = i
+                .checked_mul(u64::from(elem_size))
+                .and_then(|o| o.checked_add(data_offset));
+            match at
+                .and_then(|at| usize::try_from(at).ok())
                 .and_then(|at| shm.read_vec(at, elem_size as usize).ok())
             {
                 Some(b) => preview.push(render(typecode, &b)),
