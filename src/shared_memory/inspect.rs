@@ -10,6 +10,17 @@ use crate::Result;
 const PREVIEW: usize = 8;
 
 /// What [`inspect`] found in a segment.
+///
+/// ```
+/// use mpshare::shared_memory::{inspect, Kind, SharedMemory};
+/// let raw = SharedMemory::new(10)?;
+/// raw.write(0, b"\x01\x02")?;
+/// match inspect(raw.name().unwrap())?.kind {
+///     Kind::Raw { head } => assert_eq!(&head[..3], [1, 2, 0]),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), mpshare::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Kind {
@@ -58,6 +69,13 @@ pub enum Kind {
 }
 
 /// The report of [`inspect`]; `Display` prints it for people.
+///
+/// ```
+/// let l = mpshare::ShareableList::new(&[true.into()])?;
+/// let r = mpshare::shared_memory::inspect(l.name().unwrap())?;
+/// assert_eq!((r.name.as_str(), r.size), (l.name().unwrap(), l.shm().size()));
+/// # Ok::<(), mpshare::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inspection {
     /// The segment name without the leading `/`.
