@@ -304,7 +304,7 @@ impl Server {
     /// Write access to the typeid registry (register before clients `create`).
     ///
     /// ```
-    /// use mpshare::managers::{auth::AuthKey, objects::TypeSpec, server::Server};
+    /// use mpshare::managers::{auth::AuthKey, sdk::TypeSpec, server::Server};
     /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
     /// s.registry_mut().register(TypeSpec::result_only("Thing"));
     /// assert!(s.registry_mut().get("Thing").is_some());
@@ -320,7 +320,7 @@ impl Server {
     /// Registers a typeid (CPython's `BaseManager.register`).
     ///
     /// ```
-    /// use mpshare::managers::{auth::AuthKey, objects::{dict::DictObject, TypeSpec}, server::Server};
+    /// use mpshare::managers::{auth::AuthKey, objects::dict::DictObject, sdk::TypeSpec, server::Server};
     /// use std::sync::Arc;
     /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
     /// s.register(TypeSpec::new("mydict", |_c, a, k| Ok(Arc::new(DictObject::create(a, k)?))));
@@ -531,7 +531,7 @@ impl ServerHandle {
     /// Registers a typeid on the running server.
     ///
     /// ```
-    /// use mpshare::managers::{auth::AuthKey, objects::TypeSpec, server::Server};
+    /// use mpshare::managers::{auth::AuthKey, sdk::TypeSpec, server::Server};
     /// let h = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.spawn()?;
     /// h.register(TypeSpec::result_only("Thing"));
     /// assert_eq!(h.number_of_objects(), 0);
