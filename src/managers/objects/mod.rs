@@ -78,7 +78,7 @@ impl Registry {
     /// The typeids of CPython's `SyncManager` (everything but `Pool`/`AsyncResult`).
     ///
     /// ```
-    /// let reg = mpshare::managers::objects::Registry::sync_manager();
+    /// let reg = mpshare::managers::sdk::Registry::sync_manager();
     /// assert_eq!(reg.get("dict").unwrap().result_typeid("__iter__"), Some("Iterator"));
     /// ```
     pub fn sync_manager() -> Registry {
