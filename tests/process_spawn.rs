@@ -78,6 +78,8 @@ fn uses_every_handle(h: Handover) -> mpshare::Result<()> {
     let rv: RawValue<u64> = h.get("rv")?;
     check(rv.get() == 41, "rv == 41")?;
     rv.fetch_add(1);
+    let again: RawValue<u64> = h.get("rv_again")?;
+    check(again.get() == 42, "rv_again is rv")?;
     let v: Value<i64> = h.get("v")?;
     v.update(|x| x - 10)?;
     let ra: RawArray<f64> = h.get("ra")?;
@@ -243,6 +245,8 @@ fn handover_of_every_handle_kind() {
         .with("dv", &dv)
         .unwrap()
         .with("da", &da)
+        .unwrap()
+        .with("rv_again", &rv) // one segment under two keys: one descriptor
         .unwrap()
         .arg("named_nd", &n3.0);
     let held = lock.lock().unwrap();

@@ -638,6 +638,8 @@ impl Handover {
             reason: format!("malformed line {line:?}"),
         };
         let mut h = Handover::new();
+        // A segment handed over under several keys arrives as one descriptor: adopt it once.
+        let mut adopted: Vec<(RawFd, String)> = Vec::new();
         for line in text.lines().filter(|l| !l.is_empty()) {
             let f: Vec<&str> = line.split('\t').collect();
             match f.as_slice() {
@@ -648,7 +650,14 @@ impl Handover {
                     };
                     let mut name = unescape(name);
                     if let Some(fd) = fd {
-                        name = crate::shm::register_inherited(os::adopt_inherited_fd(fd)?);
+                        name = match adopted.iter().find(|(f, _)| *f == fd) {
+                            Some((_, n)) => n.clone(),
+                            None => {
+                                let n = crate::shm::register_inherited(os::adopt_inherited_fd(fd)?);
+                                adopted.push((fd, n.clone()));
+                                n
+                            }
+                        };
                     }
                     h.items.push((
                         unescape(k),
