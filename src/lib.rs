@@ -37,6 +37,7 @@
 
 pub mod error;
 pub mod manager;
+pub mod queues;
 pub mod sharedctypes;
 pub mod shm;
 pub mod synchronize;
@@ -47,6 +48,9 @@ pub use sharedctypes::{
     Array, ArrayGuard, AtomicInt, DynArray, DynValue, RawArray, RawValue, Value, ValueGuard,
 };
 pub use synchronize::{Acquired, AnyLock, Lock, LockGuard, RLock};
+// Coordination primitives and queues (issue 11).
+pub use queues::{JoinableQueue, PodQueue, Queue, SimpleQueue};
+pub use synchronize::{Barrier, BoundedSemaphore, Condition, Event, Semaphore};
 pub use typecode::{CChar, Element, Scalar, TypeCode, WChar};
 
 // Paths of 0.1, kept so existing code compiles; new code uses the paths above.

@@ -50,7 +50,9 @@ pub(crate) struct Built<L> {
 }
 
 fn data_bytes(layout: &Layout) -> Result<usize> {
-    let size = layout.elem.map(|e| e.size).unwrap_or(0);
+    // Coordination primitives keep `len` bytes of untyped state.
+    let untyped = if layout.kind.is_primitive() { 1 } else { 0 };
+    let size = layout.elem.map(|e| e.size).unwrap_or(untyped);
     size.checked_mul(layout.len).ok_or(Error::LengthMismatch {
         expected: isize::MAX as usize / size.max(1),
         found: layout.len,

@@ -60,6 +60,23 @@ pub(crate) enum SegKind {
     Array = 2,
     Lock = 3,
     RLock = 4,
+    // Coordination primitives (issue 11): their state lives in the data area, `len` bytes of
+    // it, with no element type.
+    Semaphore = 5,
+    BoundedSemaphore = 6,
+    Event = 7,
+    Condition = 8,
+    Barrier = 9,
+    Queue = 10,
+    JoinableQueue = 11,
+    SimpleQueue = 12,
+}
+
+impl SegKind {
+    /// A coordination primitive: untyped state of `len` bytes in the data area.
+    pub(crate) fn is_primitive(self) -> bool {
+        self as u32 >= 5
+    }
 }
 
 /// Lock stored in the header.
@@ -193,7 +210,8 @@ impl Layout {
             }
             (SegKind::Lock, _) => "Lock".to_string(),
             (SegKind::RLock, _) => "RLock".to_string(),
-            (k, None) => format!("{k:?}"),
+            (k, _) if k.is_primitive() => format!("{k:?}{lock}"),
+            (k, _) => format!("{k:?}"),
         }
     }
 }
@@ -289,6 +307,14 @@ pub(crate) unsafe fn read(h: *const Header, map_len: usize) -> std::result::Resu
         2 => SegKind::Array,
         3 => SegKind::Lock,
         4 => SegKind::RLock,
+        5 => SegKind::Semaphore,
+        6 => SegKind::BoundedSemaphore,
+        7 => SegKind::Event,
+        8 => SegKind::Condition,
+        9 => SegKind::Barrier,
+        10 => SegKind::Queue,
+        11 => SegKind::JoinableQueue,
+        12 => SegKind::SimpleQueue,
         k => return Err(format!("unknown kind {k}")),
     };
     let lock = match lock {
@@ -299,6 +325,7 @@ pub(crate) unsafe fn read(h: *const Header, map_len: usize) -> std::result::Resu
     };
     let elem = match kind {
         SegKind::Lock | SegKind::RLock => None,
+        k if k.is_primitive() => None,
         _ => {
             let typecode = if tc == 0 {
                 None
@@ -330,7 +357,7 @@ pub(crate) unsafe fn read(h: *const Header, map_len: usize) -> std::result::Resu
     };
     let data_len = elem
         .map(|e| e.size as u64)
-        .unwrap_or(0)
+        .unwrap_or(if kind.is_primitive() { 1 } else { 0 })
         .checked_mul(len)
         .ok_or("length overflows")?;
     let expected_off = data_offset(align as usize) as u64;
