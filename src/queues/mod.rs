@@ -102,7 +102,7 @@ macro_rules! queue_common {
             /// ```
             /// let name = format!("mpshare-doc-qo-{}-{}", stringify!($ty), std::process::id());
             #[doc = concat!("let a = mpshare::", stringify!($ty), "::open_or_create(&name, 1024)?;")]
-            #[doc = concat!("let b = mpshare::", stringify!($ty), "::open_or_create(&name, 8)?; // opens: 1024 bytes")]
+            #[doc = concat!("let b = mpshare::", stringify!($ty), "::open_or_create(&name, 64)?; // opens: 1024 bytes")]
             /// assert_eq!(b.capacity(), 1024);
             /// # Ok::<(), mpshare::Error>(())
             /// ```
@@ -202,6 +202,22 @@ macro_rules! queue_common {
             pub fn get_into(&self, buf: &mut Vec<u8>) -> Result<()> {
                 self.check_open()?;
                 self.ring.get_into(buf, None)
+            }
+
+            /// [`get_into`](Self::get_into), waiting at most `timeout`: [`Error::QueueEmpty`] on
+            /// timeout.
+            ///
+            /// ```
+            #[doc = concat!("let q = mpshare::", stringify!($ty), "::new(1024)?;")]
+            /// let mut buf = Vec::new();
+            /// q.put(b"x")?;
+            /// q.get_into_timeout(&mut buf, std::time::Duration::from_secs(1))?;
+            /// assert_eq!(buf, b"x");
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            pub fn get_into_timeout(&self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
+                self.check_open()?;
+                self.ring.get_into(buf, Some(timeout))
             }
 
             /// Take a message, waiting at most `timeout` (Python's `get(timeout=t)`):

@@ -19,6 +19,7 @@ use std::time::Duration;
 use crate::shm::{ElemDesc, LockKind, SegKind};
 use crate::synchronize::futex::{self, fault, Deadline, Peers, Region, SharedState, Spinner};
 use crate::synchronize::raw::RawMutex;
+use crate::typecode::TypeCode;
 use crate::{Error, Result};
 
 /// Bytes of a record header.
@@ -137,22 +138,19 @@ impl Ring {
     pub(crate) fn open(name: &str, kind: SegKind, elem: Option<ElemDesc>) -> Result<Ring> {
         let (region, lock) = Region::<QState>::attach(name, kind, Some(LockKind::Lock))?;
         let st = region.state();
-        let want = elem.map(|e| {
-            (
-                e.typecode.map_or(0, |t| t.as_char() as u32),
-                e.size as u32,
-                e.align as u32,
-                e.type_hash,
-            )
-        });
         let have = elem_of(st);
-        let same = match (have, want) {
+        let stored = have.map(|(c, size, align, hash)| ElemDesc {
+            typecode: char::from_u32(c).and_then(|c| TypeCode::try_from(c).ok()),
+            size: size as usize,
+            align: align as usize,
+            type_hash: hash,
+            type_name: "?",
+        });
+        let same = match (&stored, &elem) {
             (None, None) => true,
-            (Some(h), Some(w)) => {
-                // 'l' opens as 'q' like Value does: compare layouts, not letters.
-                (h.1, h.2, h.3) == (w.1, w.2, w.3)
-                    && (h.0 == w.0 || elem.is_some_and(|e| e.typecode.is_some() && h.0 != 0))
-            }
+            // Same rule as Value/Array: 'l' opens as 'q', a struct needs size, alignment and
+            // type-name hash to match.
+            (Some(h), Some(w)) => h.compatible(w),
             _ => false,
         };
         if !same {

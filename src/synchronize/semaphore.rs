@@ -212,13 +212,24 @@ impl Core {
         self.region.slots::<ProcSlot>()
     }
 
-    /// Lock the header; after a holder died mid-update, recount from the live slots.
-    fn lock_state<'a>(&'a self, lock: &'a RawMutex) -> Result<Unlock<'a>> {
-        let how = lock.lock()?;
+    /// Lock the header (waiting at most until `deadline`: `None` when it passed); after a
+    /// holder died mid-update, recount from the live slots.
+    fn lock_state<'a>(
+        &'a self,
+        lock: &'a RawMutex,
+        deadline: Deadline,
+    ) -> Result<Option<Unlock<'a>>> {
+        let how = match deadline.remaining() {
+            None => lock.lock()?,
+            Some(left) => match lock.lock_timeout(left)? {
+                Some(how) => how,
+                None => return Ok(None),
+            },
+        };
         if how.owner_died() {
             self.reclaim(true);
         }
-        Ok(Unlock(lock))
+        Ok(Some(Unlock(lock)))
     }
 
     /// Free the slots of dead holders (lock held) and give their permits back. With `recount`,
@@ -255,7 +266,9 @@ impl Core {
         let me = ProcId::current();
         loop {
             {
-                let _g = self.lock_state(lock)?;
+                let Some(_g) = self.lock_state(lock, deadline)? else {
+                    return Ok(false);
+                };
                 if st.count.load(Ordering::Acquire) == 0 && self.reclaim(false) {
                     futex::wake_all(&st.count);
                 }
@@ -298,7 +311,7 @@ impl Core {
         let st = self.st();
         let me = ProcId::current();
         {
-            let _g = self.lock_state(lock)?;
+            let _g = self.lock_state(lock, Deadline::after(None))?;
             let slot = self
                 .slots()
                 .iter()
