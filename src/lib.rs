@@ -6,8 +6,9 @@
 //!   [`RawArray`] (lock-free) hold the 14 ctypes typecodes or any `bytemuck::Pod` struct in
 //!   `mmap`'d shared memory. Forked workers share them; unrelated processes open them by name.
 //!   [`Lock`] and [`RLock`] are robust: a holder that dies never deadlocks the others.
-//! * **Fallback path, the manager** ([`manager`]): compound objects in a server, reached through
-//!   proxies over CPython's own wire protocol.
+//! * **Fallback path, the manager** (`mpshare::managers`, cargo feature `manager`, on by
+//!   default): compound objects in a server, reached through proxies over CPython's own wire
+//!   protocol. With `default-features = false` the crate is the shared-memory core alone.
 //!
 //! ```
 //! use mpshare::{Value, RawValue};
@@ -32,18 +33,23 @@
 //! | `lock.acquire(timeout=t)` | [`Lock::acquire_timeout`] |
 //! | `a[i:j]`, `a[i:j] = xs` | [`Array::read`], [`Array::write`] |
 //! | `SharedMemory(name)` | [`Value::create`] / [`Value::open`] (and `Array`, `Lock`, `RLock`) |
+//! | `shared_memory.SharedMemory(name, create=True, size=n)` (raw, no header) | [`SharedMemory::create`] / [`SharedMemory::open`] |
+//! | `shared_memory.ShareableList([1, 'a'], name=n)` | [`ShareableList::create`] / [`ShareableList::open`] |
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 pub mod error;
-pub mod manager;
+#[cfg(feature = "manager")]
+pub mod managers;
 pub mod queues;
+pub mod shared_memory;
 pub mod sharedctypes;
 pub mod shm;
 pub mod synchronize;
 pub mod typecode;
 
 pub use error::{Error, Result};
+pub use shared_memory::{ShareableList, SharedMemory};
 pub use sharedctypes::{
     Array, ArrayGuard, AtomicInt, DynArray, DynValue, RawArray, RawValue, Value, ValueGuard,
 };
@@ -59,7 +65,12 @@ pub use sharedctypes::{array, dynamic, value};
 #[doc(hidden)]
 pub use synchronize as sync;
 
+/// The manager's old path (`mpshare::manager::...`), kept so existing code compiles.
+#[cfg(feature = "manager")]
+#[doc(hidden)]
+pub use managers as manager;
+
 /// The README's examples, compiled and run as doctests so they stay true.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "manager"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -255,7 +255,7 @@ fn named_open_and_kind_checks() {
     let err = Condition::open_with_lock(g.name(), Lock::new().unwrap()).unwrap_err();
     assert!(
         err.to_string()
-            .contains("holds Condition with RLock; asked for Condition"),
+            .contains("holds Condition with its own RLock"),
         "{err}"
     );
     drop((a, b));

@@ -290,7 +290,7 @@ fn named_open_and_kind_checks() {
     let err = JoinableQueue::open(g.name()).unwrap_err();
     assert!(
         err.to_string()
-            .contains("holds Queue with Lock; asked for JoinableQueue"),
+            .contains("holds Queue; asked for JoinableQueue"),
         "{err}"
     );
     assert!(matches!(

@@ -34,7 +34,7 @@ pub const MAX_PARTIES: u32 = COUNT_MASK;
 fn count(w: u32) -> u32 {
     w & COUNT_MASK
 }
-fn gen(w: u32) -> u32 {
+fn generation(w: u32) -> u32 {
     (w >> GEN_SHIFT) & GEN_MASK
 }
 fn with_gen(g: u32) -> u32 {
@@ -243,7 +243,7 @@ impl Barrier {
         loop {
             // Two generations on: a waiter of the old one tells a reset (gen + 2) from a trip
             // (gen + 1).
-            let new = with_gen(gen(w) + 2);
+            let new = with_gen(generation(w) + 2);
             match st
                 .word
                 .compare_exchange(w, new, Ordering::SeqCst, Ordering::Acquire)
@@ -312,7 +312,7 @@ impl Barrier {
         }
         let Ok(how) = self.lock.lock() else { return };
         let _ = how;
-        let cur = gen(self.st().word.load(Ordering::Acquire));
+        let cur = generation(self.st().word.load(Ordering::Acquire));
         let pick = slots
             .iter()
             .position(|s| s.id() == Some(me))
@@ -350,7 +350,7 @@ impl Barrier {
     fn break_gen(&self, g: u32) {
         let st = self.st();
         let mut w = st.word.load(Ordering::Acquire);
-        while gen(w) == g && w & BROKEN == 0 {
+        while generation(w) == g && w & BROKEN == 0 {
             match st
                 .word
                 .compare_exchange(w, w | BROKEN, Ordering::SeqCst, Ordering::Acquire)
@@ -374,7 +374,7 @@ impl Barrier {
                     reason: "broken (aborted, timed out or a party died) and not reset",
                 });
             }
-            let (c, g) = (count(w), gen(w));
+            let (c, g) = (count(w), generation(w));
             if c + 1 >= parties {
                 match st.word.compare_exchange(
                     w,
@@ -401,8 +401,8 @@ impl Barrier {
         };
         self.register(my_gen);
         let outcome = |w: u32| -> Option<Result<u32>> {
-            if gen(w) != my_gen {
-                return Some(if gen(w) == (my_gen + 1) & GEN_MASK {
+            if generation(w) != my_gen {
+                return Some(if generation(w) == (my_gen + 1) & GEN_MASK {
                     Ok(index)
                 } else {
                     Err(Error::BrokenBarrier {

@@ -173,10 +173,11 @@ impl Condition {
     /// [`Error::NotFound`], [`Error::LayoutMismatch`] when it holds something else or was
     /// created over an outside lock.
     pub fn open(name: &str) -> Result<Condition> {
-        let (region, lock) = Region::attach(name, SegKind::Condition, Some(LockKind::RLock))?;
-        let lock = lock.ok_or_else(|| Error::BadSegment {
-            name: name.to_string(),
-            reason: "condition without its lock".into(),
+        let (region, lock) = Region::attach(name, SegKind::Condition, None)?;
+        let lock = lock.ok_or_else(|| Error::LayoutMismatch {
+            name: region.segment().name().unwrap_or(name).to_string(),
+            holds: "Condition over an outside lock (open it with open_with_lock)".into(),
+            asked: "Condition with its own RLock".into(),
         })?;
         Ok(Condition {
             region,
@@ -196,7 +197,14 @@ impl Condition {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn open_with_lock(name: &str, lock: impl Into<AnyLock>) -> Result<Condition> {
-        let (region, _) = Region::attach(name, SegKind::Condition, Some(LockKind::None))?;
+        let (region, own) = Region::attach(name, SegKind::Condition, None)?;
+        if own.is_some() {
+            return Err(Error::LayoutMismatch {
+                name: region.segment().name().unwrap_or(name).to_string(),
+                holds: "Condition with its own RLock (open it with open)".into(),
+                asked: "Condition over an outside lock".into(),
+            });
+        }
         Ok(Condition {
             region,
             lock: lock.into(),

@@ -17,7 +17,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::raw::RawMutex;
-use crate::shm::{self, Expect, Layout, LockKind, SegKind, Segment};
+use crate::shm::{self, ElemDesc, Expect, Layout, LockKind, Options, SegKind, Segment, Target};
+
+/// A primitive's data area is recorded as `len` 8-byte words ('Q'), so the header layout and
+/// checks of Value/Array apply unchanged and the state is 8-aligned.
+fn word() -> ElemDesc {
+    ElemDesc::of::<u64>()
+}
+
+fn expect(kind: SegKind, lock: Option<LockKind>) -> Expect {
+    Expect {
+        kind,
+        elem: Some(word()),
+        len: None,
+        lock,
+    }
+}
 use crate::{Error, Result};
 
 // ---------------------------------------------------------------------------------------------
@@ -304,24 +319,26 @@ impl<S: SharedState> Region<S> {
     ) -> Result<(Region<S>, Option<RawMutex>)> {
         let tail_len = tail_len.next_multiple_of(8);
         let len = state_len::<S>()
-            .checked_add(tail_len.next_multiple_of(8))
+            .checked_add(tail_len)
             .ok_or(Error::LengthMismatch {
                 expected: isize::MAX as usize,
                 found: tail_len,
             })?;
-        let layout = Layout {
-            kind,
-            elem: None,
-            len,
-            lock,
+        let layout = Layout::new(kind, Some(word()), len / 8, lock);
+        let opts = Options::default();
+        let target = match name {
+            Some(n) => Target::Create(n, &opts),
+            None => Target::Anonymous,
         };
         let mut data = std::ptr::null_mut();
-        let built = shm::build::<RawMutex>(name, layout, |p, _| {
-            // SAFETY: `p` is the zeroed, unpublished data area of at least `len` bytes, 8-aligned
-            // (segment data offset); S is atomics only, so zero is a valid S.
-            init(unsafe { &*p.cast::<S>() });
-            data = p;
-        })?;
+        let built =
+            shm::build_or_attach::<RawMutex>(target, layout, &expect(kind, None), |p, _| {
+                // SAFETY: `p` is the zeroed, unpublished data area of at least `len` bytes, 8-aligned
+                // (segment data offset); S is atomics only, so zero is a valid S.
+                init(unsafe { &*p.cast::<S>() });
+                data = p;
+            })?
+            .0;
         Ok((Self::from_data(built.seg, data, tail_len), built.lock))
     }
 
@@ -343,26 +360,16 @@ impl<S: SharedState> Region<S> {
         kind: SegKind,
         lock: Option<LockKind>,
     ) -> Result<(Region<S>, Option<RawMutex>)> {
-        let built = shm::attach::<RawMutex>(
-            name,
-            &Expect {
-                kind,
-                elem: None,
-                len: None,
-                lock,
-            },
-        )?;
+        let built = shm::attach::<RawMutex>(name, &expect(kind, lock))?;
         let sl = state_len::<S>();
-        if built.layout.len < sl {
+        let bytes = built.layout.len.saturating_mul(8);
+        if bytes < sl {
             return Err(Error::BadSegment {
                 name: built.seg.name().unwrap_or(name).to_string(),
-                reason: format!(
-                    "{kind:?} state of {} bytes, expected at least {sl}",
-                    built.layout.len
-                ),
+                reason: format!("{kind:?} state of {bytes} bytes, expected at least {sl}"),
             });
         }
-        let tail_len = built.layout.len - sl;
+        let tail_len = bytes - sl;
         Ok((Self::from_data(built.seg, built.data, tail_len), built.lock))
     }
 

@@ -47,7 +47,7 @@ impl Acquired {
 }
 
 // glibc >= 2.30; waits on CLOCK_MONOTONIC so a wall-clock jump does not stretch a timeout.
-extern "C" {
+unsafe extern "C" {
     fn pthread_mutex_clocklock(
         mutex: *mut libc::pthread_mutex_t,
         clockid: libc::clockid_t,
