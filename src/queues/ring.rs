@@ -294,6 +294,7 @@ impl Ring {
         }
         let st = self.st();
         let mut deadline = None;
+        let mut may_spin = timeout != Some(Duration::ZERO);
         loop {
             let g = self.locked()?;
             let head = st.head.load(Ordering::Relaxed);
@@ -326,17 +327,24 @@ impl Ring {
             if d.passed() {
                 return Err(Error::QueueFull);
             }
+            if may_spin {
+                // Spin unregistered (consumers then skip the wake call), then re-check.
+                may_spin = false;
+                drop(g);
+                st.peers.note();
+                self.spin.spin(&st.peers, || {
+                    let used = st.tail.load(Ordering::Relaxed) - st.head.load(Ordering::Relaxed);
+                    used as usize + rec <= cap
+                        && (maxsize == 0 || st.count.load(Ordering::Relaxed) < maxsize)
+                });
+                continue;
+            }
             st.put_waiters.fetch_add(1, Ordering::SeqCst);
             let seq = st.not_full.load(Ordering::SeqCst);
             drop(g);
-            st.peers.note();
-            if !self
-                .spin
-                .spin(&st.peers, || st.not_full.load(Ordering::Relaxed) != seq)
-            {
-                futex::wait(&st.not_full, seq, d.remaining());
-            }
+            futex::wait(&st.not_full, seq, d.remaining());
             st.put_waiters.fetch_sub(1, Ordering::SeqCst);
+            may_spin = true;
         }
     }
 
@@ -360,6 +368,7 @@ impl Ring {
     ) -> Result<R> {
         let st = self.st();
         let mut deadline = None;
+        let mut may_spin = timeout != Some(Duration::ZERO);
         loop {
             let g = self.locked()?;
             let count = st.count.load(Ordering::Relaxed);
@@ -397,17 +406,20 @@ impl Ring {
             if d.passed() {
                 return Err(Error::QueueEmpty);
             }
+            if may_spin {
+                may_spin = false;
+                drop(g);
+                st.peers.note();
+                self.spin
+                    .spin(&st.peers, || st.count.load(Ordering::Relaxed) > 0);
+                continue;
+            }
             st.get_waiters.fetch_add(1, Ordering::SeqCst);
             let seq = st.not_empty.load(Ordering::SeqCst);
             drop(g);
-            st.peers.note();
-            if !self
-                .spin
-                .spin(&st.peers, || st.not_empty.load(Ordering::Relaxed) != seq)
-            {
-                futex::wait(&st.not_empty, seq, d.remaining());
-            }
+            futex::wait(&st.not_empty, seq, d.remaining());
             st.get_waiters.fetch_sub(1, Ordering::SeqCst);
+            may_spin = true;
         }
     }
 

@@ -46,6 +46,8 @@ fn with_gen(g: u32) -> u32 {
 pub(crate) struct BarrierState {
     word: AtomicU32,
     parties: AtomicU32,
+    /// Waiters in (or about to enter) the futex sleep: the last arrival wakes only if any.
+    sleepers: AtomicU32,
     peers: Peers,
 }
 
@@ -383,8 +385,10 @@ impl Barrier {
                     Ordering::Acquire,
                 ) {
                     Ok(_) => {
+                        if st.sleepers.load(Ordering::SeqCst) > 0 {
+                            futex::wake_all(&st.word);
+                        }
                         self.register(g);
-                        futex::wake_all(&st.word);
                         return Ok(c);
                     }
                     Err(now) => w = now,
@@ -434,7 +438,9 @@ impl Barrier {
             }
             let slice = deadline.slice(DEATH_POLL);
             let t = std::time::Instant::now();
+            st.sleepers.fetch_add(1, Ordering::SeqCst);
             futex::wait(&st.word, w, Some(slice));
+            st.sleepers.fetch_sub(1, Ordering::SeqCst);
             if t.elapsed() >= slice
                 && outcome(st.word.load(Ordering::Acquire)).is_none()
                 && self.party_died(my_gen)

@@ -21,7 +21,10 @@ use crate::{Error, Result};
 #[derive(Default)]
 pub(crate) struct CondState {
     seq: AtomicU32,
+    /// Threads between reading `seq` and re-acquiring the lock (a notify moves `seq` then).
     waiters: AtomicU32,
+    /// Of those, the ones in (or about to enter) the futex sleep (a notify wakes them then).
+    sleepers: AtomicU32,
     peers: Peers,
 }
 
@@ -385,7 +388,9 @@ impl Condition {
         }
         st.peers.note();
         st.seq.fetch_add(1, Ordering::SeqCst);
-        futex::wake(&st.seq, n);
+        if st.sleepers.load(Ordering::SeqCst) > 0 {
+            futex::wake(&st.seq, n);
+        }
     }
 
     /// Wake every waiter (Python's `notify_all()`).
@@ -433,7 +438,11 @@ impl Condition {
             if deadline.passed() {
                 break;
             }
+            // Announce the sleep before it (a notify that misses the count moved `seq`
+            // first, so the kernel's check of `seq` fails and we do not sleep).
+            st.sleepers.fetch_add(1, Ordering::SeqCst);
             futex::wait(&st.seq, seq, deadline.remaining());
+            st.sleepers.fetch_sub(1, Ordering::SeqCst);
             notified = moved();
         }
         st.waiters.fetch_sub(1, Ordering::SeqCst);

@@ -235,6 +235,14 @@ pub mod fault {
         POINT.store(point, Ordering::Relaxed);
     }
 
+    pub(crate) static SPIN: std::sync::atomic::AtomicBool =
+        std::sync::atomic::AtomicBool::new(true);
+
+    /// Turn the adaptive spin of this process's waits on or off (benchmarks compare both).
+    pub fn set_spinning(enabled: bool) {
+        SPIN.store(enabled, Ordering::Relaxed);
+    }
+
     #[inline(always)]
     pub(crate) fn hit(point: u32) {
         if POINT.load(Ordering::Relaxed) == point {
@@ -548,7 +556,7 @@ impl Spinner {
     /// Spin for `ready` if the peer runs on another CPU; true if it became ready.
     #[inline]
     pub(crate) fn spin(&self, peers: &Peers, ready: impl FnMut() -> bool) -> bool {
-        if !peers.peer_elsewhere() {
+        if !fault::SPIN.load(Ordering::Relaxed) || !peers.peer_elsewhere() {
             return false;
         }
         let b = self.0.load(Ordering::Relaxed);
