@@ -209,6 +209,44 @@ fn bench() -> Vec<(String, String, f64)> {
         (Pin::Cross, "cross", 20_000),
     ] {
         let l = pin.label();
+        let off = |f: fn(Pin, u64) -> Duration| {
+            move |i| {
+                mpshare::synchronize::fault::set_spinning(false);
+                let d = f(pin, i);
+                mpshare::synchronize::fault::set_spinning(true);
+                d
+            }
+        };
+        row(
+            &format!("event_pingpong_{tag}_nospin"),
+            &format!("Event ping-pong, {l}, spin off"),
+            n,
+            &off(pingpong_event),
+        );
+        row(
+            &format!("condition_pingpong_{tag}_nospin"),
+            &format!("Condition ping-pong, {l}, spin off"),
+            n,
+            &off(pingpong_condition),
+        );
+        row(
+            &format!("queue_pingpong_{tag}_nospin"),
+            &format!("Queue 64 B ping-pong, {l}, spin off"),
+            n,
+            &off(pingpong_queue),
+        );
+        row(
+            &format!("barrier_{tag}_nospin"),
+            &format!("Barrier(2) round, {l}, spin off"),
+            n,
+            &off(barrier_mpshare),
+        );
+        row(
+            &format!("queue_throughput_{tag}_nospin"),
+            &format!("Queue put->get, 64 B msg, {l}, spin off"),
+            2_000_000,
+            &off(throughput_queue),
+        );
         row(
             &format!("futex_pingpong_{tag}"),
             &format!("raw futex ping-pong, {l}"),

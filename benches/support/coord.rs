@@ -400,7 +400,7 @@ pub fn throughput_queue(pin: Pin, iters: u64) -> Duration {
 const SLOTS: u32 = 1024;
 
 /// A single-producer single-consumer ring of 64-byte slots: head/tail counters, and a futex
-/// wake only when the other side announced it sleeps.
+/// wake only when the other side announced it sleeps (the waker clears the announcement).
 pub fn throughput_ring(pin: Pin, iters: u64) -> Duration {
     let len = 256 + SLOTS as usize * MSG;
     // SAFETY: a fresh anonymous shared mapping.
@@ -437,7 +437,7 @@ pub fn throughput_ring(pin: Pin, iters: u64) -> Duration {
                 // SAFETY: the slot was published by the producer's release store of tail.
                 unsafe { std::ptr::copy_nonoverlapping(slot(h), out.as_mut_ptr(), MSG) };
                 head.store(h.wrapping_add(1), Ordering::SeqCst);
-                if pwait.load(Ordering::SeqCst) == 1 {
+                if pwait.swap(0, Ordering::SeqCst) == 1 {
                     futex_wake(head);
                 }
             }
@@ -461,7 +461,7 @@ pub fn throughput_ring(pin: Pin, iters: u64) -> Duration {
                 // SAFETY: the slot is free (the consumer moved head past it).
                 unsafe { std::ptr::copy_nonoverlapping(msg.as_ptr(), slot(t), MSG) };
                 tail.store(t.wrapping_add(1), Ordering::SeqCst);
-                if cwait.load(Ordering::SeqCst) == 1 {
+                if cwait.swap(0, Ordering::SeqCst) == 1 {
                     futex_wake(tail);
                 }
             }

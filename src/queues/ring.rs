@@ -81,6 +81,31 @@ impl Drop for Held<'_> {
     }
 }
 
+/// Take up to `n` registered sleepers off `sleepers` (lock held); true if there were any.
+///
+/// A claimed sleeper sees its sequence word moved and does not count itself out; one that
+/// wakes with the word unmoved (timeout, signal) does ([`unclaimed`]). A sleeper that saw the
+/// word move for another's claim stays counted: the count may be high (an extra wake call
+/// later), never low (a lost wake-up).
+fn claim(sleepers: &AtomicU32, n: u32) -> bool {
+    let mut v = sleepers.load(Ordering::SeqCst);
+    while v > 0 {
+        match sleepers.compare_exchange(v, v - v.min(n), Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return true,
+            Err(now) => v = now,
+        }
+    }
+    false
+}
+
+/// After a sleep on `word` registered with `seq`: count this sleeper out unless a waker
+/// claimed it (moved the word).
+fn unclaimed(sleepers: &AtomicU32, word: &AtomicU32, seq: u32) {
+    if word.load(Ordering::SeqCst) == seq {
+        let _ = sleepers.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1));
+    }
+}
+
 /// Description of a typed queue's element, as stored.
 fn elem_of(st: &QState) -> Option<(u32, u32, u32, u64)> {
     let size = st.elem_size.load(Ordering::Relaxed);
@@ -312,7 +337,9 @@ impl Ring {
                 st.unfinished.fetch_add(1, Ordering::Relaxed);
                 fault::hit(fault::QUEUE_PUT_COMMIT);
                 self.commit();
-                let wake = st.get_waiters.load(Ordering::SeqCst) > 0;
+                // Claim one registered sleeper (it will not count itself out), so the puts
+                // that follow before it runs do not call the kernel again.
+                let wake = claim(&st.get_waiters, 1);
                 if wake {
                     st.not_empty.fetch_add(1, Ordering::SeqCst);
                 }
@@ -343,7 +370,7 @@ impl Ring {
             let seq = st.not_full.load(Ordering::SeqCst);
             drop(g);
             futex::wait(&st.not_full, seq, d.remaining());
-            st.put_waiters.fetch_sub(1, Ordering::SeqCst);
+            unclaimed(&st.put_waiters, &st.not_full, seq);
             may_spin = true;
         }
     }
@@ -391,7 +418,7 @@ impl Ring {
                 st.count.store(count - 1, Ordering::Relaxed);
                 fault::hit(fault::QUEUE_GET_COMMIT);
                 self.commit();
-                let wake = st.put_waiters.load(Ordering::SeqCst) > 0;
+                let wake = claim(&st.put_waiters, u32::MAX);
                 if wake {
                     st.not_full.fetch_add(1, Ordering::SeqCst);
                 }
@@ -418,7 +445,7 @@ impl Ring {
             let seq = st.not_empty.load(Ordering::SeqCst);
             drop(g);
             futex::wait(&st.not_empty, seq, d.remaining());
-            st.get_waiters.fetch_sub(1, Ordering::SeqCst);
+            unclaimed(&st.get_waiters, &st.not_empty, seq);
             may_spin = true;
         }
     }
