@@ -3,7 +3,9 @@
 //! * `mpshare serve [--address ADDR] [--authkey-env VAR] [--max-connections N] [--quiet]` runs a
 //!   manager server that stock CPython clients can use:
 //!   `SyncManager(address=('127.0.0.1', 50000), authkey=b'...').connect()`.
-//! * `mpshare segments` lists mpshare shared-memory segments; `mpshare rm NAME` removes one.
+//! * `mpshare segments [--remove-stale]` lists mpshare shared-memory segments (kind, type,
+//!   length, size, creator pid, whether the creator runs) or removes the stale ones;
+//!   `mpshare rm NAME` removes one.
 //!
 //! `serve` needs the cargo feature `manager` (on by default); the segment commands work without.
 
@@ -17,7 +19,7 @@ mpshare — Python multiprocessing-style shared state for Rust
 
 USAGE:
     mpshare serve [--address ADDR] [--authkey-env VAR] [--max-connections N] [--quiet]
-    mpshare segments
+    mpshare segments [--remove-stale [PREFIX]]
     mpshare rm NAME
     mpshare --help
 
@@ -37,7 +39,11 @@ serve:
     cleanly.
 
 segments:
-    Lists mpshare shared-memory segments in /dev/shm.
+    Lists mpshare shared-memory segments in /dev/shm: name, kind, type, length, size in
+    bytes, creator pid and whether the creator still runs (pid and start time compared).
+    --remove-stale [PREFIX]  removes the segments (whose names start with PREFIX) whose
+                         creator is dead and that no running process maps, printing each one
+                         removed. A live segment is never removed.
 
 rm NAME:
     Unlinks the shared-memory segment NAME.
@@ -54,9 +60,18 @@ fn main() -> ExitCode {
         Some("serve") => serve::serve(&args[1..]),
         #[cfg(not(feature = "manager"))]
         Some("serve") => Err("serve: this mpshare was built without the `manager` feature".into()),
-        Some("segments") => mpshare::shm::list()
-            .map(|names| names.iter().for_each(|n| println!("{n}")))
-            .map_err(|e| e.to_string()),
+        Some("segments") => match args.get(1).map(String::as_str) {
+            None => mpshare::shm::segments()
+                .map(|all| all.iter().for_each(|s| println!("{s}")))
+                .map_err(|e| e.to_string()),
+            Some("--remove-stale") => {
+                let prefix = args.get(2).map(String::as_str).unwrap_or("");
+                mpshare::shm::remove_stale(|n| n.starts_with(prefix))
+                    .map(|gone| gone.iter().for_each(|s| println!("removed {s}")))
+                    .map_err(|e| e.to_string())
+            }
+            Some(other) => Err(format!("segments: unknown option {other:?} (see --help)")),
+        },
         Some("rm") => match args.get(1) {
             Some(name) => mpshare::shm::unlink(name).map_err(|e| e.to_string()),
             None => Err("rm expects a segment NAME".to_string()),

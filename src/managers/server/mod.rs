@@ -9,7 +9,7 @@
 //! limit are refused politely; frames are size-limited and the pickle decoder never executes
 //! anything.
 //!
-//! ```
+//! ```no_run
 //! use mpshare::managers::{auth::AuthKey, server::Server};
 //! let server = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("secret"))?;
 //! let handle = server.spawn()?;
@@ -233,7 +233,7 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// Binds with default settings and the `SyncManager` typeids.
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
     /// # drop(s);
@@ -245,7 +245,7 @@ impl Server {
 
     /// Binds with explicit settings.
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::{Server, ServerConfig}};
     /// let mut cfg = ServerConfig::new("127.0.0.1:0".parse()?, AuthKey::from("k"));
     /// cfg.max_connections = 8;
@@ -295,7 +295,7 @@ impl Server {
 
     /// Write access to the typeid registry (register before clients `create`).
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, objects::TypeSpec, server::Server};
     /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
     /// s.registry_mut().register(TypeSpec::result_only("Thing"));
@@ -310,7 +310,7 @@ impl Server {
 
     /// Registers a typeid (CPython's `BaseManager.register`).
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, objects::{dict::DictObject, TypeSpec}, server::Server};
     /// use std::sync::Arc;
     /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
@@ -336,7 +336,7 @@ impl Server {
     /// Serves on the calling thread until [`shutdown`](Self::shutdown) (from another thread, a
     /// [`ShutdownHandle`], or a client's `shutdown` request).
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
     /// let stop = s.shutdown_handle();
@@ -350,7 +350,7 @@ impl Server {
 
     /// Serves on a background thread.
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// let h = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.spawn()?;
     /// h.shutdown();
@@ -373,7 +373,7 @@ impl Server {
     /// Stops accepting, closes every connection and wakes blocked calls (their clients see
     /// EOF).
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
     /// s.shutdown();
@@ -411,7 +411,7 @@ impl Drop for Server {
 
 /// Stops a server from another thread.
 ///
-/// ```
+/// ```no_run
 /// use mpshare::managers::{auth::AuthKey, server::Server};
 /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
 /// let stop = s.shutdown_handle();
@@ -433,7 +433,7 @@ impl std::fmt::Debug for ShutdownHandle {
 impl ShutdownHandle {
     /// Stops the server (see [`Server::shutdown`]).
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.shutdown_handle().shutdown();
     /// # Ok::<(), mpshare::Error>(())
@@ -456,7 +456,7 @@ impl ShutdownHandle {
 
 /// A server running on a background thread; dropping it shuts the server down and joins.
 ///
-/// ```
+/// ```no_run
 /// use mpshare::managers::{auth::AuthKey, server::Server};
 /// let h = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.spawn()?;
 /// let addr = h.address().clone();
@@ -516,7 +516,7 @@ impl ServerHandle {
 
     /// Registers a typeid on the running server.
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, objects::TypeSpec, server::Server};
     /// let h = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.spawn()?;
     /// h.register(TypeSpec::result_only("Thing"));
@@ -532,7 +532,7 @@ impl ServerHandle {
 
     /// Stops the server (see [`Server::shutdown`]) without waiting.
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.spawn()?.shutdown();
     /// # Ok::<(), mpshare::Error>(())
@@ -543,7 +543,7 @@ impl ServerHandle {
 
     /// A handle that can stop the server from elsewhere.
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// let h = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.spawn()?;
     /// h.shutdown_handle().shutdown();
@@ -557,7 +557,7 @@ impl ServerHandle {
 
     /// Waits until the server stopped (after a shutdown from anywhere).
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// let h = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.spawn()?;
     /// h.shutdown();
