@@ -5,11 +5,11 @@
 //! * [`JoinableQueue`]: a [`Queue`] with [`task_done`](JoinableQueue::task_done) /
 //!   [`join`](JoinableQueue::join).
 //! * [`SimpleQueue`]: the small interface of Python's `SimpleQueue`.
-//! * [`PodQueue`]: typed messages (`T:` [`Element`](crate::Element), any `bytemuck::Pod`
+//! * [`PodQueue`]: typed messages (`T:` [`Element`], any `bytemuck::Pod`
 //!   struct or scalar) copied as bytes, no serializer; the element type is checked on `open`.
 //!
 //! Each queue is bounded in bytes (its ring) and optionally in messages (`maxsize`). A message
-//! that can never fit is [`Error::MessageTooLarge`](crate::Error::MessageTooLarge) at once
+//! that can never fit is [`Error::MessageTooLarge`] at once
 //! instead of a hang. The queue's lock is robust and its counters are journaled: a producer
 //! killed mid-`put` never leaves a torn message visible, a consumer killed mid-`get` leaves
 //! the message for the others, and nobody waits on a dead process (see `ring`).

@@ -4,7 +4,7 @@
 //! 16..31) and a broken flag (bit 31). Arriving is one compare-and-swap; the last arrival
 //! starts the next generation and wakes everybody. Each process that waits records itself
 //! (pid + start time + the generation it last arrived in) in a slot, under the robust header
-//! lock; sleepers look every [`DEATH_POLL`](super::futex::DEATH_POLL) for a recorded party of
+//! lock; sleepers look every 20 ms for a recorded party of
 //! this or the previous generation that died, and break the barrier if they find one —
 //! Python's barrier waits forever instead.
 

@@ -218,7 +218,7 @@ macro_rules! lock_methods {
 /// ```
 ///
 /// Unlike Python's, this lock is owned: only its holder may release it
-/// ([`Error::NotOwner`](crate::Error::NotOwner)), which is what lets a dead holder be detected.
+/// ([`Error::NotOwner`]), which is what lets a dead holder be detected.
 /// For Python's idiom of acquiring in one process and releasing in another (a hand-off
 /// signal), use a [`Semaphore`](crate::Semaphore)`(1)`, or a
 /// [`BoundedSemaphore`](crate::BoundedSemaphore)`(1)` to catch a double release:

@@ -7,7 +7,7 @@
 //! Tracked mode (`tracked` / `create_tracked`) records which process holds how many permits
 //! (pid + start time, so a recycled pid is never mistaken for the holder) in slots after the
 //! state, under the robust header lock. A waiter that finds no permit looks for dead holders
-//! every [`DEATH_POLL`](super::futex::DEATH_POLL) and takes their permits back; a process that
+//! every 20 ms and takes their permits back; a process that
 //! dies while updating the slots is repaired by the next locker (`owner_died`), which recounts
 //! the permits from the live slots. Only a holder may release in this mode.
 
