@@ -340,7 +340,7 @@ impl Barrier {
 
     /// A recorded party of generation `g` or `g - 1` that died.
     fn party_died(&self, g: u32) -> bool {
-        let me = std::process::id();
+        let me = futex::my_pid();
         self.region.slots::<ProcSlot>().iter().any(|s| {
             s.id().is_some_and(|id| {
                 id.pid != me && recent(s.count.load(Ordering::Relaxed), g) && !id.is_alive()

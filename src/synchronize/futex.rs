@@ -141,11 +141,41 @@ fn stat(pid: u32) -> Option<(u8, u64)> {
 
 static SELF_ID: AtomicU64 = AtomicU64::new(0);
 static SELF_START: AtomicU64 = AtomicU64::new(0);
+/// This process's pid, 0 = not looked up yet (reset in every `fork` child).
+static PID: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn forget_pid() {
+    PID.store(0, Ordering::Relaxed);
+    SELF_ID.store(0, Ordering::Relaxed);
+}
+
+/// This process's pid without a system call per use (glibc no longer caches `getpid`): looked
+/// up once, forgotten in `fork` children by a `pthread_atfork` handler.
+#[inline]
+pub(crate) fn my_pid() -> u32 {
+    match PID.load(Ordering::Relaxed) {
+        0 => my_pid_slow(),
+        p => p,
+    }
+}
+
+#[cold]
+fn my_pid_slow() -> u32 {
+    static ATFORK: std::sync::Once = std::sync::Once::new();
+    ATFORK.call_once(|| {
+        // SAFETY: registers a child handler that only stores to atomics (async-signal-safe);
+        // the function pointer lives for the whole program.
+        unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) };
+    });
+    let pid = std::process::id();
+    PID.store(pid, Ordering::Relaxed);
+    pid
+}
 
 impl ProcId {
     /// This process (cached per pid, so a `fork` child gets its own).
     pub(crate) fn current() -> ProcId {
-        let pid = std::process::id();
+        let pid = my_pid();
         if SELF_ID.load(Ordering::Acquire) == u64::from(pid) + 1 {
             return ProcId {
                 pid,
@@ -482,7 +512,7 @@ impl Peers {
     /// Record the caller as the latest process to use the primitive.
     #[inline]
     pub(crate) fn note(&self) {
-        let me = u64::from(std::process::id()) << 32;
+        let me = u64::from(my_pid()) << 32;
         let word = me | u64::from(current_cpu());
         let latest = self.last[0].load(Ordering::Relaxed);
         if latest == word {
@@ -500,7 +530,7 @@ impl Peers {
         if !can_spin() {
             return false;
         }
-        let me = u64::from(std::process::id());
+        let me = u64::from(my_pid());
         let cpu = u64::from(current_cpu());
         for w in &self.last {
             let w = w.load(Ordering::Relaxed);
