@@ -128,3 +128,30 @@ fn named_open_and_kind_checks() {
     drop((a, b, c));
     assert!(!common::fork::shm_exists(g.name()));
 }
+
+#[test]
+fn a_set_then_clear_pulse_still_wakes_every_waiter() {
+    // Python: a waiter blocked in wait() returns True after set(), even if clear() follows at
+    // once (before the waiter runs again).
+    let e = Event::new().unwrap();
+    let ready = RawValue::new(0u32).unwrap();
+    let mut kids: Vec<Forked> = (0..3)
+        .map(|_| {
+            let (e, ready) = (e.clone(), ready.clone());
+            Forked::spawn(move || {
+                ready.fetch_add(1);
+                i32::from(!e.wait_timeout(Duration::from_secs(20)))
+            })
+        })
+        .collect();
+    assert!(common::fork::wait_until(Duration::from_secs(10), || ready
+        .get()
+        == 3));
+    std::thread::sleep(Duration::from_millis(50));
+    e.set();
+    e.clear();
+    for k in &mut kids {
+        assert_eq!(k.wait(Duration::from_secs(10)), Outcome::Exited(0));
+    }
+    assert!(!e.is_set());
+}

@@ -9,6 +9,9 @@ use crate::Result;
 
 const SET: u32 = 1;
 const WAITERS: u32 = 2;
+/// Bits 2..32 count the clear -> set transitions, so a waiter that slept through a `set`
+/// followed at once by a `clear` still returns true, as Python's does.
+const GEN: u32 = 4;
 
 #[repr(C)]
 #[derive(Default)]
@@ -143,9 +146,24 @@ impl Event {
     #[inline]
     pub fn set(&self) {
         self.region.state().peers.note();
-        let old = self.word().swap(SET, Ordering::SeqCst);
+        let w = self.word();
+        let mut old = w.load(Ordering::Relaxed);
+        loop {
+            if old & (SET | WAITERS) == SET {
+                return; // already set, nobody asleep
+            }
+            let new = if old & SET == 0 {
+                (old & !WAITERS).wrapping_add(GEN) | SET
+            } else {
+                old & !WAITERS
+            };
+            match w.compare_exchange_weak(old, new, Ordering::SeqCst, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(now) => old = now,
+            }
+        }
         if old & WAITERS != 0 {
-            futex::wake_all(self.word());
+            futex::wake_all(w);
         }
     }
 
@@ -191,18 +209,24 @@ impl Event {
     }
 
     fn wait_inner(&self, timeout: Option<Duration>) -> bool {
-        if self.is_set() {
+        let first = self.word().load(Ordering::Acquire);
+        if first & SET != 0 {
             return true;
         }
+        let generation = first & !(SET | WAITERS);
+        let fired = |w: u32| w & SET != 0 || w & !(SET | WAITERS) != generation;
         let st = self.region.state();
         st.peers.note();
         let deadline = Deadline::after(timeout);
-        if self.spin.spin(&st.peers, || self.is_set()) {
+        if self
+            .spin
+            .spin(&st.peers, || fired(self.word().load(Ordering::Acquire)))
+        {
             return true;
         }
         loop {
             let w = self.word().load(Ordering::Acquire);
-            if w & SET != 0 {
+            if fired(w) {
                 return true;
             }
             if deadline.passed() {
