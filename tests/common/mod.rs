@@ -214,6 +214,29 @@ pub fn any_python() -> Option<(String, PathBuf)> {
     None
 }
 
+/// Runs `f` on its own thread and fails the test if it has not finished within `limit`
+/// (a hang becomes a failure; the stuck thread is left behind and dies with the test binary).
+/// A panic in `f` is re-raised.
+pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = std::thread::current().name().map(str::to_string);
+    let h = std::thread::Builder::new()
+        .name(name.unwrap_or_else(|| "within".into()))
+        .spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let _ = tx.send(r);
+        })
+        .expect("spawn");
+    match rx.recv_timeout(limit) {
+        Ok(Ok(v)) => {
+            let _ = h.join();
+            v
+        }
+        Ok(Err(p)) => std::panic::resume_unwind(p),
+        Err(_) => panic!("did not finish within {limit:?} (hung?)"),
+    }
+}
+
 /// Waits (bounded) for `child`, whose stdout and stderr are piped, and returns its status and
 /// output; a child still running at `limit` is killed and the test fails.
 pub fn wait_output(

@@ -6,6 +6,8 @@
 //! * `mpshare segments [--remove-stale]` lists mpshare shared-memory segments (kind, type,
 //!   length, size, creator pid, whether the creator runs) or removes the stale ones;
 //!   `mpshare rm NAME` removes one.
+//! * `mpshare inspect NAME` prints what a segment holds (mpshare header and data preview, a
+//!   Python ShareableList's items, or a raw block's size).
 //!
 //! `serve` needs the cargo feature `manager` (on by default); the segment commands work without.
 
@@ -21,6 +23,7 @@ USAGE:
     mpshare serve [--address ADDR] [--authkey-env VAR] [--max-connections N] [--quiet]
     mpshare segments [--remove-stale [PREFIX]]
     mpshare rm NAME
+    mpshare inspect NAME
     mpshare --help
 
 serve:
@@ -36,7 +39,8 @@ serve:
     --max-connections N  refuse connections beyond N (default 1024).
     --quiet              do not log connection errors to stderr.
     The bound address is printed on stdout as `serving on ADDR`. SIGINT/SIGTERM shut down
-    cleanly.
+    cleanly. It also answers CPython's SharedMemoryManager (track_segment, release_segment,
+    list_segments) and unlinks the blocks it tracks when it shuts down.
 
 segments:
     Lists mpshare shared-memory segments in /dev/shm: name, kind, type, length, size in
@@ -47,6 +51,11 @@ segments:
 
 rm NAME:
     Unlinks the shared-memory segment NAME.
+
+inspect NAME:
+    Prints what the shared-memory segment NAME holds: an mpshare header (kind, typecode,
+    shape, lock state) and its first elements, a Python ShareableList's items, or a raw
+    block's size and first bytes. Writes nothing.
 ";
 
 fn main() -> ExitCode {
@@ -75,6 +84,12 @@ fn main() -> ExitCode {
         Some("rm") => match args.get(1) {
             Some(name) => mpshare::shm::unlink(name).map_err(|e| e.to_string()),
             None => Err("rm expects a segment NAME".to_string()),
+        },
+        Some("inspect") => match args.get(1) {
+            Some(name) => mpshare::shared_memory::inspect(name)
+                .map(|report| println!("{report}"))
+                .map_err(|e| e.to_string()),
+            None => Err("inspect expects a segment NAME".to_string()),
         },
         Some(other) => Err(format!("unknown command {other:?} (see --help)")),
     };

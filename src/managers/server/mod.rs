@@ -115,6 +115,8 @@ pub(crate) struct Shared {
     conns: std::sync::Mutex<HashMap<ConnId, Connection>>,
     active: AtomicUsize,
     next_conn: AtomicU64,
+    /// Blocks `SharedMemoryManager` clients asked the server to own (unlinked at shutdown).
+    segments: crate::shared_memory::tracker::SegmentTracker,
 }
 
 impl Shared {
@@ -165,6 +167,8 @@ impl Shared {
         while self.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
+        // CPython's SharedMemoryServer.shutdown: unlink every tracked block.
+        self.segments.unlink_all();
         Ok(())
     }
 
@@ -277,6 +281,7 @@ impl Server {
                 conns: std::sync::Mutex::new(HashMap::new()),
                 active: AtomicUsize::new(0),
                 next_conn: AtomicU64::new(0),
+                segments: Default::default(),
             }),
         })
     }
