@@ -318,3 +318,39 @@ fn named_open_and_kind_checks() {
         Err(Error::LayoutMismatch { .. })
     ));
 }
+
+#[cfg(feature = "manager")]
+#[test]
+fn serde_values_cross_processes_as_pickles() {
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct Job {
+        id: u32,
+        name: String,
+        weights: Vec<f64>,
+    }
+    let q = Queue::new(8192).unwrap();
+    let mut child = {
+        let q = q.clone();
+        Forked::spawn(move || {
+            for id in 0..100 {
+                let job = Job {
+                    id,
+                    name: format!("job-{id}"),
+                    weights: vec![id as f64; (id % 5) as usize],
+                };
+                q.put_value(&job).unwrap();
+            }
+            0
+        })
+    };
+    for id in 0..100 {
+        let j: Job = q.get_value_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(j.id, id);
+        assert_eq!(j.name, format!("job-{id}"));
+        assert_eq!(j.weights.len(), (id % 5) as usize);
+    }
+    assert_eq!(child.wait(Duration::from_secs(10)), Outcome::Exited(0));
+    // A message that is not a pickle is an error, not a panic.
+    q.put(b"not a pickle").unwrap();
+    assert!(q.get_value::<Job>().is_err());
+}

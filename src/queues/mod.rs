@@ -14,8 +14,8 @@
 //! killed mid-`put` never leaves a torn message visible, a consumer killed mid-`get` leaves
 //! the message for the others, and nobody waits on a dead process (see `ring`).
 //!
-//! Values that need a serializer: encode them to bytes first (for instance with the crate's
-//! pickle bridge under the `manager` module) and use [`Queue`].
+//! Serde values (feature `manager`, on by default): `put_value` / `get_value` encode them as
+//! pickles through the crate's pickle serde bridge, the bytes Python's `Queue.put` would send.
 
 mod ring;
 
@@ -415,6 +415,77 @@ macro_rules! queue_maxsize {
         }
     };
 }
+
+/// Serde values through the crate's pickle bridge (feature `manager`): a message is the
+/// pickle (protocol 4) of the value, as Python's `Queue.put` would send it.
+#[cfg(feature = "manager")]
+macro_rules! queue_serde {
+    ($ty:ident) => {
+        impl $ty {
+            /// Put a serde value, encoded as a pickle (Python's `put(obj)`).
+            ///
+            /// ```
+            /// use std::collections::BTreeMap;
+            #[doc = concat!("let q = mpshare::", stringify!($ty), "::new(4096)?;")]
+            /// let job = BTreeMap::from([("id".to_string(), 7i64)]);
+            /// q.put_value(&job)?;
+            /// let back: BTreeMap<String, i64> = q.get_value()?;
+            /// assert_eq!(back, job);
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            ///
+            /// # Errors
+            /// [`Error::Conversion`] when the value has no pickle form; those of
+            /// [`put`](Self::put).
+            pub fn put_value<V: serde::Serialize + ?Sized>(&self, value: &V) -> Result<()> {
+                use crate::managers::pickle;
+                self.put(&pickle::dumps(&pickle::to_value(value)?)?)
+            }
+
+            /// Take a message and decode it as a serde value (waits while empty).
+            ///
+            /// ```
+            #[doc = concat!("let q = mpshare::", stringify!($ty), "::new(4096)?;")]
+            /// q.put_value(&(1u8, "two", 3.0f64))?;
+            /// let t: (u8, String, f64) = q.get_value()?;
+            /// assert_eq!(t, (1, "two".to_string(), 3.0));
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            ///
+            /// # Errors
+            /// [`Error::Pickle`] / [`Error::Conversion`] when the message is not a pickle of a
+            /// `V`; those of [`get`](Self::get).
+            pub fn get_value<V: serde::de::DeserializeOwned>(&self) -> Result<V> {
+                use crate::managers::pickle;
+                pickle::from_value(pickle::loads(&self.get()?)?)
+            }
+
+            /// [`get_value`](Self::get_value), waiting at most `timeout`
+            /// ([`Error::QueueEmpty`]).
+            ///
+            /// ```
+            #[doc = concat!("let q = mpshare::", stringify!($ty), "::new(4096)?;")]
+            /// let r = q.get_value_timeout::<i64>(std::time::Duration::from_millis(1));
+            /// assert!(matches!(r, Err(mpshare::Error::QueueEmpty)));
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            pub fn get_value_timeout<V: serde::de::DeserializeOwned>(
+                &self,
+                timeout: Duration,
+            ) -> Result<V> {
+                use crate::managers::pickle;
+                pickle::from_value(pickle::loads(&self.get_timeout(timeout)?)?)
+            }
+        }
+    };
+}
+
+#[cfg(feature = "manager")]
+queue_serde!(Queue);
+#[cfg(feature = "manager")]
+queue_serde!(JoinableQueue);
+#[cfg(feature = "manager")]
+queue_serde!(SimpleQueue);
 
 /// A bounded multi-producer multi-consumer queue of byte messages in shared memory (Python's
 /// `multiprocessing.Queue`, minus the pickling: messages are bytes).
