@@ -26,7 +26,7 @@ struct State {
 /// ```
 #[derive(Debug, Default)]
 pub struct DictObject {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
 }
 
 fn insert(d: &mut PyDict, k: PyValue, v: PyValue) -> Result<(), CallError> {
@@ -99,10 +99,10 @@ impl DictObject {
             insert(&mut d, k.clone(), v.clone())?;
         }
         Ok(DictObject {
-            state: Mutex::new(State {
+            state: Arc::new(Mutex::new(State {
                 d,
                 pins: PinSet::default(),
-            }),
+            })),
         })
     }
 
@@ -272,8 +272,24 @@ impl ServedObject for DictObject {
         match method {
             "__iter__" => {
                 bind_args(method, args, kwargs, &[], 0)?;
-                let keys = lock(&self.state).d.keys().cloned().collect();
-                Ok(Arc::new(IteratorObject::new(keys)))
+                let (keys, len): (Vec<PyValue>, usize) = {
+                    let st = lock(&self.state);
+                    (st.d.keys().cloned().collect(), st.d.len())
+                };
+                // Like CPython's dict iterator: a dict whose size changed ends the iteration
+                // with RuntimeError.
+                let dict = Arc::downgrade(&self.state);
+                Ok(Arc::new(IteratorObject::checked(
+                    keys,
+                    move || match dict.upgrade() {
+                        Some(st) if lock(&st).d.len() != len => Err(PyValue::exception(
+                            "builtins",
+                            "RuntimeError",
+                            vec![PyValue::str("dictionary changed size during iteration")],
+                        )),
+                        _ => Ok(()),
+                    },
+                )))
             }
             _ => Err(CallError::no_method("dict", method)),
         }
