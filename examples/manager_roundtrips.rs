@@ -324,11 +324,10 @@ fn main() -> mpshare::Result<()> {
         "x pipe"
     );
     for (label, server_cpu, client_cpu) in pinnings {
-        let (mut mps, mps_addr) = spawn_line(self_role("mpshare", server_cpu)).ok_or(
-            mpshare::Error::Protocol("mpshare server did not start".into()),
-        )?;
+        let (mut mps, mps_addr) = spawn_line(self_role("mpshare", server_cpu))
+            .ok_or_else(|| std::io::Error::other("mpshare server did not start"))?;
         let (mut echo, echo_addr) = spawn_line(self_role("echo", server_cpu))
-            .ok_or(mpshare::Error::Protocol("echo server did not start".into()))?;
+            .ok_or_else(|| std::io::Error::other("echo server did not start"))?;
         let mut cpy = python.and_then(|p| {
             let mut c = Command::new(p);
             c.args(["-c", PY_SERVER, KEY_HEX]);

@@ -79,6 +79,47 @@ pub enum Error {
         /// Found length.
         found: usize,
     },
+    /// An array too large for any segment (its byte size would overflow `isize`).
+    #[error(
+        "an array of {len} elements of {elem_size} bytes is too large: at most {max} elements fit"
+    )]
+    TooLarge {
+        /// The length asked for.
+        len: usize,
+        /// Size of one element in bytes.
+        elem_size: usize,
+        /// The largest length that fits.
+        max: usize,
+    },
+    /// Bytes that do not fit a `'c'` array (`a.value = b"..."` longer than the array).
+    #[error("{found} bytes do not fit a char array of {capacity} elements")]
+    TooLong {
+        /// The array's length.
+        capacity: usize,
+        /// The number of bytes given.
+        found: usize,
+    },
+    /// A shape that cannot describe the array (product differs from the length, 0 or more
+    /// than [`MAX_NDIM`](crate::shm::MAX_NDIM) dimensions).
+    #[error("invalid shape {shape:?}: {reason}")]
+    InvalidShape {
+        /// The shape given.
+        shape: Vec<usize>,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An element type that claims a typecode but does not have its size.
+    #[error("element type {type_name} claims typecode '{typecode}' of {expected} bytes but is {found} bytes")]
+    ElementLayout {
+        /// The Rust type.
+        type_name: &'static str,
+        /// The typecode it claims.
+        typecode: char,
+        /// The typecode's size.
+        expected: usize,
+        /// The type's size.
+        found: usize,
+    },
     /// A segment name that cannot be used.
     #[error("invalid segment name {name:?}: {reason}")]
     InvalidName {
@@ -136,7 +177,8 @@ pub enum Error {
         "lock is not recoverable: a previous owner died and the state was not made consistent"
     )]
     LockNotRecoverable,
-    /// This thread already holds a guard on this array.
+    /// This thread already holds a guard on this array (through this handle or any other
+    /// handle of the same segment).
     #[error(
         "this thread already holds a guard on this array: use that guard instead of locking again"
     )]
@@ -150,9 +192,9 @@ pub enum Error {
     /// An operation did not complete in time.
     #[error("timed out after {0:?}")]
     Timeout(Duration),
-    /// A peer broke the wire protocol (bad frame, bad message shape).
+    /// A peer broke the wire protocol: which way is a [`ProtocolError`].
     #[error("protocol error: {0}")]
-    Protocol(String),
+    Protocol(ProtocolError),
     /// A frame larger than the configured maximum.
     #[error("frame of {len} bytes exceeds the maximum of {max} bytes")]
     FrameTooLarge {
@@ -161,9 +203,9 @@ pub enum Error {
         /// Configured maximum.
         max: u64,
     },
-    /// The authkey handshake failed.
+    /// The authkey handshake failed: why is an [`AuthError`].
     #[error("authentication failed: {0}")]
-    Authentication(String),
+    Authentication(AuthError),
     /// The peer closed the connection.
     #[error("connection closed by peer")]
     ConnectionClosed,
@@ -191,6 +233,14 @@ pub enum Error {
         input: String,
         /// What is wrong with it.
         reason: String,
+    },
+    // ---- Manager (feature "manager"; added with the managers/ layout) ----
+    /// A proxy used with a manager client it does not belong to (e.g. queued in another
+    /// client's pipeline).
+    #[error("proxy {ident} belongs to another manager client")]
+    ForeignProxy {
+        /// The proxy's object ident.
+        ident: String,
     },
 }
 
@@ -234,3 +284,138 @@ impl From<nix::Error> for Error {
 /// assert_eq!(half(4).unwrap(), 2);
 /// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What mpshare was doing when an OS-level call failed: turns an `io::Result` or `nix::Result`
+/// into a [`Result`] whose error is [`Error::Os`] with that context.
+#[cfg_attr(not(feature = "manager"), allow(dead_code))] // the core does not use it yet
+pub(crate) trait OsContext<T> {
+    /// Wrap the error with `context`, e.g. `"setsockopt(SO_RCVTIMEO)"`.
+    fn os_context(self, context: impl Into<String>) -> Result<T>;
+}
+
+impl<T> OsContext<T> for std::io::Result<T> {
+    fn os_context(self, context: impl Into<String>) -> Result<T> {
+        self.map_err(|source| Error::Os {
+            context: context.into(),
+            source,
+        })
+    }
+}
+
+impl<T> OsContext<T> for nix::Result<T> {
+    fn os_context(self, context: impl Into<String>) -> Result<T> {
+        self.map_err(|e| Error::os(e as i32, context))
+    }
+}
+
+/// How a peer broke the manager's wire protocol ([`Error::Protocol`]).
+///
+/// ```
+/// use mpshare::error::ProtocolError;
+/// let e = ProtocolError::Shape {
+///     what: "reply".into(),
+///     expected: "a 2-tuple (kind, result)".into(),
+///     found: "int 1".into(),
+/// };
+/// assert_eq!(e.to_string(), "reply: expected a 2-tuple (kind, result), found int 1");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// A frame header with a negative length other than the `-1` escape.
+    #[error("bad frame header: expected a length 0..=2147483647 or the -1 escape, found {found}")]
+    BadFrameHeader {
+        /// The length read.
+        found: i32,
+    },
+    /// The peer closed the connection inside a frame.
+    #[error("connection closed mid-frame: expected {expected} {part} bytes, got {got}")]
+    ClosedMidFrame {
+        /// `"header"` or `"payload"`.
+        part: &'static str,
+        /// Bytes the frame needed.
+        expected: u64,
+        /// Bytes that arrived.
+        got: u64,
+    },
+    /// The connection was reset inside a frame.
+    #[error("connection reset mid-frame: {detail}")]
+    ResetMidFrame {
+        /// The OS error.
+        detail: String,
+    },
+    /// The connection is out of step after an earlier framing error or a timeout inside a frame.
+    #[error("connection unusable after an earlier error: {cause}")]
+    Unusable {
+        /// The earlier error.
+        cause: String,
+    },
+    /// A message or result of the wrong shape: a request, reply, token or proxy reference, or a
+    /// method result that is not what the method returns.
+    #[error("{what}: expected {expected}, found {found}")]
+    Shape {
+        /// What was being read (`"request"`, `"reply #PROXY"`, `"create"`, `"__repr__"`).
+        what: String,
+        /// What was expected.
+        expected: String,
+        /// What arrived (type and a short rendering).
+        found: String,
+    },
+    /// A proxy call answered with a proxy where a value was asked for, or the other way round.
+    #[error("{method}(): expected {expected}, found {found}")]
+    UnexpectedReply {
+        /// The method called.
+        method: String,
+        /// `"a value"` or `"a #PROXY reply"`.
+        expected: &'static str,
+        /// What came back.
+        found: String,
+    },
+    /// A pipelined call whose reply never came (the connection failed before it).
+    #[error("pipeline: no reply for call {index}")]
+    MissingReply {
+        /// The call's position in the pipeline.
+        index: usize,
+    },
+}
+
+/// Why the authkey handshake failed ([`Error::Authentication`]).
+///
+/// ```
+/// use mpshare::error::AuthError;
+/// assert!(AuthError::PeerRejected.to_string().contains("#FAILURE#"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// Our challenge was answered with a digest our key does not give: the peer has another
+    /// authkey (we sent `#FAILURE#`).
+    #[error("digest sent was rejected: the peer's {reply_len}-byte reply to our challenge does not match our authkey (wrong authkey?)")]
+    DigestRejected {
+        /// Length of the peer's reply.
+        reply_len: usize,
+    },
+    /// The peer answered our digest with `#FAILURE#`: it has another authkey.
+    #[error("the peer rejected our digest: expected #WELCOME#, found #FAILURE# (wrong authkey?)")]
+    PeerRejected,
+    /// The peer answered our digest with something else than `#WELCOME#` or `#FAILURE#`.
+    #[error("the peer did not accept our digest: expected #WELCOME#, found {found}")]
+    UnexpectedVerdict {
+        /// The start of what arrived.
+        found: String,
+    },
+    /// The peer's first message was not a `#CHALLENGE#`.
+    #[error("expected a #CHALLENGE# message, found {found}")]
+    NotAChallenge {
+        /// The start of what arrived.
+        found: String,
+    },
+    /// A challenge body we cannot answer (too short, or an unknown `{digest}` prefix).
+    #[error("unsupported challenge: expected {expected}, found {found}")]
+    UnsupportedChallenge {
+        /// What an answerable challenge looks like.
+        expected: &'static str,
+        /// What arrived.
+        found: String,
+    },
+}

@@ -6,8 +6,9 @@
 //!   [`RawArray`] (lock-free) hold the 14 ctypes typecodes or any `bytemuck::Pod` struct in
 //!   `mmap`'d shared memory. Forked workers share them; unrelated processes open them by name.
 //!   [`Lock`] and [`RLock`] are robust: a holder that dies never deadlocks the others.
-//! * **Fallback path, the manager** ([`manager`]): compound objects in a server, reached through
-//!   proxies over CPython's own wire protocol.
+//! * **Fallback path, the manager** (`mpshare::managers`, cargo feature `manager`, on by
+//!   default): compound objects in a server, reached through proxies over CPython's own wire
+//!   protocol. With `default-features = false` the crate is the shared-memory core alone.
 //!
 //! ```
 //! use mpshare::{Value, RawValue};
@@ -36,7 +37,8 @@
 #![warn(missing_docs)]
 
 pub mod error;
-pub mod manager;
+#[cfg(feature = "manager")]
+pub mod managers;
 pub mod sharedctypes;
 pub mod shm;
 pub mod synchronize;
@@ -55,7 +57,12 @@ pub use sharedctypes::{array, dynamic, value};
 #[doc(hidden)]
 pub use synchronize as sync;
 
+/// The manager's old path (`mpshare::manager::...`), kept so existing code compiles.
+#[cfg(feature = "manager")]
+#[doc(hidden)]
+pub use managers as manager;
+
 /// The README's examples, compiled and run as doctests so they stay true.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "manager"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -368,6 +368,71 @@ element! {
     f64 => TypeCode::Double,
 }
 
+/// Evaluate `$body` with the type name `$t` bound to the Rust element type of the typecode
+/// `$code` (a [`TypeCode`] value): the one typecode dispatch of the crate, used by the
+/// dynamic API ([`crate::DynArray`], [`crate::DynValue`]) and available to the manager's
+/// array.
+///
+/// ```ignore
+/// let size = with_element_type!(TypeCode::Short, E => std::mem::size_of::<E>());
+/// assert_eq!(size, 2);
+/// ```
+macro_rules! with_element_type {
+    ($code:expr, $t:ident => $body:expr) => {
+        match $code {
+            $crate::TypeCode::Char => {
+                type $t = $crate::CChar;
+                $body
+            }
+            $crate::TypeCode::SignedChar => {
+                type $t = i8;
+                $body
+            }
+            $crate::TypeCode::UnsignedChar => {
+                type $t = u8;
+                $body
+            }
+            $crate::TypeCode::WChar => {
+                type $t = $crate::WChar;
+                $body
+            }
+            $crate::TypeCode::Short => {
+                type $t = i16;
+                $body
+            }
+            $crate::TypeCode::UnsignedShort => {
+                type $t = u16;
+                $body
+            }
+            $crate::TypeCode::Int => {
+                type $t = i32;
+                $body
+            }
+            $crate::TypeCode::UnsignedInt => {
+                type $t = u32;
+                $body
+            }
+            $crate::TypeCode::Long | $crate::TypeCode::LongLong => {
+                type $t = i64;
+                $body
+            }
+            $crate::TypeCode::UnsignedLong | $crate::TypeCode::UnsignedLongLong => {
+                type $t = u64;
+                $body
+            }
+            $crate::TypeCode::Float => {
+                type $t = f32;
+                $body
+            }
+            $crate::TypeCode::Double => {
+                type $t = f64;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_element_type;
+
 /// A dynamically typed element value, for the typecode-keyed API.
 ///
 /// ```
@@ -514,6 +579,15 @@ impl Scalar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dispatch_matches_sizes_and_codes() {
+        for t in TypeCode::ALL {
+            let (size, code) = with_element_type!(t, E => (std::mem::size_of::<E>(), E::TYPECODE));
+            assert_eq!(size, t.size(), "{t}");
+            assert!(code.is_some_and(|c| c.same_layout(t)), "{t}");
+        }
+    }
 
     #[test]
     fn every_code_round_trips_its_char() {

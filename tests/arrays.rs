@@ -129,7 +129,8 @@ fn to_vec_from_slice_and_get_obj_share_memory() {
     let a = Array::from_slice(&[1.5f32, 2.5, 3.5]).unwrap();
     assert_eq!(a.len(), 3);
     assert_eq!(a.to_vec().unwrap(), vec![1.5, 2.5, 3.5]);
-    a.get_obj().set(0, 9.0).unwrap();
+    // SAFETY: no guard on `a` is alive.
+    unsafe { a.get_obj() }.set(0, 9.0).unwrap();
     assert_eq!(a.get(0).unwrap(), 9.0);
     let b = a.clone();
     b.set(1, 8.0).unwrap();
@@ -152,8 +153,10 @@ fn guard_slices_sum_fill_and_write_in_place() {
         g[..10].fill(-1.0);
     }
     // The guard wrote the shared memory itself: visible through the raw cells.
-    assert_eq!(a.get_obj().get(5).unwrap(), -1.0);
-    assert_eq!(a.get_obj().get(999).unwrap(), 999.0);
+    // SAFETY: no guard on `a` is alive.
+    let raw = unsafe { a.get_obj() };
+    assert_eq!(raw.get(5).unwrap(), -1.0);
+    assert_eq!(raw.get(999).unwrap(), 999.0);
     let sum: f64 = a.lock().unwrap().iter().sum();
     assert_eq!(sum, (10..1000).sum::<i32>() as f64 - 10.0);
     let g = a.lock().unwrap();

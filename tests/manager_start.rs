@@ -6,11 +6,24 @@ mod common;
 use std::time::Duration;
 
 use common::fork::{Forked, Outcome};
-use mpshare::manager::client::Manager;
+use mpshare::manager::client::{ClientConfig, Manager};
+use mpshare::manager::LocalManager;
+
+/// A client of the started server with every call bounded: a lost reply fails the test with
+/// `Error::Timeout` instead of hanging the suite.
+fn timed(m: &LocalManager) -> Manager {
+    let cfg = ClientConfig {
+        call_timeout: Some(Duration::from_secs(30)),
+        server_call_timeout: Duration::from_secs(30),
+        ..ClientConfig::default()
+    };
+    Manager::connect_with(m.address(), m.authkey().clone(), cfg).expect("connect")
+}
 
 #[test]
 fn rust_client_against_started_server_all_basic_typeids() {
-    let m = Manager::start().expect("start");
+    let started = Manager::start().expect("start");
+    let m = timed(&started);
     let d = m.dict().expect("dict");
     d.set("a", 1).unwrap();
     let a: i64 = d.get_item("a").unwrap();
@@ -24,15 +37,22 @@ fn rust_client_against_started_server_all_basic_typeids() {
     assert!(q.put_nowait(6).unwrap_err().is_full_error());
     let five: i64 = q.get().unwrap();
     assert_eq!(five, 5);
+    let t0 = std::time::Instant::now();
     assert!(q
         .get_timeout::<i64>(Duration::from_millis(50))
         .unwrap_err()
         .is_empty_error());
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(45) && waited < Duration::from_secs(2),
+        "get(timeout=0.05) raised Empty after {waited:?}"
+    );
     let lock = m.lock().unwrap();
     lock.acquire().unwrap();
     assert!(!lock.try_acquire().unwrap());
     lock.release().unwrap();
-    assert!(lock.release().is_err());
+    let e = lock.release().unwrap_err();
+    assert!(e.is_remote("RuntimeError"), "{e}");
     let e = m.event().unwrap();
     e.set().unwrap();
     assert!(e.is_set().unwrap());
@@ -43,7 +63,8 @@ fn rust_client_against_started_server_all_basic_typeids() {
 
 #[test]
 fn forked_children_share_a_counter_under_a_manager_lock() {
-    let m = Manager::start().expect("start");
+    let started = Manager::start().expect("start");
+    let m = timed(&started);
     let d = m.dict().unwrap();
     d.set("n", 0).unwrap();
     let lock = m.lock().unwrap();

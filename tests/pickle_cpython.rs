@@ -245,10 +245,59 @@ fn python_sees_what_we_mean() {
                 assert_eq!(&v.to_string(), expected);
             }
         }
-        // A RebuildProxy graph is loadable by CPython only inside a manager context; check that
-        // CPython at least parses the bytes (pickletools) by decoding our own re-encoding.
-        let p = ProxyRef::auto(token.clone(), vec!["get".into()]);
-        let bytes = dumps(&p.to_value()).unwrap();
-        assert_eq!(ProxyRef::from_value(&loads(&bytes).unwrap()).unwrap(), p);
+    }
+}
+
+/// Reads a pickle from stdin with `pickle.Unpickler`, resolving `RebuildProxy` and `AutoProxy`
+/// to recorders (a real RebuildProxy would connect to a manager), and prints what CPython
+/// would have called: `func|token repr|serializer|sorted kwds`.
+const REBUILD_SCRIPT: &str = r#"
+import io, pickle, pickletools, sys
+from multiprocessing.managers import Token
+data = sys.stdin.buffer.read()
+pickletools.dis(data, out=io.StringIO())  # a structurally valid pickle, or this raises
+calls = []
+def rebuild(func, token, serializer, kwds):
+    calls.append('%s|%r|%s|%r' % (func, token, serializer, sorted(kwds.items())))
+    return 'proxy'
+class U(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) == ('multiprocessing.managers', 'RebuildProxy'):
+            return rebuild
+        if (module, name) == ('multiprocessing.managers', 'AutoProxy'):
+            return 'AutoProxy'
+        if (module, name) == ('multiprocessing.managers', 'Token'):
+            return Token
+        raise pickle.UnpicklingError('unexpected global %s.%s' % (module, name))
+obj = U(io.BytesIO(data)).load()
+assert obj == 'proxy', obj
+print(calls[0])
+"#;
+
+#[test]
+fn rebuild_proxy_bytes_are_read_by_cpython() {
+    let token = Token::new(
+        "Queue",
+        Token::tcp_address("127.0.0.1", 50000),
+        "7f00000010a0",
+    );
+    let p = ProxyRef::auto(token, vec!["get".into(), "put".into()]);
+    let bytes = dumps(&p.to_value()).unwrap();
+    // Our own decoder agrees with our encoder.
+    assert_eq!(ProxyRef::from_value(&loads(&bytes).unwrap()).unwrap(), p);
+    let want = "AutoProxy|Token(typeid='Queue', address=('127.0.0.1', 50000), id='7f00000010a0')\
+                |pickle|[('exposed', ('get', 'put'))]";
+    for (v, py) in common::pythons() {
+        let mut child = Command::new(&py)
+            .args(["-c", REBUILD_SCRIPT])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn python");
+        child.stdin.take().unwrap().write_all(&bytes).unwrap();
+        let (status, out, err) = common::wait_output(child, Duration::from_secs(60));
+        assert!(status.success(), "python {v}: {err}");
+        assert_eq!(out.trim(), want, "python {v}");
     }
 }

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use mpshare::manager::message::{ProxyRef, Reply, Request, Token};
+use mpshare::manager::connection::Address;
+use mpshare::manager::message::{ProxyRef, Reply, Request, Token, TokenAddress};
 use mpshare::manager::pickle::{dumps, loads, PyValue};
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -14,7 +15,7 @@ fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// The frames copied into tests/data (independent of shared/).
+/// The named frames in tests/data/golden_frames.txt (copied from the captures in tests/data/captures).
 fn local_frames() -> HashMap<String, Vec<u8>> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden_frames.txt");
     let text = std::fs::read_to_string(&path).expect("tests/data/golden_frames.txt");
@@ -27,86 +28,295 @@ fn local_frames() -> HashMap<String, Vec<u8>> {
         .collect()
 }
 
-/// Extracts (conn, payload) of every frame of a capture json (pretty-printed by json.dump; every
-/// frame object holds "conn" before "payload", and no nested objects).
-fn capture_frames(json: &str) -> Vec<(u64, Vec<u8>)> {
-    let Some(start) = json.find("\"frames\"") else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    let mut rest = &json[start..];
-    while let Some(i) = rest.find("\"conn\":") {
-        rest = &rest[i + 7..];
-        let num: String = rest
-            .trim_start()
-            .chars()
-            .take_while(|c| c.is_ascii_digit())
-            .collect();
-        let conn: u64 = num.parse().expect("conn number");
-        let Some(j) = rest.find("\"payload\":") else {
-            break;
-        };
-        rest = &rest[j + 10..];
-        let q1 = rest.find('"').expect("payload quote");
-        let q2 = rest[q1 + 1..].find('"').expect("payload end") + q1 + 1;
-        out.push((conn, unhex(&rest[q1 + 1..q2])));
-        rest = &rest[q2..];
+/// One recorded conversation between a stock CPython manager server and a stock client
+/// (`tests/data/captures/*.txt`, see the README there).
+struct Capture {
+    name: String,
+    server: String,
+    client: String,
+    authkey: Vec<u8>,
+    /// (connection, direction `S>C` or `C>S`, payload) in recorded order.
+    frames: Vec<(u64, String, Vec<u8>)>,
+}
+
+impl Capture {
+    /// `major.minor` of the server or client.
+    fn minor(v: &str) -> String {
+        v.split('.').take(2).collect::<Vec<_>>().join(".")
     }
-    out
+
+    /// The frames of each connection, in order.
+    fn conns(&self) -> Vec<Vec<(&str, &[u8])>> {
+        let mut ids: Vec<u64> = self.frames.iter().map(|f| f.0).collect();
+        ids.sort();
+        ids.dedup();
+        ids.iter()
+            .map(|id| {
+                self.frames
+                    .iter()
+                    .filter(|f| f.0 == *id)
+                    .map(|f| (f.1.as_str(), f.2.as_slice()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// (request, reply) pairs after each connection's handshake (6 frames).
+    fn exchanges(&self) -> Vec<(Request, Reply)> {
+        let mut out = Vec::new();
+        for conn in self.conns() {
+            let rest = &conn[6.min(conn.len())..];
+            for pair in rest.windows(2) {
+                if pair[0].0 == "C>S" && pair[1].0 == "S>C" {
+                    if let (Ok(q), Ok(r)) = (Request::decode(pair[0].1), Reply::decode(pair[1].1)) {
+                        out.push((q, r));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn captures() -> Vec<Capture> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/captures");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            let mut c = Capture {
+                name: String::new(),
+                server: String::new(),
+                client: String::new(),
+                authkey: Vec::new(),
+                frames: Vec::new(),
+            };
+            for line in text.lines().filter(|l| !l.starts_with('#')) {
+                let parts: Vec<&str> = line.split_whitespace().collect();
+                match parts.as_slice() {
+                    ["name", n] => c.name = n.to_string(),
+                    ["server_python", v] => c.server = v.to_string(),
+                    ["client_python", v] => c.client = v.to_string(),
+                    ["authkey", k] => c.authkey = unhex(k),
+                    ["family", _] => {}
+                    ["frame", conn, dir, _seq, hex] => {
+                        c.frames
+                            .push((conn.parse().unwrap(), dir.to_string(), unhex(hex)))
+                    }
+                    ["frame", conn, dir, _seq] => {
+                        c.frames
+                            .push((conn.parse().unwrap(), dir.to_string(), Vec::new()))
+                    }
+                    other => panic!("{}: bad line {other:?}", f.display()),
+                }
+            }
+            assert!(!c.frames.is_empty(), "{}: no frames", f.display());
+            c
+        })
+        .collect()
+}
+
+#[test]
+fn captures_cover_cpython_3_11_3_12_and_3_13() {
+    let caps = captures();
+    for v in ["3.11", "3.12", "3.13"] {
+        let as_server = caps
+            .iter()
+            .filter(|c| Capture::minor(&c.server) == v)
+            .count();
+        let as_client = caps
+            .iter()
+            .filter(|c| Capture::minor(&c.client) == v)
+            .count();
+        println!("CPython {v}: {as_server} captures as server, {as_client} as client");
+        assert!(
+            as_server > 0 && as_client > 0,
+            "no capture with CPython {v}"
+        );
+        // A whole SyncManager scenario with this version on both sides.
+        assert!(
+            caps.iter().any(|c| c.name.starts_with("sync-")
+                && Capture::minor(&c.server) == v
+                && Capture::minor(&c.client) == v),
+            "no sync scenario for {v}"
+        );
+    }
 }
 
 #[test]
 fn every_captured_frame_decodes() {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/docs/protocol-captures/out");
-    let Ok(rd) = std::fs::read_dir(&dir) else {
-        eprintln!(
-            "skipping: {} not present (the shared/ docs are not checked out beside the repo)",
-            dir.display()
-        );
-        return;
-    };
-    let mut files: Vec<PathBuf> = rd
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
     let mut total = 0;
-    for f in files {
-        let text = std::fs::read_to_string(&f).unwrap();
-        let mut per_conn: HashMap<u64, usize> = HashMap::new();
-        for (conn, payload) in capture_frames(&text) {
-            let n = per_conn.entry(conn).or_default();
-            *n += 1;
+    let mut per_version: HashMap<String, usize> = HashMap::new();
+    for c in captures() {
+        for conn in c.conns() {
             // the first 6 frames of each connection are the authkey handshake (not pickles)
-            if *n <= 6 || payload.first() != Some(&0x80) {
-                continue;
-            }
-            let v = loads(&payload)
-                .unwrap_or_else(|e| panic!("{}: conn {conn}: {e}\n{payload:02x?}", f.display()));
-            // Everything re-encodes and decodes to the same value.
-            let again = loads(&dumps(&v).unwrap()).unwrap();
-            assert!(
-                again.identical(&v),
-                "{}: re-encode changed {v}",
-                f.display()
-            );
-            // Every frame is a request or a reply.
-            match v.as_tuple().map(|t| t.len()) {
-                Some(4) => {
-                    Request::from_value(v).unwrap();
+            for (dir, payload) in conn.into_iter().skip(6) {
+                assert_eq!(payload.first(), Some(&0x80), "{}: not a pickle", c.name);
+                let v =
+                    loads(payload).unwrap_or_else(|e| panic!("{}: {e}\n{payload:02x?}", c.name));
+                // Everything re-encodes and decodes to the same value.
+                let again = loads(&dumps(&v).unwrap()).unwrap();
+                assert!(again.identical(&v), "{}: re-encode changed {v}", c.name);
+                // Requests go client to server, replies the other way.
+                if dir == "C>S" {
+                    Request::from_value(v)
+                        .unwrap_or_else(|e| panic!("{}: not a request: {e}", c.name));
+                } else {
+                    Reply::from_value(v).unwrap_or_else(|e| panic!("{}: not a reply: {e}", c.name));
                 }
-                Some(2) => {
-                    Reply::from_value(v).unwrap();
-                }
-                _ => panic!("{}: neither request nor reply: {v}", f.display()),
+                let sender = if dir == "C>S" { &c.client } else { &c.server };
+                *per_version.entry(Capture::minor(sender)).or_default() += 1;
+                total += 1;
             }
-            total += 1;
         }
     }
-    println!("decoded {total} captured pickle frames");
+    println!("decoded {total} captured pickle frames: {per_version:?}");
     assert!(total > 1000, "expected > 1000 frames, found {total}");
+    for v in ["3.11", "3.12", "3.13"] {
+        assert!(
+            per_version.get(v).copied().unwrap_or(0) > 100,
+            "{v}: {per_version:?}"
+        );
+    }
+}
+
+#[test]
+fn every_captured_handshake_verifies_byte_for_byte() {
+    use mpshare::manager::auth::{
+        answer_for, verify_reply, DigestName, CHALLENGE, FAILURE, WELCOME,
+    };
+    let (mut checked, mut refused) = (0, 0);
+    for c in captures() {
+        'conn: for conn in c.conns() {
+            // S>C challenge, C>S answer, S>C verdict; then the client challenges the server.
+            for (k, challenger, answerer) in [(0, &c.server, &c.client), (3, &c.client, &c.server)]
+            {
+                let body = conn[k].1.strip_prefix(CHALLENGE).expect("a challenge");
+                let answer = conn[k + 1].1;
+                if Capture::minor(challenger).as_str() >= "3.12" {
+                    assert!(
+                        body.starts_with(b"{sha256}") && body.len() == 48,
+                        "{}",
+                        c.name
+                    );
+                } else {
+                    assert_eq!(body.len(), 20, "{}: 3.11 challenge", c.name);
+                }
+                if conn[k + 2].1 == FAILURE {
+                    // A client that used another key (the scenario does this once): refused,
+                    // and our check refuses it too.
+                    assert!(!verify_reply(&c.authkey, body, answer), "{}", c.name);
+                    refused += 1;
+                    continue 'conn;
+                }
+                assert_eq!(conn[k + 2].1, WELCOME, "{}", c.name);
+                // 3.12+ answer with our rule; 3.11 with raw HMAC-MD5 over the whole body.
+                let expected = if Capture::minor(answerer).as_str() >= "3.12" {
+                    answer_for(&c.authkey, body).unwrap()
+                } else {
+                    DigestName::Md5.mac(&c.authkey, body)
+                };
+                assert_eq!(
+                    answer,
+                    expected.as_slice(),
+                    "{} ({answerer} answering)",
+                    c.name
+                );
+                assert!(verify_reply(&c.authkey, body, answer), "{}", c.name);
+                checked += 1;
+            }
+        }
+    }
+    println!("{checked} captured challenges verified, {refused} refused as recorded");
+    assert!(checked > 100 && refused > 0);
+}
+
+#[test]
+fn same_scenario_same_meaning_in_every_version() {
+    let caps = captures();
+    let sync: Vec<&Capture> = caps
+        .iter()
+        .filter(|c| c.name.starts_with("sync-"))
+        .collect();
+    let versions: Vec<String> = sync.iter().map(|c| Capture::minor(&c.server)).collect();
+    assert_eq!(versions, ["3.11", "3.12", "3.13"]);
+    for c in sync {
+        let ex = c.exchanges();
+        let find = |pred: &dyn Fn(&Request) -> bool| -> &Reply {
+            &ex.iter()
+                .find(|(q, _)| pred(q))
+                .unwrap_or_else(|| panic!("{}: request not found", c.name))
+                .1
+        };
+        // create('dict') → 17 exposed names, __iter__ twice.
+        let Reply::Return(PyValue::Tuple(t)) =
+            find(&|q| q.method == "create" && q.args.first() == Some(&PyValue::str("dict")))
+        else {
+            panic!("{}: create dict reply", c.name)
+        };
+        let names = t[1].as_tuple().unwrap();
+        assert_eq!(names.len(), 17, "{}", c.name);
+        assert_eq!(
+            names
+                .iter()
+                .filter(|n| n.as_str() == Some("__iter__"))
+                .count(),
+            2
+        );
+        // d['missing'] → KeyError('missing').
+        let r = find(&|q| {
+            q.method == "__getitem__" && q.args.first() == Some(&PyValue::str("missing"))
+        });
+        match r.clone().into_result().unwrap_err() {
+            mpshare::Error::Remote { class, message } => {
+                assert_eq!(
+                    (class.as_str(), message.as_str()),
+                    ("builtins.KeyError", "'missing'"),
+                    "{}",
+                    c.name
+                )
+            }
+            other => panic!("{}: {other}", c.name),
+        }
+        // iter(d) → #PROXY of an Iterator.
+        let Reply::Proxy { exposed, token } = find(&|q| q.method == "__iter__") else {
+            panic!("{}: __iter__ reply", c.name)
+        };
+        assert_eq!(
+            exposed,
+            &["__next__", "send", "throw", "close"],
+            "{}",
+            c.name
+        );
+        assert_eq!(token.typeid, "Iterator");
+        // ns.missing → AttributeError naming the attribute.
+        let r = find(&|q| {
+            q.method == "__getattribute__" && q.args.first() == Some(&PyValue::str("missing"))
+        });
+        let Reply::Error(e) = r else {
+            panic!("{}: {r:?}", c.name)
+        };
+        let (m, n, args) = e.as_exception().unwrap();
+        assert_eq!((m, n), ("builtins", "AttributeError"), "{}", c.name);
+        assert!(
+            args[0].as_str().unwrap().contains("'missing'"),
+            "{}",
+            c.name
+        );
+        // q.get(timeout=0.1) on an empty queue → _queue.Empty.
+        let r = find(&|q| q.method == "get" && q.kwarg("timeout").is_some());
+        match r.clone().into_result().unwrap_err() {
+            mpshare::Error::Remote { class, .. } => assert_eq!(class, "_queue.Empty", "{}", c.name),
+            other => panic!("{}: {other}", c.name),
+        }
+    }
 }
 
 #[test]
@@ -197,9 +407,10 @@ fn proxy_reply_token() {
     };
     assert_eq!(exposed, ["__next__", "send", "throw", "close"]);
     assert_eq!(token.typeid, "Iterator");
-    let addr = token.address.as_tuple().unwrap();
-    assert_eq!(addr[0].as_str(), Some("127.0.0.1"));
-    assert!(addr[1].as_i64().is_some());
+    match &token.address {
+        TokenAddress::Addr(Address::Tcp(sa)) => assert_eq!(sa.ip().to_string(), "127.0.0.1"),
+        other => panic!("expected a TCP token address, found {other:?}"),
+    }
     assert_eq!(token.id.len(), 12);
 }
 

@@ -65,9 +65,13 @@ fn check(data: &[u8]) {
         assert!(acc.0 <= limits.max_elements, "elements {}", acc.0);
         assert!(acc.1 <= limits.max_depth + 1, "depth {}", acc.1);
         assert!(acc.2 <= limits.max_total_bytes, "bytes {}", acc.2);
-        // anything decoded can be encoded again
-        let _ = dumps(&v);
+        // Anything decoded encodes again, and that encoding decodes to the same value.
+        let bytes = dumps(&v).unwrap_or_else(|e| panic!("decoded {v} but cannot encode it: {e}"));
+        let again = loads(&bytes)
+            .unwrap_or_else(|e| panic!("our encoding of {v} does not decode: {e}\n{bytes:02x?}"));
+        assert!(again.identical(&v), "round trip changed {v} into {again}");
     }
+    // The default limits: an error or a value, never a panic (checked by returning at all).
     let _ = loads(data);
 }
 

@@ -117,7 +117,14 @@ fn other_formats_see_plain_data() {
 
 #[test]
 fn pyvalues_keep_their_type_through_a_manager_proxy() {
-    let m = Manager::start().unwrap();
+    let started = Manager::start().unwrap();
+    // Every call bounded: a lost reply fails the test instead of hanging it.
+    let cfg = mpshare::manager::client::ClientConfig {
+        call_timeout: Some(std::time::Duration::from_secs(30)),
+        server_call_timeout: std::time::Duration::from_secs(30),
+        ..Default::default()
+    };
+    let m = Manager::connect_with(started.address(), started.authkey().clone(), cfg).unwrap();
     let d = m.dict().unwrap();
     for (i, v) in lossy_under_plain_shape().into_iter().enumerate() {
         let key = format!("k{i}");

@@ -4,12 +4,25 @@
 
 use std::time::{Duration, Instant};
 
-use mpshare::manager::client::Manager;
+use mpshare::manager::client::{ClientConfig, Manager};
+use mpshare::manager::LocalManager;
+
+/// A client of the started server with every call bounded: a lost reply fails the test with
+/// `Error::Timeout` instead of hanging the suite.
+fn timed(m: &LocalManager) -> Manager {
+    let cfg = ClientConfig {
+        call_timeout: Some(Duration::from_secs(30)),
+        server_call_timeout: Duration::from_secs(30),
+        ..ClientConfig::default()
+    };
+    Manager::connect_with(m.address(), m.authkey().clone(), cfg).expect("connect")
+}
 use mpshare::manager::pickle::PyValue;
 
 #[test]
 fn pipelined_results_in_order() {
-    let m = Manager::start().expect("start");
+    let started = Manager::start().expect("start");
+    let m = timed(&started);
     let d = m.dict().unwrap();
     let mut p = m.pipeline();
     for i in 0..5000 {
@@ -35,11 +48,12 @@ fn pipelined_results_in_order() {
 
 #[test]
 fn blocking_call_inside_a_pipeline_waits_for_its_turn() {
-    let m = Manager::start().expect("start");
+    let started = Manager::start().expect("start");
+    let m = timed(&started);
     let lock = m.lock().unwrap();
     let d = m.dict().unwrap();
     lock.acquire().unwrap();
-    let m2 = m.client();
+    let m2 = m.clone();
     let token = lock.token().clone();
     let dict_token = d.token().clone();
     let worker = std::thread::spawn(move || {
@@ -71,9 +85,10 @@ fn blocking_call_inside_a_pipeline_waits_for_its_turn() {
     let (waited, r) = worker.join().unwrap();
     assert!(r.iter().all(|x| x.is_ok()), "{r:?}");
     assert_eq!(r[0].as_ref().unwrap(), &PyValue::Bool(true));
+    // It waited for the release (300 ms later), and was answered soon after it.
     assert!(
-        waited >= Duration::from_millis(250),
-        "acquire did not wait: {waited:?}"
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(5),
+        "acquire inside the pipeline returned after {waited:?}"
     );
     let k: i64 = d.get_item("k").unwrap();
     assert_eq!(k, 1);

@@ -204,8 +204,8 @@ fn char_arrays_value_raw_set_value() {
     assert_eq!(a.value().unwrap(), b"abcdef");
     assert!(matches!(
         a.set_value(b"abcdefg"),
-        Err(Error::LengthMismatch {
-            expected: 6,
+        Err(Error::TooLong {
+            capacity: 6,
             found: 7
         })
     ));

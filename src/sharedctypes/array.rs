@@ -4,10 +4,11 @@ use std::fmt;
 use std::ops::{Deref, DerefMut, Range};
 use std::sync::atomic::Ordering;
 
-use super::cell::{AtomicInt, Init, Shared};
-use crate::shm::{LockKind, SegKind};
+use super::cell::{AtomicInt, Init, Shared, Spec};
+use super::synchronized::{sealed, RawObject, Synchronized};
+use crate::shm::{LockKind, Options, SegKind, SegmentId, Target};
 use crate::synchronize::{AnyLock, LockGuard};
-use crate::{Acquired, CChar, Element, Error, Result, TypeCode};
+use crate::{CChar, Element, Error, Result, TypeCode};
 
 /// Shared elements with no lock (Python's `RawArray`).
 ///
@@ -41,6 +42,15 @@ impl<T: Element + fmt::Debug> fmt::Debug for RawArray<T> {
 }
 
 impl<T: Element> RawArray<T> {
+    fn make(target: Target<'_>, spec: Spec, init: Init<'_, T>) -> Result<(Self, bool)> {
+        let (cells, _, created) = Shared::build(target, spec, init)?;
+        Ok((RawArray { cells }, created))
+    }
+
+    fn spec(len: usize) -> Spec {
+        Spec::of::<T>(SegKind::Array, len, LockKind::None)
+    }
+
     /// `len` zeroed elements in a new anonymous segment, inherited by `fork` children.
     ///
     /// ```
@@ -49,8 +59,7 @@ impl<T: Element> RawArray<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn new(len: usize) -> Result<Self> {
-        let (cells, _) = Shared::build(None, SegKind::Array, len, Init::Zeroed, LockKind::None)?;
-        Ok(RawArray { cells })
+        Ok(Self::make(Target::Anonymous, Self::spec(len), Init::Zeroed)?.0)
     }
 
     /// A copy of `data` in a new anonymous segment.
@@ -61,14 +70,18 @@ impl<T: Element> RawArray<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn from_slice(data: &[T]) -> Result<Self> {
-        let (cells, _) = Shared::build(
-            None,
-            SegKind::Array,
-            data.len(),
-            Init::Copy(data),
-            LockKind::None,
-        )?;
-        Ok(RawArray { cells })
+        let spec = Self::spec(data.len());
+        Ok(Self::make(Target::Anonymous, spec, Init::Copy(data))?.0)
+    }
+
+    /// Zeroed elements recorded with an N-D `shape` (C order), read back by
+    /// [`shape`](Self::shape) in every process. For the process module's N-D arrays.
+    #[allow(dead_code)] // the N-D constructors of `crate::process` call this
+    pub(crate) fn with_shape(target: Target<'_>, shape: Vec<usize>) -> Result<(Self, bool)> {
+        let len = shape.iter().product();
+        let mut spec = Self::spec(len);
+        spec.shape = Some(shape);
+        Self::make(target, spec, Init::Zeroed)
     }
 
     /// Create the named array `name` of `len` zeroed elements.
@@ -82,14 +95,38 @@ impl<T: Element> RawArray<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn create(name: &str, len: usize) -> Result<Self> {
-        let (cells, _) = Shared::build(
-            Some(name),
-            SegKind::Array,
-            len,
+        Self::create_with(name, len, &Options::default())
+    }
+
+    /// [`create`](Self::create) with [`Options`] (the permission bits).
+    ///
+    /// ```
+    /// use mpshare::{shm::Options, RawArray};
+    /// let name = format!("mpshare-doc-ra-mode-{}", std::process::id());
+    /// let _a = RawArray::<u8>::create_with(&name, 4, &Options::default().mode(0o660))?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn create_with(name: &str, len: usize, opts: &Options) -> Result<Self> {
+        Ok(Self::make(Target::Create(name, opts), Self::spec(len), Init::Zeroed)?.0)
+    }
+
+    /// Open the named array `name` of `len` elements, or create it zeroed; `true` when this
+    /// call created it. Race-free (one creator; the others wait for its header).
+    ///
+    /// ```
+    /// let name = format!("mpshare-doc-ra-ooc-{}", std::process::id());
+    /// let opts = mpshare::shm::Options::default();
+    /// let (_a, created) = mpshare::RawArray::<u8>::open_or_create(&name, 3, &opts)?;
+    /// assert!(created);
+    /// assert!(mpshare::RawArray::<u8>::open_or_create(&name, 4, &opts).is_err()); // 3 != 4
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn open_or_create(name: &str, len: usize, opts: &Options) -> Result<(Self, bool)> {
+        Self::make(
+            Target::OpenOrCreate(name, opts),
+            Self::spec(len),
             Init::Zeroed,
-            LockKind::None,
-        )?;
-        Ok(RawArray { cells })
+        )
     }
 
     /// Create the named array `name` holding a copy of `data`.
@@ -101,17 +138,17 @@ impl<T: Element> RawArray<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn create_from(name: &str, data: &[T]) -> Result<Self> {
-        let (cells, _) = Shared::build(
-            Some(name),
-            SegKind::Array,
-            data.len(),
-            Init::Copy(data),
-            LockKind::None,
-        )?;
-        Ok(RawArray { cells })
+        let target = Target::Create(name, &Options::default());
+        Ok(Self::make(target, Self::spec(data.len()), Init::Copy(data))?.0)
     }
 
-    /// Open the named array `name` (any length; its lock, if any, is ignored).
+    /// Open the named array `name` (any length) made by [`RawArray::create`].
+    ///
+    /// A segment with a lock in its header (made by [`Array::create`]) is refused with
+    /// [`Error::LayoutMismatch`]: lockless writes through this handle could alias a live
+    /// [`ArrayGuard`] of this process. Open it as an [`Array`], or, promising that no guard
+    /// on it lives in this process while you use the handle, with the `unsafe`
+    /// [`open_ignoring_lock`](Self::open_ignoring_lock).
     ///
     /// ```
     /// let name = format!("mpshare-doc-ra-open-{}", std::process::id());
@@ -121,11 +158,11 @@ impl<T: Element> RawArray<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn open(name: &str) -> Result<Self> {
-        let (cells, _) = Shared::attach(name, SegKind::Array, None, None)?;
-        Ok(RawArray { cells })
+        Self::open_raw(name, None)
     }
 
-    /// Open the named array `name`, which must have exactly `len` elements.
+    /// Open the named array `name`, which must have exactly `len` elements (and no lock, as
+    /// for [`open`](Self::open)).
     ///
     /// ```
     /// let name = format!("mpshare-doc-ra-openx-{}", std::process::id());
@@ -134,8 +171,55 @@ impl<T: Element> RawArray<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn open_exact(name: &str, len: usize) -> Result<Self> {
-        let (cells, _) = Shared::attach(name, SegKind::Array, Some(len), None)?;
+        Self::open_raw(name, Some(len))
+    }
+
+    fn open_raw(name: &str, len: Option<usize>) -> Result<Self> {
+        let (cells, lock) = Shared::attach(name, SegKind::Array, len, Some(LockKind::None))
+            .map_err(|e| match e {
+                Error::LayoutMismatch { name, holds, asked } => Error::LayoutMismatch {
+                    name,
+                    holds,
+                    asked: asked.replace("Array<", "RawArray<") + " without a lock",
+                },
+                e => e,
+            })?;
+        debug_assert!(lock.is_none());
         Ok(RawArray { cells })
+    }
+
+    /// Open the named array `name` whatever lock its header holds, and ignore that lock.
+    ///
+    /// # Safety
+    /// While this handle (or a clone) is used, no [`ArrayGuard`] on the same segment lives in
+    /// this process: a guard hands out `&mut [T]` over the elements, which lockless writes
+    /// (and reads) through this handle would alias.
+    ///
+    /// ```
+    /// let name = format!("mpshare-doc-ra-ign-{}", std::process::id());
+    /// let a = mpshare::Array::<u32>::create(&name, 2)?;
+    /// // SAFETY: no guard on `a` is taken while `raw` is used.
+    /// let raw = unsafe { mpshare::RawArray::<u32>::open_ignoring_lock(&name)? };
+    /// raw.fetch_add(1, 3)?;
+    /// assert_eq!(a.get(1)?, 3);
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub unsafe fn open_ignoring_lock(name: &str) -> Result<Self> {
+        let (cells, _) = Shared::attach(name, SegKind::Array, None, None)?;
+        Ok(RawArray { cells })
+    }
+
+    /// The N-D shape recorded in the header: `[len]` for a 1-D array.
+    ///
+    /// ```
+    /// assert_eq!(mpshare::RawArray::<u8>::new(5)?.shape(), vec![5]);
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn shape(&self) -> Vec<usize> {
+        match self.cells.shape() {
+            Some(s) => s.to_vec(),
+            None => vec![self.len()],
+        }
     }
 
     /// Number of elements.
@@ -309,6 +393,23 @@ impl<T: Element> RawArray<T> {
     }
 }
 
+impl<T: Element> sealed::Sealed for RawArray<T> {}
+
+impl<T: Element> RawObject for RawArray<T> {
+    fn name(&self) -> Option<&str> {
+        RawArray::name(self)
+    }
+    fn persist(&self) {
+        RawArray::persist(self)
+    }
+    fn unlink(&self) -> Result<()> {
+        RawArray::unlink(self)
+    }
+    fn typecode(&self) -> Option<TypeCode> {
+        T::TYPECODE
+    }
+}
+
 impl<T: AtomicInt> RawArray<T> {
     /// Atomically add `v` to element `i`, returning the previous value.
     ///
@@ -368,8 +469,8 @@ impl RawArray<CChar> {
 
 fn set_cstr(cells: &Shared<CChar>, bytes: &[u8]) -> Result<()> {
     if bytes.len() > cells.len() {
-        return Err(Error::LengthMismatch {
-            expected: cells.len(),
+        return Err(Error::TooLong {
+            capacity: cells.len(),
             found: bytes.len(),
         });
     }
@@ -380,11 +481,18 @@ fn set_cstr(cells: &Shared<CChar>, bytes: &[u8]) -> Result<()> {
     cells.store_range(0, &data)
 }
 
-/// Shared elements with an interprocess lock (Python's `multiprocessing.Array`, `lock=True`).
+/// Shared elements with an interprocess lock (Python's `multiprocessing.Array`, `lock=True`):
+/// a [`Synchronized`] [`RawArray`], whose lock methods ([`get_lock`](Synchronized::get_lock),
+/// [`acquire`](Synchronized::acquire), [`name`](Synchronized::name), ...) it shares with
+/// [`Value`](crate::Value).
 ///
 /// Every method takes the lock once; [`lock`](Array::lock) gives a guard that derefs to
-/// `&[T]` / `&mut [T]` over the shared memory itself (no copy), for numeric work. All writers
-/// must go through the lock (or own their elements exclusively) while a guard lives.
+/// `&[T]` / `&mut [T]` over the shared memory itself (no copy), for numeric work. In this
+/// process nothing else can touch the elements while a guard lives: other handles of the
+/// same segment (clones, re-opens, [`DynArray`](crate::DynArray)) wait for the lock or, on
+/// the guard's own thread, get [`Error::GuardAlreadyHeld`]; lockless handles need `unsafe`
+/// ([`get_obj`](Array::get_obj), [`RawArray::open_ignoring_lock`]). Another process that
+/// ignores the lock is not something any API can prevent (see the crate's *Soundness* notes).
 ///
 /// ```
 /// use mpshare::Array;
@@ -397,31 +505,23 @@ fn set_cstr(cells: &Shared<CChar>, bytes: &[u8]) -> Result<()> {
 /// assert_eq!(a.lock()?.iter().sum::<f64>(), 499500.0);
 /// # Ok::<(), mpshare::Error>(())
 /// ```
-#[derive(Clone)]
-pub struct Array<T: Element> {
-    raw: RawArray<T>,
-    lock: AnyLock,
-}
+pub type Array<T> = Synchronized<RawArray<T>>;
 
-impl<T: Element + fmt::Debug> fmt::Debug for Array<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Array")
-            .field("raw", &self.raw)
-            .field("lock", &self.lock)
-            .finish()
+impl<T: Element> Synchronized<RawArray<T>> {
+    fn make(target: Target<'_>, len: usize, init: Init<'_, T>) -> Result<(Self, bool)> {
+        let spec = Spec::of::<T>(SegKind::Array, len, LockKind::RLock);
+        let (cells, lock, created) = Shared::build(target, spec, init)?;
+        Ok((Self::assemble(RawArray { cells }, lock)?, created))
     }
-}
 
-impl<T: Element> Array<T> {
-    fn assemble(cells: Shared<T>, lock: Option<crate::synchronize::raw::RawMutex>) -> Result<Self> {
-        let lock = lock.ok_or_else(|| Error::BadSegment {
-            name: cells.segment().name().unwrap_or("<anonymous>").to_string(),
-            reason: "no lock".into(),
-        })?;
-        Ok(Array {
-            raw: RawArray { cells },
-            lock: AnyLock::from_raw(lock),
-        })
+    /// Zeroed elements with an RLock, recorded with an N-D `shape` (C order). For the
+    /// process module's N-D arrays.
+    #[allow(dead_code)] // the N-D constructors of `crate::process` call this
+    pub(crate) fn with_shape(target: Target<'_>, shape: Vec<usize>) -> Result<(Self, bool)> {
+        let mut spec = Spec::of::<T>(SegKind::Array, shape.iter().product(), LockKind::RLock);
+        spec.shape = Some(shape);
+        let (cells, lock, created) = Shared::build(target, spec, Init::Zeroed)?;
+        Ok((Self::assemble(RawArray { cells }, lock)?, created))
     }
 
     /// `len` zeroed elements with their own RLock.
@@ -431,8 +531,7 @@ impl<T: Element> Array<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn new(len: usize) -> Result<Self> {
-        let (c, l) = Shared::build(None, SegKind::Array, len, Init::Zeroed, LockKind::RLock)?;
-        Self::assemble(c, l)
+        Ok(Self::make(Target::Anonymous, len, Init::Zeroed)?.0)
     }
 
     /// A copy of `data` with its own RLock.
@@ -442,14 +541,7 @@ impl<T: Element> Array<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn from_slice(data: &[T]) -> Result<Self> {
-        let (c, l) = Shared::build(
-            None,
-            SegKind::Array,
-            data.len(),
-            Init::Copy(data),
-            LockKind::RLock,
-        )?;
-        Self::assemble(c, l)
+        Ok(Self::make(Target::Anonymous, data.len(), Init::Copy(data))?.0)
     }
 
     /// `len` zeroed elements guarded by an existing lock.
@@ -463,9 +555,8 @@ impl<T: Element> Array<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn with_lock(len: usize, lock: impl Into<AnyLock>) -> Result<Self> {
-        let (cells, _) = Shared::build(None, SegKind::Array, len, Init::Zeroed, LockKind::None)?;
-        Ok(Array {
-            raw: RawArray { cells },
+        Ok(Synchronized {
+            raw: RawArray::new(len)?,
             lock: lock.into(),
         })
     }
@@ -481,14 +572,36 @@ impl<T: Element> Array<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn create(name: &str, len: usize) -> Result<Self> {
-        let (c, l) = Shared::build(
-            Some(name),
-            SegKind::Array,
-            len,
-            Init::Zeroed,
-            LockKind::RLock,
-        )?;
-        Self::assemble(c, l)
+        Self::create_with(name, len, &Options::default())
+    }
+
+    /// [`create`](Self::create) with [`Options`] (the permission bits).
+    ///
+    /// ```
+    /// use mpshare::{shm::Options, Array};
+    /// let name = format!("mpshare-doc-a-mode-{}", std::process::id());
+    /// let _a = Array::<f64>::create_with(&name, 4, &Options::default().mode(0o660))?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn create_with(name: &str, len: usize, opts: &Options) -> Result<Self> {
+        Ok(Self::make(Target::Create(name, opts), len, Init::Zeroed)?.0)
+    }
+
+    /// Open the named array `name` of `len` elements, or create it zeroed; `true` when this
+    /// call created it. Race-free (one creator; the others wait for its header).
+    ///
+    /// ```
+    /// let name = format!("mpshare-doc-a-ooc-{}", std::process::id());
+    /// let opts = mpshare::shm::Options::default();
+    /// let (a, created) = mpshare::Array::<i64>::open_or_create(&name, 8, &opts)?;
+    /// let (b, again) = mpshare::Array::<i64>::open_or_create(&name, 8, &opts)?;
+    /// assert!(created && !again);
+    /// b.set(0, 1)?;
+    /// assert_eq!(a.get(0)?, 1);
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn open_or_create(name: &str, len: usize, opts: &Options) -> Result<(Self, bool)> {
+        Self::make(Target::OpenOrCreate(name, opts), len, Init::Zeroed)
     }
 
     /// Create the named array `name` holding a copy of `data`, with an RLock.
@@ -500,14 +613,8 @@ impl<T: Element> Array<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn create_from(name: &str, data: &[T]) -> Result<Self> {
-        let (c, l) = Shared::build(
-            Some(name),
-            SegKind::Array,
-            data.len(),
-            Init::Copy(data),
-            LockKind::RLock,
-        )?;
-        Self::assemble(c, l)
+        let target = Target::Create(name, &Options::default());
+        Ok(Self::make(target, data.len(), Init::Copy(data))?.0)
     }
 
     /// Open the named array `name` (any length) made by [`Array::create`].
@@ -546,7 +653,7 @@ impl<T: Element> Array<T> {
                 asked: format!("Array<{d}> with a lock"),
             });
         }
-        Self::assemble(c, l)
+        Self::assemble(RawArray { cells: c }, l)
     }
 
     /// Number of elements.
@@ -567,6 +674,16 @@ impl<T: Element> Array<T> {
     /// ```
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
+    }
+
+    /// The N-D shape recorded in the header: `[len]` for a 1-D array.
+    ///
+    /// ```
+    /// assert_eq!(mpshare::Array::<u8>::new(2)?.shape(), vec![2]);
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn shape(&self) -> Vec<usize> {
+        self.raw.shape()
     }
 
     /// Element `i`, under the lock.
@@ -619,7 +736,8 @@ impl<T: Element> Array<T> {
             })
     }
 
-    /// Copy `data` in from `start` under the lock (one `memcpy`).
+    /// Copy `data` in from `start` under the lock (one `memcpy`: a reader that ignores the
+    /// lock may see any mix of old and new bytes, even within one element).
     ///
     /// ```
     /// let a = mpshare::Array::<i32>::new(3)?;
@@ -654,124 +772,50 @@ impl<T: Element> Array<T> {
     /// let mut g = a.lock()?;
     /// g[0] = 5.0;
     /// assert_eq!(&g[..], &[5.0, 2.0]);
+    /// // Any other way to the same elements on this thread is refused while `g` lives:
+    /// assert!(matches!(a.clone().lock(), Err(mpshare::Error::GuardAlreadyHeld)));
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`Error::GuardAlreadyHeld`] if this thread already holds a guard on this array (the
-    /// recursive lock would let it in, and two live `&mut [T]` to the same memory are not
-    /// allowed).
+    /// [`Error::GuardAlreadyHeld`] if this thread already holds a guard on this array's
+    /// segment, through this handle or any other (clones, re-opens by name, handles sharing
+    /// its lock): the recursive lock would let it in, and two live `&mut [T]` to the same
+    /// memory are not allowed.
     pub fn lock(&self) -> Result<ArrayGuard<'_, T>> {
         let guard = self.lock.lock()?;
-        let key = self.raw.cells.as_ptr() as usize;
-        let fresh = GUARDED.with(|g| {
-            let mut g = g.borrow_mut();
-            if g.contains(&key) {
-                false
-            } else {
-                g.push(key);
-                true
-            }
-        });
-        if !fresh {
+        let key = self.raw.cells.id();
+        if !guarded_insert(key) {
             return Err(Error::GuardAlreadyHeld);
         }
         Ok(ArrayGuard {
             cells: &self.raw.cells,
+            key,
             guard,
         })
     }
 
-    /// The lock (Python's `get_lock()`).
-    ///
-    /// ```
-    /// let a = mpshare::Array::<u8>::new(1)?;
-    /// assert!(a.get_lock().is_recursive());
-    /// # Ok::<(), mpshare::Error>(())
-    /// ```
-    pub fn get_lock(&self) -> &AnyLock {
-        &self.lock
-    }
-
-    /// Acquire the lock; pair with [`release`](Array::release).
-    ///
-    /// ```
-    /// let a = mpshare::Array::<u8>::new(1)?;
-    /// let _ = a.acquire()?;
-    /// a.release()?;
-    /// # Ok::<(), mpshare::Error>(())
-    /// ```
-    pub fn acquire(&self) -> Result<Acquired> {
-        self.lock.acquire()
-    }
-
-    /// Release the lock.
-    ///
-    /// ```
-    /// let a = mpshare::Array::<u8>::new(1)?;
-    /// assert!(a.release().is_err());
-    /// # Ok::<(), mpshare::Error>(())
-    /// ```
-    pub fn release(&self) -> Result<()> {
-        self.lock.release()
-    }
-
     /// The unlocked elements (Python's `get_obj()`).
     ///
+    /// # Safety
+    /// While the returned handle (or a clone of it) is used, no [`ArrayGuard`] on this
+    /// segment lives in this process: the guard's `&mut [T]` would be aliased by the
+    /// lockless reads and writes. (Cross-process, lockless access is a race on values, never
+    /// undefined behaviour in this process.)
+    ///
     /// ```
     /// let a = mpshare::Array::<u8>::new(1)?;
-    /// a.get_obj().set(0, 1)?;
+    /// // SAFETY: no guard on `a` is alive.
+    /// unsafe { a.get_obj() }.set(0, 1)?;
+    /// assert_eq!(a.get(0)?, 1);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
-    pub fn get_obj(&self) -> &RawArray<T> {
+    pub unsafe fn get_obj(&self) -> &RawArray<T> {
         &self.raw
-    }
-
-    /// The typecode, or `None` for structs.
-    ///
-    /// ```
-    /// assert_eq!(mpshare::Array::<i8>::new(1)?.typecode(), Some(mpshare::TypeCode::SignedChar));
-    /// # Ok::<(), mpshare::Error>(())
-    /// ```
-    pub fn typecode(&self) -> Option<TypeCode> {
-        T::TYPECODE
-    }
-
-    /// The OS name of a named array.
-    ///
-    /// ```
-    /// assert!(mpshare::Array::<i8>::new(1)?.name().is_none());
-    /// # Ok::<(), mpshare::Error>(())
-    /// ```
-    pub fn name(&self) -> Option<&str> {
-        self.raw.name()
-    }
-
-    /// Keep the name when the creator's handles drop.
-    ///
-    /// ```
-    /// let name = format!("mpshare-doc-a-persist-{}", std::process::id());
-    /// mpshare::Array::<u8>::create(&name, 1)?.persist();
-    /// mpshare::shm::unlink(&name)?;
-    /// # Ok::<(), mpshare::Error>(())
-    /// ```
-    pub fn persist(&self) {
-        self.raw.persist();
-    }
-
-    /// Remove the name now.
-    ///
-    /// ```
-    /// let name = format!("mpshare-doc-a-unlink-{}", std::process::id());
-    /// mpshare::Array::<u8>::create(&name, 1)?.unlink()?;
-    /// # Ok::<(), mpshare::Error>(())
-    /// ```
-    pub fn unlink(&self) -> Result<()> {
-        self.raw.unlink()
     }
 }
 
-impl Array<CChar> {
+impl Synchronized<RawArray<CChar>> {
     /// The bytes up to the first NUL, under the lock.
     ///
     /// ```
@@ -807,8 +851,8 @@ impl Array<CChar> {
     pub fn set_value(&self, bytes: &[u8]) -> Result<()> {
         let mut g = self.lock()?;
         if bytes.len() > g.len() {
-            return Err(Error::LengthMismatch {
-                expected: g.len(),
+            return Err(Error::TooLong {
+                capacity: g.len(),
                 found: bytes.len(),
             });
         }
@@ -834,6 +878,7 @@ impl Array<CChar> {
 #[must_use = "the lock is released when the guard drops"]
 pub struct ArrayGuard<'a, T: Element> {
     cells: &'a Shared<T>,
+    key: SegmentId,
     guard: LockGuard<'a>,
 }
 
@@ -850,13 +895,31 @@ impl<T: Element> ArrayGuard<'_, T> {
 }
 
 thread_local! {
-    /// Arrays (by data address) this thread holds an [`ArrayGuard`] on.
-    static GUARDED: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Segments (by identity) this thread holds an [`ArrayGuard`] on.
+    static GUARDED: std::cell::RefCell<Vec<SegmentId>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Record a guard on `key` for this thread; `false` if this thread already holds one.
+fn guarded_insert(key: SegmentId) -> bool {
+    GUARDED.with(|g| {
+        let mut g = g.borrow_mut();
+        if g.contains(&key) {
+            false
+        } else {
+            g.push(key);
+            true
+        }
+    })
+}
+
+/// True when this thread holds an [`ArrayGuard`] on the segment `key`.
+pub(crate) fn guard_held(key: SegmentId) -> bool {
+    GUARDED.with(|g| g.borrow().contains(&key))
 }
 
 impl<T: Element> Drop for ArrayGuard<'_, T> {
     fn drop(&mut self) {
-        let key = self.cells.as_ptr() as usize;
+        let key = self.key;
         GUARDED.with(|g| g.borrow_mut().retain(|k| *k != key));
         // `guard` drops after this body and releases the lock.
     }
@@ -883,5 +946,27 @@ impl<T: Element + fmt::Debug> fmt::Debug for ArrayGuard<'_, T> {
         f.debug_struct("ArrayGuard")
             .field("len", &self.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn n_d_shape_is_recorded_and_read_back() {
+        let name = format!("mpshare-unit-shape-{}", std::process::id());
+        let opts = Options::default();
+        let (a, created) =
+            Array::<f32>::with_shape(Target::Create(&name, &opts), vec![2, 3, 4]).unwrap();
+        assert!(created);
+        assert_eq!((a.len(), a.shape()), (24, vec![2, 3, 4]));
+        assert_eq!(Array::<f32>::open(&name).unwrap().shape(), vec![2, 3, 4]);
+        let bad = RawArray::<f32>::with_shape(Target::Anonymous, vec![]).unwrap_err();
+        assert!(matches!(bad, Error::InvalidShape { .. }), "{bad}");
+        let nine = RawArray::<u8>::with_shape(Target::Anonymous, vec![1; 9]).unwrap_err();
+        assert!(matches!(nine, Error::InvalidShape { .. }), "{nine}");
+        let (r, _) = RawArray::<u8>::with_shape(Target::Anonymous, vec![4, 0]).unwrap();
+        assert_eq!((r.len(), r.shape()), (0, vec![4, 0]));
     }
 }

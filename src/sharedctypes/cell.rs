@@ -237,6 +237,8 @@ pub(crate) struct Shared<T: Element> {
     seg: std::sync::Arc<crate::shm::Segment>,
     ptr: *mut T,
     len: usize,
+    /// N-D shape recorded in the header (more than one dimension); `None` for 1-D and values.
+    shape: Option<std::sync::Arc<[usize]>>,
 }
 
 impl<T: Element> Clone for Shared<T> {
@@ -245,6 +247,7 @@ impl<T: Element> Clone for Shared<T> {
             seg: self.seg.clone(),
             ptr: self.ptr,
             len: self.len,
+            shape: self.shape.clone(),
         }
     }
 }
@@ -261,48 +264,82 @@ pub(crate) enum Init<'a, T> {
     Copy(&'a [T]),
 }
 
-use crate::shm::{self, ElemDesc, Expect, Layout, LockKind, SegKind};
+use crate::shm::{self, ElemDesc, Expect, Layout, LockKind, SegKind, Target};
 use crate::synchronize::raw::RawMutex;
 use crate::{Error, Result};
 
+/// What to build: kind, element, length, optional N-D shape, lock.
+pub(crate) struct Spec {
+    pub kind: SegKind,
+    pub len: usize,
+    pub shape: Option<Vec<usize>>,
+    pub lock: LockKind,
+    pub desc: ElemDesc,
+}
+
+impl Spec {
+    /// A spec for elements of `T` (1-D, or a single value).
+    pub(crate) fn of<T: Element>(kind: SegKind, len: usize, lock: LockKind) -> Spec {
+        Spec {
+            kind,
+            len,
+            shape: None,
+            lock,
+            desc: ElemDesc::of::<T>(),
+        }
+    }
+}
+
+/// A built or attached typed segment: the cells, the header lock, and whether this call
+/// created the segment.
+pub(crate) type Made<T> = (Shared<T>, Option<RawMutex>, bool);
+
 impl<T: Element> Shared<T> {
-    /// Build a new segment (named or anonymous) holding `len` elements.
-    pub(crate) fn build(
-        name: Option<&str>,
-        kind: SegKind,
-        len: usize,
-        init: Init<'_, T>,
-        lock: LockKind,
-    ) -> Result<(Shared<T>, Option<RawMutex>)> {
-        Self::build_as(name, kind, len, init, lock, ElemDesc::of::<T>())
+    fn from_built(built: shm::Built<RawMutex>) -> (Shared<T>, Option<RawMutex>) {
+        let shape = built
+            .layout
+            .shape
+            .as_ref()
+            .filter(|s| s.len() > 1)
+            .map(|s| std::sync::Arc::from(s.as_slice()));
+        (
+            Shared {
+                seg: built.seg,
+                ptr: built.data.cast(),
+                len: built.layout.len,
+                shape,
+            },
+            built.lock,
+        )
     }
 
-    /// [`Shared::build`] recording `desc` (for the dynamic API: `'l'` rather than `'q'`).
-    pub(crate) fn build_as(
-        name: Option<&str>,
-        kind: SegKind,
-        len: usize,
-        init: Init<'_, T>,
-        lock: LockKind,
-        desc: ElemDesc,
-    ) -> Result<(Shared<T>, Option<RawMutex>)> {
+    /// Build a new segment (anonymous, created, or opened-or-created) for `spec`.
+    pub(crate) fn build(target: Target<'_>, spec: Spec, init: Init<'_, T>) -> Result<Made<T>> {
         if let Some(code) = T::TYPECODE {
             // A user type claiming a typecode must have its layout.
             if code.size() != size_of::<T>() {
-                return Err(Error::LengthMismatch {
+                return Err(Error::ElementLayout {
+                    type_name: std::any::type_name::<T>(),
+                    typecode: code.as_char(),
                     expected: code.size(),
                     found: size_of::<T>(),
                 });
             }
         }
-        debug_assert_eq!((desc.size, desc.align), (size_of::<T>(), align_of::<T>()));
-        let layout = Layout {
-            kind,
-            elem: Some(desc),
-            len,
-            lock,
+        debug_assert_eq!(
+            (spec.desc.size, spec.desc.align),
+            (size_of::<T>(), align_of::<T>())
+        );
+        let len = spec.len;
+        let expect = Expect {
+            kind: spec.kind,
+            elem: Some(spec.desc),
+            len: Some(len),
+            lock: Some(spec.lock),
         };
-        let built = shm::build(name, layout, |data, bytes| {
+        let mut layout = Layout::new(spec.kind, Some(spec.desc), len, spec.lock);
+        layout.shape = spec.shape;
+        let (built, created) = shm::build_or_attach(target, layout, &expect, |data, bytes| {
             if let Init::Copy(src) = init {
                 debug_assert_eq!(std::mem::size_of_val(src), bytes);
                 // SAFETY: `data` has room for `len` elements (= src.len()), is aligned for T
@@ -310,14 +347,8 @@ impl<T: Element> Shared<T> {
                 unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), data.cast::<T>(), src.len()) };
             }
         })?;
-        Ok((
-            Shared {
-                seg: built.seg,
-                ptr: built.data.cast(),
-                len,
-            },
-            built.lock,
-        ))
+        let (s, l) = Self::from_built(built);
+        Ok((s, l, created))
     }
 
     /// Open a named segment holding elements of `T`.
@@ -348,15 +379,18 @@ impl<T: Element> Shared<T> {
             },
         )?;
         let recorded = built.layout.elem.and_then(|e| e.typecode);
-        Ok((
-            Shared {
-                seg: built.seg,
-                ptr: built.data.cast(),
-                len: built.layout.len,
-            },
-            built.lock,
-            recorded,
-        ))
+        let (s, l) = Self::from_built(built);
+        Ok((s, l, recorded))
+    }
+
+    /// The N-D shape recorded in the header, `None` for a 1-D array or a value.
+    pub(crate) fn shape(&self) -> Option<&[usize]> {
+        self.shape.as_deref()
+    }
+
+    /// The identity of the segment (the same for every handle and mapping of it).
+    pub(crate) fn id(&self) -> crate::shm::SegmentId {
+        self.seg.id()
     }
 
     pub(crate) fn len(&self) -> usize {

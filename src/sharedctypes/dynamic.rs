@@ -6,9 +6,11 @@
 
 use std::ops::Range;
 
-use super::cell::{Init, Shared};
-use crate::shm::{ElemDesc, LockKind, SegKind};
+use super::cell::{Init, Shared, Spec};
+use crate::shm::{self, ElemDesc, Expect, LockKind, Options, SegKind, Target};
+use crate::synchronize::raw::RawMutex;
 use crate::synchronize::AnyLock;
+use crate::typecode::with_element_type;
 use crate::{CChar, Error, Result, Scalar, TypeCode, WChar};
 
 #[derive(Clone)]
@@ -54,77 +56,74 @@ fn encode_all(code: TypeCode, init: &[Scalar]) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+macro_rules! into_cells {
+    ($($v:ident($t:ty)),* $(,)?) => {$(
+        impl From<Shared<$t>> for Cells {
+            fn from(s: Shared<$t>) -> Cells {
+                Cells::$v(s)
+            }
+        }
+    )*};
+}
+into_cells!(
+    C(CChar),
+    I8(i8),
+    U8(u8),
+    W(WChar),
+    I16(i16),
+    U16(u16),
+    I32(i32),
+    U32(u32),
+    I64(i64),
+    U64(u64),
+    F32(f32),
+    F64(f64)
+);
+
 impl Cells {
     fn build(
         code: TypeCode,
-        name: Option<&str>,
+        target: Target<'_>,
         kind: SegKind,
         len: usize,
         init: Option<&[Scalar]>,
         lock: LockKind,
-    ) -> Result<(Cells, Option<crate::synchronize::raw::RawMutex>)> {
+    ) -> Result<(Cells, Option<RawMutex>)> {
         let bytes = match init {
             Some(v) => Some(encode_all(code, v)?),
             None => None,
         };
-        macro_rules! mk {
-            ($v:ident, $t:ty) => {{
-                let typed: Option<Vec<$t>> = bytes.as_ref().map(|b| {
-                    b.chunks_exact(std::mem::size_of::<$t>())
-                        .map(bytemuck::pod_read_unaligned::<$t>)
-                        .collect()
-                });
-                let init = match &typed {
-                    Some(t) => Init::Copy(t.as_slice()),
-                    None => Init::Zeroed,
-                };
-                let (s, l) =
-                    Shared::<$t>::build_as(name, kind, len, init, lock, ElemDesc::of_code(code))?;
-                (Cells::$v(s), l)
-            }};
-        }
-        Ok(match code {
-            TypeCode::Char => mk!(C, CChar),
-            TypeCode::SignedChar => mk!(I8, i8),
-            TypeCode::UnsignedChar => mk!(U8, u8),
-            TypeCode::WChar => mk!(W, WChar),
-            TypeCode::Short => mk!(I16, i16),
-            TypeCode::UnsignedShort => mk!(U16, u16),
-            TypeCode::Int => mk!(I32, i32),
-            TypeCode::UnsignedInt => mk!(U32, u32),
-            TypeCode::Long | TypeCode::LongLong => mk!(I64, i64),
-            TypeCode::UnsignedLong | TypeCode::UnsignedLongLong => mk!(U64, u64),
-            TypeCode::Float => mk!(F32, f32),
-            TypeCode::Double => mk!(F64, f64),
+        with_element_type!(code, E => {
+            let typed: Option<Vec<E>> = bytes.as_ref().map(|b| {
+                b.chunks_exact(std::mem::size_of::<E>())
+                    .map(bytemuck::pod_read_unaligned::<E>)
+                    .collect()
+            });
+            let init = match &typed {
+                Some(t) => Init::Copy(t.as_slice()),
+                None => Init::Zeroed,
+            };
+            let spec = Spec {
+                kind,
+                len,
+                shape: None,
+                lock,
+                desc: ElemDesc::of_code(code),
+            };
+            let (s, l, _) = Shared::<E>::build(target, spec, init)?;
+            Ok((Cells::from(s), l))
         })
     }
 
-    fn attach(
-        code: TypeCode,
-        name: &str,
-        kind: SegKind,
-    ) -> Result<(Cells, Option<crate::synchronize::raw::RawMutex>, TypeCode)> {
-        macro_rules! at {
-            ($v:ident, $t:ty) => {{
-                let (s, l, rec) =
-                    Shared::<$t>::attach_as(name, kind, None, None, ElemDesc::of_code(code))?;
-                (Cells::$v(s), l, rec.unwrap_or(code))
-            }};
-        }
-        Ok(match code {
-            TypeCode::Char => at!(C, CChar),
-            TypeCode::SignedChar => at!(I8, i8),
-            TypeCode::UnsignedChar => at!(U8, u8),
-            TypeCode::WChar => at!(W, WChar),
-            TypeCode::Short => at!(I16, i16),
-            TypeCode::UnsignedShort => at!(U16, u16),
-            TypeCode::Int => at!(I32, i32),
-            TypeCode::UnsignedInt => at!(U32, u32),
-            TypeCode::Long | TypeCode::LongLong => at!(I64, i64),
-            TypeCode::UnsignedLong | TypeCode::UnsignedLongLong => at!(U64, u64),
-            TypeCode::Float => at!(F32, f32),
-            TypeCode::Double => at!(F64, f64),
+    fn attach(code: TypeCode, name: &str, kind: SegKind) -> Result<(Cells, Option<RawMutex>)> {
+        with_element_type!(code, E => {
+            let (s, l, _) = Shared::<E>::attach_as(name, kind, None, None, ElemDesc::of_code(code))?;
+            Ok((Cells::from(s), l))
         })
+    }
+
+    fn id(&self) -> shm::SegmentId {
+        each!(self, s => s.id())
     }
 
     fn len(&self) -> usize {
@@ -247,11 +246,28 @@ impl DynArray {
     }
 
     fn open_kind(name: &str, kind: SegKind) -> Result<Self> {
-        // Peek at the recorded typecode with a layout-agnostic open, then attach typed.
-        let code = peek_typecode(name, kind)?;
-        let (cells, lock, recorded) = Cells::attach(code, name, kind)?;
+        // Read the recorded typecode from the header ("any typecode" is what is asked), then
+        // attach typed.
+        let peek = shm::attach::<RawMutex>(
+            name,
+            &Expect {
+                kind,
+                elem: None,
+                len: None,
+                lock: None,
+            },
+        )?;
+        let code = peek
+            .layout
+            .elem
+            .and_then(|e| e.typecode)
+            .ok_or_else(|| Error::BadSegment {
+                name: name.to_string(),
+                reason: "no typecode recorded".into(),
+            })?;
+        let (cells, lock) = Cells::attach(code, name, kind)?;
         Ok(DynArray {
-            code: recorded,
+            code,
             cells,
             lock: lock.map(AnyLock::from_raw),
         })
@@ -266,7 +282,12 @@ impl DynArray {
         lock: LockKind,
     ) -> Result<Self> {
         let code = code_of(code)?;
-        let (cells, lock) = Cells::build(code, name, kind, len, init, lock)?;
+        let opts = Options::default();
+        let target = match name {
+            Some(n) => Target::Create(n, &opts),
+            None => Target::Anonymous,
+        };
+        let (cells, lock) = Cells::build(code, target, kind, len, init, lock)?;
         Ok(DynArray {
             code,
             cells,
@@ -329,6 +350,11 @@ impl DynArray {
             Some(l) => Some(l.lock()?),
             None => None,
         };
+        // The recursive lock lets this thread in while it holds an `ArrayGuard` on the same
+        // segment (another handle); touching the elements then would alias its `&mut [T]`.
+        if super::array::guard_held(self.cells.id()) {
+            return Err(Error::GuardAlreadyHeld);
+        }
         f()
     }
 
@@ -385,35 +411,6 @@ impl DynArray {
     pub fn to_vec(&self) -> Result<Vec<Scalar>> {
         self.read(0..self.len())
     }
-}
-
-fn peek_typecode(name: &str, kind: SegKind) -> Result<TypeCode> {
-    // Any typecode works for the peek: a mismatch error carries what the segment holds. Try
-    // each layout class until one attaches.
-    let mut last = None;
-    for code in [
-        TypeCode::Double,
-        TypeCode::Float,
-        TypeCode::LongLong,
-        TypeCode::UnsignedLongLong,
-        TypeCode::Int,
-        TypeCode::UnsignedInt,
-        TypeCode::WChar,
-        TypeCode::Short,
-        TypeCode::UnsignedShort,
-        TypeCode::SignedChar,
-        TypeCode::UnsignedChar,
-        TypeCode::Char,
-    ] {
-        match Cells::attach(code, name, kind) {
-            Ok((_, _, recorded)) => return Ok(recorded),
-            Err(e @ Error::LayoutMismatch { .. }) => last = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last.unwrap_or(Error::NotFound {
-        name: name.to_string(),
-    }))
 }
 
 /// A single cell whose type is chosen at run time by typecode (Python's

@@ -2,6 +2,8 @@
 //! lock), [`RawValue`]/[`RawArray`] (lock-free) and the typecode-keyed [`DynValue`]/[`DynArray`].
 //!
 //! * `cell`: atomic element access and `Shared<T>`, the typed view of a segment's data.
+//! * [`synchronized`]: [`Synchronized`], the one locked wrapper ([`Value`] and [`Array`] are
+//!   its aliases).
 //! * [`value`], [`array`](mod@array), [`dynamic`]: the public types.
 //! * `ndarray_view`: `ndarray` views (feature `ndarray`).
 
@@ -10,9 +12,11 @@ pub(crate) mod cell;
 pub mod dynamic;
 #[cfg(feature = "ndarray")]
 mod ndarray_view;
+pub mod synchronized;
 pub mod value;
 
 pub use array::{Array, ArrayGuard, RawArray};
 pub use cell::AtomicInt;
 pub use dynamic::{DynArray, DynValue};
+pub use synchronized::{RawObject, Synchronized};
 pub use value::{RawValue, Value, ValueGuard};

@@ -4,10 +4,11 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering;
 
-use super::cell::{AtomicInt, Init, Shared};
-use crate::shm::{LockKind, SegKind};
+use super::cell::{AtomicInt, Init, Shared, Spec};
+use super::synchronized::{sealed, RawObject, Synchronized};
+use crate::shm::{LockKind, Options, SegKind, Target};
 use crate::synchronize::{AnyLock, LockGuard};
-use crate::{Acquired, Element, Error, Result, TypeCode};
+use crate::{Element, Error, Result, TypeCode};
 
 /// A shared cell with no lock (Python's `RawValue` / `Value(..., lock=False)`).
 ///
@@ -40,6 +41,12 @@ impl<T: Element + fmt::Debug> fmt::Debug for RawValue<T> {
 }
 
 impl<T: Element> RawValue<T> {
+    fn make(target: Target<'_>, value: T) -> Result<(Self, bool)> {
+        let spec = Spec::of::<T>(SegKind::Value, 1, LockKind::None);
+        let (cell, _, created) = Shared::build(target, spec, Init::Copy(&[value]))?;
+        Ok((RawValue { cell }, created))
+    }
+
     /// A new anonymous shared cell holding `value`, inherited by `fork` children.
     ///
     /// ```
@@ -48,14 +55,7 @@ impl<T: Element> RawValue<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn new(value: T) -> Result<Self> {
-        let (cell, _) = Shared::build(
-            None,
-            SegKind::Value,
-            1,
-            Init::Copy(&[value]),
-            LockKind::None,
-        )?;
-        Ok(RawValue { cell })
+        Ok(Self::make(Target::Anonymous, value)?.0)
     }
 
     /// Create the named cell `name` (under `/dev/shm`, mode 0600) holding `value`.
@@ -76,14 +76,38 @@ impl<T: Element> RawValue<T> {
     /// # Errors
     /// [`Error::AlreadyExists`], [`Error::InvalidName`], OS errors.
     pub fn create(name: &str, value: T) -> Result<Self> {
-        let (cell, _) = Shared::build(
-            Some(name),
-            SegKind::Value,
-            1,
-            Init::Copy(&[value]),
-            LockKind::None,
-        )?;
-        Ok(RawValue { cell })
+        Self::create_with(name, value, &Options::default())
+    }
+
+    /// [`create`](Self::create) with [`Options`] (the permission bits).
+    ///
+    /// ```
+    /// use mpshare::{shm::Options, RawValue};
+    /// let name = format!("mpshare-doc-rv-mode-{}", std::process::id());
+    /// let _v = RawValue::create_with(&name, 1u8, &Options::default().mode(0o640))?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn create_with(name: &str, value: T, opts: &Options) -> Result<Self> {
+        Ok(Self::make(Target::Create(name, opts), value)?.0)
+    }
+
+    /// Open the named cell `name`, or create it holding `value` if it does not exist; `true`
+    /// when this call created it. Race-free: of many processes racing, exactly one creates
+    /// and the others open the fully built cell (or get [`Error::LayoutMismatch`] if it holds
+    /// another type).
+    ///
+    /// ```
+    /// let name = format!("mpshare-doc-rv-ooc-{}", std::process::id());
+    /// let opts = mpshare::shm::Options::default();
+    /// let (a, created) = mpshare::RawValue::open_or_create(&name, 5u64, &opts)?;
+    /// let (b, again) = mpshare::RawValue::open_or_create(&name, 9u64, &opts)?;
+    /// assert!(created && !again);
+    /// assert_eq!(b.get(), 5); // the creator's value
+    /// # drop(a);
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn open_or_create(name: &str, value: T, opts: &Options) -> Result<(Self, bool)> {
+        Self::make(Target::OpenOrCreate(name, opts), value)
     }
 
     /// Open the named cell `name`, made by [`RawValue::create`] or [`Value::create`] (its lock is
@@ -185,6 +209,23 @@ impl<T: Element> RawValue<T> {
     }
 }
 
+impl<T: Element> sealed::Sealed for RawValue<T> {}
+
+impl<T: Element> RawObject for RawValue<T> {
+    fn name(&self) -> Option<&str> {
+        RawValue::name(self)
+    }
+    fn persist(&self) {
+        RawValue::persist(self)
+    }
+    fn unlink(&self) -> Result<()> {
+        RawValue::unlink(self)
+    }
+    fn typecode(&self) -> Option<TypeCode> {
+        T::TYPECODE
+    }
+}
+
 impl<T: AtomicInt> RawValue<T> {
     fn p(&self) -> *mut T {
         self.cell.as_ptr()
@@ -268,12 +309,16 @@ impl<T: AtomicInt> RawValue<T> {
     }
 }
 
-/// A shared cell with an interprocess lock (Python's `multiprocessing.Value`, `lock=True`).
+/// A shared cell with an interprocess lock (Python's `multiprocessing.Value`, `lock=True`):
+/// a [`Synchronized`] [`RawValue`], whose lock methods ([`get_lock`](Synchronized::get_lock),
+/// [`acquire`](Synchronized::acquire), [`name`](Synchronized::name), ...) it shares with
+/// [`Array`](crate::Array).
 ///
 /// [`get`](Value::get) and [`set`](Value::set) each take the lock once, exactly like Python's
 /// `v.value`, so `v.set(v.get() + 1)` from several processes still loses updates. Hold the lock
-/// across a read-modify-write with [`lock`](Value::lock) (a guard that derefs to `T`) or
-/// [`update`](Value::update). The lock is robust: if a holder dies, the next one is told.
+/// across a read-modify-write with [`lock`](Value::lock) (a guard that derefs to a copy of
+/// `T`) or [`update`](Value::update). The lock is robust: if a holder dies, the next one is
+/// told.
 ///
 /// ```
 /// use mpshare::Value;
@@ -286,22 +331,15 @@ impl<T: AtomicInt> RawValue<T> {
 /// assert_eq!(v.get()?, 2);
 /// # Ok::<(), mpshare::Error>(())
 /// ```
-#[derive(Clone)]
-pub struct Value<T: Element> {
-    raw: RawValue<T>,
-    lock: AnyLock,
-}
+pub type Value<T> = Synchronized<RawValue<T>>;
 
-impl<T: Element + fmt::Debug> fmt::Debug for Value<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Value")
-            .field("value", &self.raw.get())
-            .field("lock", &self.lock)
-            .finish()
+impl<T: Element> Synchronized<RawValue<T>> {
+    fn make(target: Target<'_>, value: T) -> Result<(Self, bool)> {
+        let spec = Spec::of::<T>(SegKind::Value, 1, LockKind::RLock);
+        let (cell, lock, created) = Shared::build(target, spec, Init::Copy(&[value]))?;
+        Ok((Self::assemble(RawValue { cell }, lock)?, created))
     }
-}
 
-impl<T: Element> Value<T> {
     /// A new anonymous cell holding `value`, with its own [`RLock`](crate::RLock) in the same
     /// segment (Python's default).
     ///
@@ -311,14 +349,7 @@ impl<T: Element> Value<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn new(value: T) -> Result<Self> {
-        let (cell, lock) = Shared::build(
-            None,
-            SegKind::Value,
-            1,
-            Init::Copy(&[value]),
-            LockKind::RLock,
-        )?;
-        Self::assemble(cell, lock)
+        Ok(Self::make(Target::Anonymous, value)?.0)
     }
 
     /// A new anonymous cell guarded by an existing lock (Python's `Value(t, v, lock=lock)`), so
@@ -334,15 +365,8 @@ impl<T: Element> Value<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn with_lock(value: T, lock: impl Into<AnyLock>) -> Result<Self> {
-        let (cell, _) = Shared::build(
-            None,
-            SegKind::Value,
-            1,
-            Init::Copy(&[value]),
-            LockKind::None,
-        )?;
-        Ok(Value {
-            raw: RawValue { cell },
+        Ok(Synchronized {
+            raw: RawValue::new(value)?,
             lock: lock.into(),
         })
     }
@@ -359,14 +383,37 @@ impl<T: Element> Value<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn create(name: &str, value: T) -> Result<Self> {
-        let (cell, lock) = Shared::build(
-            Some(name),
-            SegKind::Value,
-            1,
-            Init::Copy(&[value]),
-            LockKind::RLock,
-        )?;
-        Self::assemble(cell, lock)
+        Self::create_with(name, value, &Options::default())
+    }
+
+    /// [`create`](Self::create) with [`Options`] (the permission bits).
+    ///
+    /// ```
+    /// use mpshare::{shm::Options, Value};
+    /// let name = format!("mpshare-doc-v-mode-{}", std::process::id());
+    /// let _v = Value::create_with(&name, 0u32, &Options::default().mode(0o660))?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn create_with(name: &str, value: T, opts: &Options) -> Result<Self> {
+        Ok(Self::make(Target::Create(name, opts), value)?.0)
+    }
+
+    /// Open the named cell `name`, or create it holding `value`; `true` when this call created
+    /// it. Race-free (one creator; the others wait for its header, bounded by
+    /// [`OPEN_WAIT`](crate::shm::OPEN_WAIT)).
+    ///
+    /// ```
+    /// let name = format!("mpshare-doc-v-ooc-{}", std::process::id());
+    /// let opts = mpshare::shm::Options::default();
+    /// let (a, created) = mpshare::Value::open_or_create(&name, 1i32, &opts)?;
+    /// assert!(created);
+    /// let err = mpshare::Value::open_or_create(&name, 1u8, &opts).unwrap_err();
+    /// assert!(matches!(err, mpshare::Error::LayoutMismatch { .. }));
+    /// # drop(a);
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn open_or_create(name: &str, value: T, opts: &Options) -> Result<(Self, bool)> {
+        Self::make(Target::OpenOrCreate(name, opts), value)
     }
 
     /// Open the named cell `name` made by [`Value::create`].
@@ -391,18 +438,7 @@ impl<T: Element> Value<T> {
                 asked: format!("Value<{}> with a lock", describe::<T>()),
             });
         }
-        Self::assemble(cell, lock)
-    }
-
-    fn assemble(cell: Shared<T>, lock: Option<crate::synchronize::raw::RawMutex>) -> Result<Self> {
-        let lock = lock.ok_or_else(|| Error::BadSegment {
-            name: cell.segment().name().unwrap_or("<anonymous>").to_string(),
-            reason: "no lock".into(),
-        })?;
-        Ok(Value {
-            raw: RawValue { cell },
-            lock: AnyLock::from_raw(lock),
-        })
+        Self::assemble(RawValue { cell }, lock)
     }
 
     /// Read under the lock (one acquire/release, like Python's `v.value`).
@@ -451,7 +487,9 @@ impl<T: Element> Value<T> {
     /// when the guard drops, then the lock is released.
     ///
     /// While the guard lives, [`Value::get`] on the same thread (re-entering the RLock) still
-    /// sees the old value: the write-back happens at drop.
+    /// sees the old value: the write-back happens at drop. The guard never hands out a
+    /// reference into shared memory (only to its private copy), so lockless access through
+    /// [`get_obj`](Value::get_obj) cannot alias it.
     ///
     /// ```
     /// let v = mpshare::Value::new(1i64)?;
@@ -472,42 +510,9 @@ impl<T: Element> Value<T> {
         })
     }
 
-    /// The lock (Python's `get_lock()`).
-    ///
-    /// ```
-    /// let v = mpshare::Value::new(0u8)?;
-    /// let g = v.get_lock().lock()?;
-    /// drop(g);
-    /// # Ok::<(), mpshare::Error>(())
-    /// ```
-    pub fn get_lock(&self) -> &AnyLock {
-        &self.lock
-    }
-
-    /// Acquire the lock (Python's `v.acquire()`); pair with [`release`](Value::release).
-    ///
-    /// ```
-    /// let v = mpshare::Value::new(0u8)?;
-    /// let _ = v.acquire()?;
-    /// v.release()?;
-    /// # Ok::<(), mpshare::Error>(())
-    /// ```
-    pub fn acquire(&self) -> Result<Acquired> {
-        self.lock.acquire()
-    }
-
-    /// Release the lock (Python's `v.release()`).
-    ///
-    /// ```
-    /// let v = mpshare::Value::new(0u8)?;
-    /// assert!(v.release().is_err()); // not held
-    /// # Ok::<(), mpshare::Error>(())
-    /// ```
-    pub fn release(&self) -> Result<()> {
-        self.lock.release()
-    }
-
-    /// The unlocked cell (Python's `get_obj()`), for lockless and atomic access.
+    /// The unlocked cell (Python's `get_obj()`), for lockless and atomic access. Safe: every
+    /// access to a cell, locked or not, is one atomic load or store (or, for a struct wider
+    /// than 8 bytes, a sequence of atomic units), and no API hands out a reference into it.
     ///
     /// ```
     /// let v = mpshare::Value::new(0u32)?;
@@ -517,49 +522,6 @@ impl<T: Element> Value<T> {
     /// ```
     pub fn get_obj(&self) -> &RawValue<T> {
         &self.raw
-    }
-
-    /// The typecode, or `None` for a struct.
-    ///
-    /// ```
-    /// assert_eq!(mpshare::Value::new(0f32)?.typecode(), Some(mpshare::TypeCode::Float));
-    /// # Ok::<(), mpshare::Error>(())
-    /// ```
-    pub fn typecode(&self) -> Option<TypeCode> {
-        T::TYPECODE
-    }
-
-    /// The OS name of a named value.
-    ///
-    /// ```
-    /// assert!(mpshare::Value::new(0f32)?.name().is_none());
-    /// # Ok::<(), mpshare::Error>(())
-    /// ```
-    pub fn name(&self) -> Option<&str> {
-        self.raw.name()
-    }
-
-    /// Keep the name when the creator's handles drop.
-    ///
-    /// ```
-    /// let name = format!("mpshare-doc-v-persist-{}", std::process::id());
-    /// mpshare::Value::create(&name, 1u8)?.persist();
-    /// mpshare::shm::unlink(&name)?;
-    /// # Ok::<(), mpshare::Error>(())
-    /// ```
-    pub fn persist(&self) {
-        self.raw.persist();
-    }
-
-    /// Remove the name now.
-    ///
-    /// ```
-    /// let name = format!("mpshare-doc-v-unlink-{}", std::process::id());
-    /// mpshare::Value::create(&name, 1u8)?.unlink()?;
-    /// # Ok::<(), mpshare::Error>(())
-    /// ```
-    pub fn unlink(&self) -> Result<()> {
-        self.raw.unlink()
     }
 }
 

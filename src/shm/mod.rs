@@ -12,12 +12,14 @@ mod inventory;
 mod name;
 mod segment;
 
-pub(crate) use header::{ElemDesc, Layout, LockKind, SegKind};
-pub use header::{HEADER_SIZE, LOCK_OFFSET, LOCK_SIZE, MAGIC, VERSION};
+pub(crate) use header::{ElemDesc, Layout, LockKind};
+pub use header::{
+    SegKind, HEADER_SIZE, HEADER_V1_SIZE, LOCK_OFFSET, LOCK_SIZE, MAGIC, MAX_NDIM, VERSION,
+};
 pub use name::MAX_NAME_LEN;
 pub use segment::unlink;
-pub(crate) use segment::Segment;
+pub(crate) use segment::{Segment, SegmentId};
 
-pub use build::OPEN_WAIT;
-pub(crate) use build::{attach, build, Expect, HeaderLock};
+pub(crate) use build::{attach, build_or_attach, Built, Expect, HeaderLock, Target};
+pub use build::{Options, OPEN_WAIT};
 pub use inventory::list;

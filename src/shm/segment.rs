@@ -8,7 +8,9 @@
 
 use std::ffi::CString;
 use std::fs::File;
+use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -20,12 +22,44 @@ use crate::{Error, Result};
 
 /// One shared mapping.
 pub(crate) struct Segment {
-    map: MmapRaw,
+    /// Unmapped on drop, unless a thread of this process still holds the header's lock (then
+    /// the mapping is leaked on purpose: that thread's robust list points into it).
+    map: ManuallyDrop<MmapRaw>,
     /// OS name (`/name`) of a named segment.
     name: Option<String>,
     /// The pid that unlinks a named segment on drop (the creator).
     owner_pid: Option<u32>,
     unlink_on_drop: AtomicBool,
+    /// `(st_dev, st_ino)` of the shm object or memfd: the same for every mapping of it.
+    id: SegmentId,
+    /// The header carries a robust mutex at `LOCK_OFFSET` (set before the segment is shared).
+    header_lock: bool,
+}
+
+/// The identity of a shared-memory object: `(st_dev, st_ino)` of its file. Every mapping of one
+/// object (clones, re-opens by name, `fork` children) has the same identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct SegmentId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+fn identity(file: &File, what: &str) -> Result<SegmentId> {
+    let m = file.metadata().map_err(|e| Error::Os {
+        context: format!("fstat({what})"),
+        source: e,
+    })?;
+    Ok(SegmentId {
+        dev: m.dev(),
+        ino: m.ino(),
+    })
+}
+
+/// Is `tid` a live thread of this process? (`tgkill` with signal 0 only checks.)
+fn thread_of_this_process(tid: u32) -> bool {
+    // SAFETY: tgkill with signal 0 sends nothing; it only reports whether the thread exists in
+    // our thread group.
+    unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid as libc::pid_t, 0) == 0 }
 }
 
 impl std::fmt::Debug for Segment {
@@ -86,15 +120,18 @@ impl Segment {
         size_file(&file, size, "memfd")?;
         let map = map(&file, "memfd")?;
         Ok(Segment {
-            map,
+            map: ManuallyDrop::new(map),
             name: None,
             owner_pid: None,
             unlink_on_drop: AtomicBool::new(false),
+            id: identity(&file, "memfd")?,
+            header_lock: false,
         })
     }
 
-    /// Create the named segment `name` (`O_CREAT|O_EXCL`, mode 0600) of `size` zeroed bytes.
-    pub(crate) fn create_named(name: &str, size: usize) -> Result<Segment> {
+    /// Create the named segment `name` (`O_CREAT|O_EXCL`, permission bits exactly `mode`,
+    /// whatever the umask) of `size` zeroed bytes.
+    pub(crate) fn create_named(name: &str, size: usize, mode: u32) -> Result<Segment> {
         let os = os_name(name)?;
         let c = cstring(&os)?;
         // SAFETY: `c` is a valid C string; flags and mode are plain integers.
@@ -121,20 +158,24 @@ impl Segment {
         }
         // SAFETY: shm_open returned a fresh fd that nothing else owns.
         let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
-        let seg = Segment {
-            // Filled below; build the struct only once mapping succeeded.
-            map: match size_file(&file, size.max(1), &os).and_then(|_| map(&file, &os)) {
-                Ok(m) => m,
-                Err(e) => {
-                    let _ = unlink_os(&c);
-                    return Err(e);
-                }
-            },
+        let made = set_mode(&file, mode, &os)
+            .and_then(|_| size_file(&file, size.max(1), &os))
+            .and_then(|_| Ok((map(&file, &os)?, identity(&file, &os)?)));
+        let (map, id) = match made {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = unlink_os(&c);
+                return Err(e);
+            }
+        };
+        Ok(Segment {
+            map: ManuallyDrop::new(map),
             name: Some(os),
             owner_pid: Some(std::process::id()),
             unlink_on_drop: AtomicBool::new(true),
-        };
-        Ok(seg)
+            id,
+            header_lock: false,
+        })
     }
 
     /// Open the existing named segment `name`, waiting up to `wait` for its creator to size it
@@ -175,10 +216,12 @@ impl Segment {
         }
         let map = map(&file, &os)?;
         Ok(Segment {
-            map,
+            map: ManuallyDrop::new(map),
+            id: identity(&file, &os)?,
             name: Some(os),
             owner_pid: None,
             unlink_on_drop: AtomicBool::new(false),
+            header_lock: false,
         })
     }
 
@@ -211,6 +254,37 @@ impl Segment {
     pub(crate) fn persist(&self) {
         self.unlink_on_drop.store(false, Ordering::Relaxed);
     }
+
+    /// The identity of the shared-memory object behind this mapping.
+    pub(crate) fn id(&self) -> SegmentId {
+        self.id
+    }
+
+    /// Record that the header holds a robust mutex (before the segment is shared).
+    pub(crate) fn set_header_lock(&mut self) {
+        self.header_lock = true;
+    }
+
+    /// True when a thread of this process holds the header's mutex.
+    fn lock_held_here(&self) -> bool {
+        if !self.header_lock || self.map.len() < super::header::HEADER_V1_SIZE {
+            return false;
+        }
+        // SAFETY: the mapping is live and at least HEADER_V1_SIZE bytes; the header was
+        // published (a lock is only recorded on a built or attached segment).
+        let tid = unsafe { super::header::lock_owner_tid(self.base().as_ptr().cast()) };
+        tid != 0 && thread_of_this_process(tid)
+    }
+}
+
+/// Set the permission bits of a fresh shm object exactly (`shm_open`'s mode is masked by the
+/// umask).
+fn set_mode(file: &File, mode: u32, what: &str) -> Result<()> {
+    // SAFETY: fchmod only reads its integer arguments; the fd is open and owned by `file`.
+    if unsafe { libc::fchmod(file.as_raw_fd(), mode as libc::mode_t) } != 0 {
+        return Err(Error::last_os(format!("fchmod({what}, {mode:#o})")));
+    }
+    Ok(())
 }
 
 impl Drop for Segment {
@@ -223,7 +297,15 @@ impl Drop for Segment {
                 }
             }
         }
-        // MmapRaw unmaps itself.
+        if self.lock_held_here() {
+            // A thread of this process holds the mutex in this mapping (acquired, then every
+            // handle dropped): its robust list links the mutex, and glibc, the fast path and
+            // the kernel (at thread exit) will write there. Keep the pages mapped for the
+            // rest of the process's life rather than let those writes hit unmapped memory.
+            return;
+        }
+        // SAFETY: `map` is dropped exactly once, here, and never used afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.map) };
     }
 }
 

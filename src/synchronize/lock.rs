@@ -14,7 +14,7 @@ use std::time::Duration;
 pub use super::raw::Acquired;
 use super::raw::RawMutex;
 
-use crate::shm::{self, Expect, Layout, LockKind, SegKind};
+use crate::shm::{self, Expect, Layout, LockKind, Options, SegKind, Target};
 use crate::{Error, Result};
 
 /// RAII guard of a [`Lock`], [`RLock`] or [`AnyLock`]: releases one level on drop.
@@ -34,7 +34,13 @@ use crate::{Error, Result};
 pub struct LockGuard<'a> {
     raw: &'a RawMutex,
     owner_died: bool,
+    /// Not `Send`: the lock must be released by the thread that took it.
+    _not_send: std::marker::PhantomData<*const ()>,
 }
+
+// SAFETY: a shared `&LockGuard` only reads `owner_died`; nothing in it is thread-bound when
+// borrowed (the release happens in `Drop`, on the owning thread, since the guard is !Send).
+unsafe impl Sync for LockGuard<'_> {}
 
 impl LockGuard<'_> {
     /// True when the previous holder died holding the lock (see [`Acquired::owner_died`]).
@@ -162,6 +168,7 @@ macro_rules! lock_methods {
                 Ok(LockGuard {
                     raw: self.raw(),
                     owner_died: how.owner_died(),
+                    _not_send: std::marker::PhantomData,
                 })
             }
 
@@ -177,6 +184,7 @@ macro_rules! lock_methods {
                 Ok(self.raw().try_lock()?.map(|how| LockGuard {
                     raw: self.raw(),
                     owner_died: how.owner_died(),
+                    _not_send: std::marker::PhantomData,
                 }))
             }
 
@@ -191,6 +199,7 @@ macro_rules! lock_methods {
                 Ok(self.raw().lock_timeout(timeout)?.map(|how| LockGuard {
                     raw: self.raw(),
                     owner_died: how.owner_died(),
+                    _not_send: std::marker::PhantomData,
                 }))
             }
         }
@@ -239,7 +248,7 @@ macro_rules! standalone {
             /// # Ok::<(), mpshare::Error>(())
             /// ```
             pub fn new() -> Result<Self> {
-                Self::build(None)
+                Ok(Self::build(Target::Anonymous)?.0)
             }
 
             #[doc = concat!("Create the named ", $pyname, " `name` for unrelated processes to [`open`](Self::open).")]
@@ -258,21 +267,54 @@ macro_rules! standalone {
             /// # Ok::<(), mpshare::Error>(())
             /// ```
             pub fn create(name: &str) -> Result<Self> {
-                Self::build(Some(name))
+                Self::create_with(name, &Options::default())
             }
 
-            fn build(name: Option<&str>) -> Result<Self> {
-                let layout = Layout {
+            #[doc = concat!("[`create`](Self::create) with [`Options`] (the permission bits).")]
+            ///
+            /// ```
+            /// let name = format!("mpshare-doc-lock-mode-{}", std::process::id());
+            #[doc = concat!("let _l = mpshare::", stringify!($ty), "::create_with(&name, &mpshare::shm::Options::default().mode(0o660))?;")]
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            pub fn create_with(name: &str, opts: &Options) -> Result<Self> {
+                Ok(Self::build(Target::Create(name, opts))?.0)
+            }
+
+            #[doc = concat!("Open the named ", $pyname, " `name`, or create it; `true` when this call created it.")]
+            ///
+            /// Race-free: of many processes racing, exactly one creates.
+            ///
+            /// ```
+            /// let name = format!("mpshare-doc-lock-ooc-{}", std::process::id());
+            /// let opts = mpshare::shm::Options::default();
+            #[doc = concat!("let (a, created) = mpshare::", stringify!($ty), "::open_or_create(&name, &opts)?;")]
+            #[doc = concat!("let (b, again) = mpshare::", stringify!($ty), "::open_or_create(&name, &opts)?;")]
+            /// assert!(created && !again);
+            /// # drop((a, b));
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            pub fn open_or_create(name: &str, opts: &Options) -> Result<(Self, bool)> {
+                Self::build(Target::OpenOrCreate(name, opts))
+            }
+
+            fn build(target: Target<'_>) -> Result<(Self, bool)> {
+                let layout = Layout::new($seg, None, 0, $kind);
+                let expect = Expect {
                     kind: $seg,
                     elem: None,
-                    len: 0,
-                    lock: $kind,
+                    len: None,
+                    lock: Some($kind),
                 };
-                let built = shm::build(name, layout, |_, _| {})?;
-                Ok($ty {
-                    raw: built.lock.expect("lock segment has a lock"),
+                let (built, created) = shm::build_or_attach(target, layout, &expect, |_, _| {})?;
+                let raw = built.lock.ok_or_else(|| Error::BadSegment {
+                    name: built.seg.name().unwrap_or("<anonymous>").to_string(),
+                    reason: "lock segment without a lock".into(),
+                })?;
+                Ok(($ty {
+                    raw,
                     name: built.seg.name().map(str::to_string),
-                })
+                }, created))
             }
 
             #[doc = concat!("Open the named ", $pyname, " `name` made by [`create`](Self::create).")]
@@ -325,6 +367,21 @@ macro_rules! standalone {
             /// ```
             pub fn persist(&self) {
                 self.raw.segment().persist();
+            }
+
+            /// Remove the name now (as `Value::unlink`); handles keep working, new `open`s
+            /// fail with [`Error::NotFound`].
+            ///
+            /// ```
+            /// let name = format!("mpshare-doc-lock-unlink-{}", std::process::id());
+            #[doc = concat!("let l = mpshare::", stringify!($ty), "::create(&name)?;")]
+            /// l.unlink()?;
+            #[doc = concat!("assert!(matches!(mpshare::", stringify!($ty), "::open(&name), Err(mpshare::Error::NotFound { .. })));")]
+            /// drop(l.lock()?);
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            pub fn unlink(&self) -> Result<()> {
+                self.raw.segment().unlink()
             }
 
             #[inline]

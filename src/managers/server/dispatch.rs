@@ -1,0 +1,386 @@
+//! Serving one connection: handshake, server functions, proxy calls.
+
+use std::collections::HashMap;
+use std::os::fd::AsFd;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use super::Shared;
+use crate::managers::auth;
+use crate::managers::connection::Connection;
+use crate::managers::pickle::{self, PyValue};
+use crate::managers::sdk::{
+    contains_proxy, traceback_text, CallCtx, CallError, ConnId, RefTable, ServedObject,
+};
+use crate::managers::wire::{Reply, Request, Token};
+use crate::Error;
+
+use nix::{getsockopt_impl, setsockopt_impl, sockopt_impl};
+
+sockopt_impl!(
+    /// `TCP_QUICKACK`: acknowledge at once instead of delaying the ACK.
+    TcpQuickAck,
+    Both,
+    libc::IPPROTO_TCP,
+    libc::TCP_QUICKACK,
+    bool
+);
+
+/// Re-arms `TCP_QUICKACK` (Linux clears it again after a while); no-op on Unix sockets.
+fn quickack(shared: &Shared, conn: &Connection) {
+    if shared.config.tcp_quickack {
+        let _ = nix::sys::socket::setsockopt(&conn.as_fd(), TcpQuickAck, &true);
+    }
+}
+
+fn send_reply(shared: &Shared, conn: &mut Connection, id: ConnId, reply: &Reply) -> bool {
+    let bytes = match reply.encode() {
+        Ok(b) => b,
+        Err(e) => {
+            match Reply::Unserializable(traceback_text("PicklingError", &e.to_string())).encode() {
+                Ok(b) => b,
+                Err(_) => return false,
+            }
+        }
+    };
+    match conn.send_bytes(&bytes) {
+        Ok(()) => true,
+        Err(e) => {
+            if !shared.stop.load(Ordering::SeqCst) {
+                shared.log(&format!("connection {id}: sending a reply failed: {e}"));
+            }
+            false
+        }
+    }
+}
+
+/// Encode `reply` into the connection's outgoing queue (sent at the next flush).
+fn queue_reply(shared: &Shared, conn: &mut Connection, reply: &Reply) -> bool {
+    let bytes = match reply.encode() {
+        Ok(b) => b,
+        Err(e) => {
+            match Reply::Unserializable(traceback_text("PicklingError", &e.to_string())).encode() {
+                Ok(b) => b,
+                Err(e) => {
+                    shared.log(&format!("cannot encode a reply: {e}"));
+                    return false;
+                }
+            }
+        }
+    };
+    conn.queue_bytes(&bytes);
+    true
+}
+
+/// Runs an object's code; a panic becomes a `#TRACEBACK` instead of killing the connection.
+fn guarded<T>(f: impl FnOnce() -> Result<T, CallError>) -> Result<T, CallError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_string());
+            Err(CallError::Traceback(traceback_text(
+                "SystemError",
+                &format!("the served object panicked: {msg}"),
+            )))
+        }
+    }
+}
+
+fn tb(class: &str, msg: &str) -> Reply {
+    Reply::Traceback(traceback_text(class, msg))
+}
+
+fn dedup(names: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    names
+        .into_iter()
+        .filter(|n| seen.insert(n.clone()))
+        .collect()
+}
+
+impl Shared {
+    fn table_ref(&self) -> Weak<dyn RefTable> {
+        let t: Arc<dyn RefTable> = self.table.clone();
+        Arc::downgrade(&t)
+    }
+
+    fn exposed_of(&self, typeid: &str, obj: &Arc<dyn ServedObject>) -> Vec<String> {
+        let reg = self.registry.read().unwrap_or_else(|p| p.into_inner());
+        match reg.get(typeid).and_then(|s| s.exposed_list()) {
+            Some(list) => list.to_vec(),
+            None => obj.exposed(),
+        }
+    }
+
+    pub(super) fn handle_connection(self: &Arc<Self>, id: ConnId, mut conn: Connection) {
+        quickack(self, &conn);
+        if let Err(e) = auth::server_handshake(&mut conn, &self.config.authkey) {
+            self.log(&format!("connection {id}: handshake failed: {e}"));
+            return;
+        }
+        quickack(self, &conn);
+        // The first request must come soon after the handshake.
+        let deadline = Instant::now() + self.config.handshake_timeout;
+        let first = match conn.recv_bytes_deadline(self.config.max_frame, deadline) {
+            Ok(b) => b,
+            Err(Error::ConnectionClosed) => return,
+            Err(e) => {
+                self.log(&format!("connection {id}: no request: {e}"));
+                return;
+            }
+        };
+        quickack(self, &conn);
+        let req =
+            match pickle::loads_with(&first, &self.config.limits).and_then(Request::from_value) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.log(&format!("connection {id}: bad request: {e}"));
+                    send_reply(self, &mut conn, id, &tb("ValueError", &e.to_string()));
+                    return;
+                }
+            };
+        if req.method == "accept_connection" {
+            if !send_reply(self, &mut conn, id, &Reply::Return(PyValue::None)) {
+                return;
+            }
+            self.serve_client(id, conn);
+            return;
+        }
+        let shutdown = req.method == "shutdown";
+        let reply = self.server_function(id, &req);
+        send_reply(self, &mut conn, id, &reply);
+        if shutdown {
+            self.trigger_shutdown();
+        }
+    }
+
+    fn server_function(self: &Arc<Self>, id: ConnId, req: &Request) -> Reply {
+        let arg_str = |i: usize| req.args.get(i).and_then(PyValue::as_str);
+        match req.method.as_str() {
+            "dummy" => Reply::Return(PyValue::None),
+            "create" => {
+                let Some(typeid) = arg_str(0) else {
+                    return tb("TypeError", "create() missing required argument 'typeid'");
+                };
+                let spec = {
+                    let reg = self.registry.read().unwrap_or_else(|p| p.into_inner());
+                    reg.get(typeid).cloned()
+                };
+                let Some(spec) = spec else {
+                    return tb("KeyError", &format!("'{typeid}'"));
+                };
+                let kwargs = req.kwds.as_dict();
+                let ctx = CallCtx::new(
+                    id,
+                    None,
+                    &self.stop,
+                    Some(self.table_ref()),
+                    self.config.wait_slice,
+                );
+                match guarded(|| spec.create(&ctx, &req.args[1..], kwargs)) {
+                    Ok(obj) => {
+                        if req.args.iter().chain(req.kwds.values()).any(contains_proxy) {
+                            obj.pin_stored_proxies(&ctx);
+                        }
+                        let exposed = match spec.exposed_list() {
+                            Some(l) => l.to_vec(),
+                            None => obj.exposed(),
+                        };
+                        let ident = self.table.add(typeid, obj);
+                        Reply::Return(PyValue::Tuple(vec![
+                            PyValue::Str(ident),
+                            PyValue::Tuple(exposed.into_iter().map(PyValue::Str).collect()),
+                        ]))
+                    }
+                    Err(e) => Reply::Traceback(e.into_traceback()),
+                }
+            }
+            "incref" | "decref" => {
+                let Some(ident) = arg_str(0) else {
+                    return tb(
+                        "TypeError",
+                        &format!("{}() expects an ident str", req.method),
+                    );
+                };
+                let r = if req.method == "incref" {
+                    self.table.incref_checked(ident)
+                } else {
+                    self.table.decref_checked(ident)
+                };
+                match r {
+                    Ok(()) => Reply::Return(PyValue::None),
+                    Err(t) => Reply::Traceback(t),
+                }
+            }
+            "get_methods" => {
+                let token = match req.args.first().map(Token::from_value) {
+                    Some(Ok(t)) => t,
+                    Some(Err(e)) => return tb("TypeError", &e.to_string()),
+                    None => return tb("TypeError", "get_methods() missing argument 'token'"),
+                };
+                match self.table.get(&token.id) {
+                    Some((obj, typeid)) => Reply::Return(PyValue::Tuple(
+                        dedup(self.exposed_of(&typeid, &obj))
+                            .into_iter()
+                            .map(PyValue::Str)
+                            .collect(),
+                    )),
+                    None => tb("KeyError", &format!("{:?}", token.id)),
+                }
+            }
+            "number_of_objects" => Reply::Return(PyValue::Int(self.table.len() as i64)),
+            "debug_info" => Reply::Return(PyValue::Str(self.table.debug_info())),
+            "shutdown" => Reply::Return(PyValue::None),
+            other => tb("AssertionError", &format!("'{other}' unrecognized")),
+        }
+    }
+
+    fn serve_client(self: &Arc<Self>, id: ConnId, mut conn: Connection) {
+        let mut touched: HashMap<String, Weak<dyn ServedObject>> = HashMap::new();
+        let mut served = 0u32;
+        loop {
+            // Replies to pipelined requests are queued while more whole requests are already
+            // buffered, then sent together: one system call per batch instead of per reply.
+            if !conn.has_buffered_frame() || conn.queued_len() >= 64 * 1024 {
+                if let Err(e) = conn.flush() {
+                    if !self.stop.load(Ordering::SeqCst) {
+                        self.log(&format!("connection {id}: sending replies failed: {e}"));
+                    }
+                    break;
+                }
+            }
+            let bytes = match conn.recv_bytes() {
+                Ok(b) => b,
+                Err(Error::ConnectionClosed) => break,
+                Err(e) => {
+                    if !self.stop.load(Ordering::SeqCst) {
+                        self.log(&format!("connection {id}: {e}"));
+                    }
+                    break;
+                }
+            };
+            // Delayed ACKs only stall the first exchanges of a connection (afterwards every
+            // reply carries the ACK), so the extra system call is spent only there.
+            if served < 4 {
+                quickack(self, &conn);
+                served += 1;
+            }
+            let reply = match pickle::loads_with(&bytes, &self.config.limits)
+                .and_then(Request::from_value)
+            {
+                Ok(req) => self.proxy_call(id, &conn, req, &mut touched),
+                Err(e) => {
+                    self.log(&format!("connection {id}: bad request: {e}"));
+                    Some(tb("ValueError", &e.to_string()))
+                }
+            };
+            match reply {
+                Some(r) => {
+                    if !queue_reply(self, &mut conn, &r) {
+                        break;
+                    }
+                }
+                None => break,
+            }
+        }
+        let _ = conn.flush();
+        drop(conn);
+        for obj in touched.values().filter_map(Weak::upgrade) {
+            obj.on_disconnect(id);
+        }
+    }
+
+    /// One proxy call; `None` when the call was abandoned (caller gone, server stopping).
+    fn proxy_call(
+        self: &Arc<Self>,
+        id: ConnId,
+        conn: &Connection,
+        req: Request,
+        touched: &mut HashMap<String, Weak<dyn ServedObject>>,
+    ) -> Option<Reply> {
+        let Some(ident) = req.ident.as_deref() else {
+            return Some(tb("KeyError", "None"));
+        };
+        let Some((obj, typeid)) = self.table.get(ident) else {
+            return Some(tb("KeyError", &format!("{ident:?}")));
+        };
+        // Some(true/false) when the typeid fixes its exposed list; None: ask the object.
+        let (listed, result_typeid) = {
+            let reg = self.registry.read().unwrap_or_else(|p| p.into_inner());
+            let spec = reg.get(&typeid);
+            (
+                spec.and_then(|s| s.exposed_list())
+                    .map(|l| l.contains(&req.method)),
+                spec.and_then(|s| s.result_typeid(&req.method))
+                    .map(str::to_string),
+            )
+        };
+        let allowed = listed.unwrap_or_else(|| obj.exposed().contains(&req.method));
+        if !allowed {
+            let exposed = self.exposed_of(&typeid, &obj);
+            return Some(match req.method.as_str() {
+                "__repr__" => Reply::Return(PyValue::Str(obj.repr())),
+                "__str__" => Reply::Return(PyValue::Str(obj.str())),
+                "#GETVALUE" => match obj.get_value() {
+                    Ok(v) => Reply::Return(v),
+                    Err(CallError::Raise(e)) => Reply::Error(e),
+                    Err(CallError::Aborted(_)) => return None,
+                    Err(CallError::Traceback(t)) => Reply::Traceback(t),
+                    Err(CallError::Unserializable(t)) => Reply::Unserializable(t),
+                },
+                m => tb(
+                    "AttributeError",
+                    &format!(
+                        "method '{m}' of {typeid:?} object is not in exposed={}",
+                        PyValue::Tuple(exposed.into_iter().map(PyValue::Str).collect())
+                    ),
+                ),
+            });
+        }
+        if !touched.contains_key(ident) {
+            if touched.len() >= 4096 {
+                // Forget objects that no longer exist (e.g. many short-lived iterators).
+                touched.retain(|_, w| w.strong_count() > 0);
+            }
+            touched.insert(ident.to_string(), Arc::downgrade(&obj));
+        }
+        let kwargs = req.kwds.as_dict();
+        let ctx = CallCtx::new(
+            id,
+            Some(conn.as_fd()),
+            &self.stop,
+            Some(self.table_ref()),
+            self.config.wait_slice,
+        );
+        let outcome = guarded(|| match result_typeid {
+            Some(rt) => obj
+                .call_object(&ctx, &req.method, &req.args, kwargs)
+                .map(|new| {
+                    let exposed = self.exposed_of(&rt, &new);
+                    let new_ident = self.table.add(&rt, new);
+                    Reply::Proxy {
+                        exposed,
+                        token: Token::new(&rt, self.address.clone(), &new_ident),
+                    }
+                }),
+            None => obj
+                .call(&ctx, &req.method, &req.args, kwargs)
+                .map(Reply::Return),
+        });
+        match outcome {
+            Ok(r) => Some(r),
+            Err(CallError::Raise(e)) => Some(Reply::Error(e)),
+            Err(CallError::Traceback(t)) => Some(Reply::Traceback(t)),
+            Err(CallError::Unserializable(t)) => Some(Reply::Unserializable(t)),
+            Err(CallError::Aborted(why)) => {
+                self.log(&format!("connection {id}: call abandoned: {why}"));
+                None
+            }
+        }
+    }
+}
