@@ -17,6 +17,7 @@ mpshare — Python multiprocessing-style shared state for Rust
 
 USAGE:
     mpshare serve [--address ADDR] [--authkey-env VAR] [--max-connections N] [--quiet]
+                  [--object NAME=TYPEID]... [--config FILE]
     mpshare segments
     mpshare rm NAME
     mpshare --help
@@ -33,6 +34,15 @@ serve:
                          required and non-empty; its bytes are the key.
     --max-connections N  refuse connections beyond N (default 1024).
     --quiet              do not log connection errors to stderr.
+    --object NAME=TYPEID serve one object of TYPEID (Queue, dict, list, RLock, Lock, Event,
+                         Namespace, ...) under typeid NAME: every client's m.NAME() returns a
+                         proxy of that same object, as CPython's
+                         register(NAME, callable=lambda: obj). Clients declare it with
+                         register(NAME) on their BaseManager subclass. Repeatable.
+    --config FILE        TOML file: address, authkey_env, max_connections,
+                         handshake_timeout_secs, max_frame, quiet, [objects] NAME = \"TYPEID\",
+                         [limits] max_depth/max_elements/max_bytes/max_total_bytes/max_memo.
+                         Command-line options override the file.
     The bound address is printed on stdout as `serving on ADDR`. SIGINT/SIGTERM shut down
     cleanly.
 

@@ -2,16 +2,19 @@
 
 use std::io::Write;
 
+use mpshare::managers::server::ServerFile;
 use mpshare::managers::{Address, AuthKey, Server, ServerConfig};
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::HELP;
 
 pub(crate) fn serve(args: &[String]) -> Result<(), String> {
-    let mut address = "127.0.0.1:50000".to_string();
-    let mut env_var = "MPSHARE_AUTHKEY".to_string();
-    let mut max_conn = 1024usize;
+    let mut address: Option<String> = None;
+    let mut env_var: Option<String> = None;
+    let mut max_conn: Option<usize> = None;
     let mut quiet = false;
+    let mut objects: Vec<(String, String)> = Vec::new();
+    let mut config: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |name: &str| {
@@ -20,14 +23,23 @@ pub(crate) fn serve(args: &[String]) -> Result<(), String> {
                 .ok_or_else(|| format!("{name} expects a value"))
         };
         match a.as_str() {
-            "--address" => address = value("--address")?,
-            "--authkey-env" => env_var = value("--authkey-env")?,
+            "--address" => address = Some(value("--address")?),
+            "--authkey-env" => env_var = Some(value("--authkey-env")?),
             "--max-connections" => {
                 let v = value("--max-connections")?;
-                max_conn = v
-                    .parse()
-                    .map_err(|_| format!("--max-connections: expected a number, found {v:?}"))?;
+                max_conn =
+                    Some(v.parse().map_err(|_| {
+                        format!("--max-connections: expected a number, found {v:?}")
+                    })?);
             }
+            "--object" => {
+                let v = value("--object")?;
+                let (name, typeid) = v.split_once('=').ok_or_else(|| {
+                    format!("--object: expected NAME=TYPEID (e.g. get_queue=Queue), found {v:?}")
+                })?;
+                objects.push((name.trim().to_string(), typeid.trim().to_string()));
+            }
+            "--config" => config = Some(value("--config")?),
             "--quiet" => quiet = true,
             "-h" | "--help" => {
                 print!("{HELP}");
@@ -36,6 +48,16 @@ pub(crate) fn serve(args: &[String]) -> Result<(), String> {
             other => return Err(format!("serve: unknown argument {other:?} (see --help)")),
         }
     }
+    let file = match &config {
+        Some(path) => ServerFile::load(path).map_err(|e| e.to_string())?,
+        None => ServerFile::default(),
+    };
+    let address = address
+        .or_else(|| file.address.clone())
+        .unwrap_or_else(|| "127.0.0.1:50000".to_string());
+    let env_var = env_var
+        .or_else(|| file.authkey_env.clone())
+        .unwrap_or_else(|| "MPSHARE_AUTHKEY".to_string());
     let key = match std::env::var_os(&env_var) {
         Some(v) if !v.is_empty() => {
             use std::os::unix::ffi::OsStrExt;
@@ -56,8 +78,20 @@ pub(crate) fn serve(args: &[String]) -> Result<(), String> {
         .thread_block()
         .map_err(|e| format!("cannot block signals: {e}"))?;
     let mut cfg = ServerConfig::new(address, key);
-    cfg.max_connections = max_conn;
-    cfg.log_errors = !quiet;
+    cfg.log_errors = true;
+    file.apply(&mut cfg).map_err(|e| e.to_string())?;
+    if let Some(n) = max_conn {
+        cfg.max_connections = n;
+    }
+    if quiet {
+        cfg.log_errors = false;
+    }
+    // --object after the file's [objects]: the command line wins for a name in both.
+    for (name, typeid) in &objects {
+        cfg.registry
+            .share(name, typeid)
+            .map_err(|e| format!("--object: {e}"))?;
+    }
     let server = Server::bind_with(cfg).map_err(|e| format!("cannot listen: {e}"))?;
     if let Address::Tcp(sa) = server.address() {
         if !sa.ip().is_loopback() {
@@ -65,6 +99,23 @@ pub(crate) fn serve(args: &[String]) -> Result<(), String> {
                 "mpshare: warning: listening on {sa}, reachable beyond this machine; anyone with the authkey can use the server"
             );
         }
+    }
+    let mut shared: Vec<&String> = file
+        .objects
+        .keys()
+        .chain(objects.iter().map(|(n, _)| n))
+        .collect();
+    shared.sort();
+    shared.dedup();
+    if !shared.is_empty() && !quiet {
+        eprintln!(
+            "mpshare: shared objects: {}",
+            shared
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     println!("serving on {}", server.address());
     let _ = std::io::stdout().flush();

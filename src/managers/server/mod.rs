@@ -18,7 +18,11 @@
 //! # Ok::<(), mpshare::Error>(())
 //! ```
 
+mod config_file;
 mod dispatch;
+mod shared;
+
+pub use config_file::{LimitsFile, ServerFile};
 mod table;
 
 use std::collections::HashMap;
