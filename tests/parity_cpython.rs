@@ -202,3 +202,62 @@ fn bad_object_flags_and_config_files_are_refused_with_the_reason() {
     assert!(e.contains("serve.toml") && e.contains("adress"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs `values_roundtrip.py` against `addr` (or, with `addr == None`, against CPython's own
+/// manager server); returns its lines.
+fn roundtrip_lines(version: &str, python: &Path, addr: Option<&str>) -> Vec<String> {
+    let script = script("values_roundtrip.py").to_string_lossy().into_owned();
+    let mut args = vec![script.as_str()];
+    if addr.is_none() {
+        args.push("--cpython");
+    }
+    let child = python_cmd(python, addr.unwrap_or(""), &args)
+        .spawn()
+        .expect("start python");
+    let (ok, out, err) = finish(child, Duration::from_secs(120));
+    let who = addr.map_or("CPython's server", |_| "mpshare serve");
+    assert!(
+        ok && out.lines().last() == Some("OK"),
+        "CPython {version} values_roundtrip.py against {who} failed\n--- stdout\n{out}\n--- stderr\n{err}"
+    );
+    out.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn every_value_kind_round_trips_exactly_as_through_cpythons_own_server() {
+    for (version, python) in common::pythons() {
+        let (_server, addr) = serve(&[]);
+        let ours = roundtrip_lines(&version, &python, Some(&addr));
+        let theirs = roundtrip_lines(&version, &python, None);
+        // About 100 lines: 20 value kinds × 5 paths, plus interpreted arguments.
+        assert!(ours.len() > 100, "{ours:?}");
+        let diff: Vec<String> = ours
+            .iter()
+            .zip(&theirs)
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| format!("  mpshare: {a}\n  CPython: {b}"))
+            .collect();
+        assert!(
+            diff.is_empty() && ours.len() == theirs.len(),
+            "CPython {version}: mpshare serve and CPython's server differ:\n{}",
+            diff.join("\n")
+        );
+        for must in [
+            "OrderedDict via dict: same",
+            "cycle (list) via queue: same",
+            "shared refs via dict.copy: same",
+            "nested 200 via namespace: same",
+            "Namespace str: Namespace(a=1, b=2, c=3)",
+            "list(range): [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]",
+        ] {
+            assert!(
+                ours.iter().any(|l| l == must),
+                "CPython {version}: no {must:?}"
+            );
+        }
+        eprintln!(
+            "CPython {version}: {} value checks identical to CPython's server",
+            ours.len()
+        );
+    }
+}

@@ -38,6 +38,24 @@ fn insert(d: &mut PyDict, k: PyValue, v: PyValue) -> Result<(), CallError> {
 
 /// `dict.update(other)`: a dict, or an iterable of key/value pairs.
 fn update_from(d: &mut PyDict, other: &PyValue) -> Result<(), CallError> {
+    if crate::managers::pickle::is_kept(other) {
+        use crate::managers::pickle::{kept_parts, KeptParts, Limits};
+        // An OrderedDict, defaultdict, Counter subclass... kept as sent: its pairs.
+        return match kept_parts(other, &Limits::default()) {
+            Some(Ok(KeptParts::Pairs(pairs))) => {
+                for (k, v) in pairs {
+                    insert(d, k, v)?;
+                }
+                Ok(())
+            }
+            Some(Ok(KeptParts::Items(items))) => update_from(d, &PyValue::List(items)),
+            Some(Err(e)) => Err(CallError::value_error(&e.to_string())),
+            None => Err(CallError::type_error(&format!(
+                "'{}' object is not iterable by the server (kept as sent)",
+                other.type_name()
+            ))),
+        };
+    }
     match other {
         PyValue::Dict(o) => {
             for (k, v) in o.iter() {

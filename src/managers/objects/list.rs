@@ -48,6 +48,7 @@ pub(crate) fn iterate(v: &PyValue) -> Result<Vec<PyValue>, CallError> {
         {
             range_items(other)?
         }
+        other if crate::managers::pickle::is_kept(other) => kept_items(other)?,
         other => {
             return Err(CallError::type_error(&format!(
                 "'{}' object is not iterable",
@@ -55,6 +56,21 @@ pub(crate) fn iterate(v: &PyValue) -> Result<Vec<PyValue>, CallError> {
             )))
         }
     })
+}
+
+/// What the server sees inside a value kept as sent (a `deque`, a list with shared items,
+/// an `OrderedDict`, ...): its items, or the keys of its pairs.
+pub(crate) fn kept_items(v: &PyValue) -> Result<Vec<PyValue>, CallError> {
+    use crate::managers::pickle::{kept_parts, KeptParts, Limits};
+    match kept_parts(v, &Limits::default()) {
+        Some(Ok(KeptParts::Items(items))) => Ok(items),
+        Some(Ok(KeptParts::Pairs(pairs))) => Ok(pairs.into_iter().map(|(k, _)| k).collect()),
+        Some(Err(e)) => Err(CallError::value_error(&e.to_string())),
+        None => Err(CallError::type_error(&format!(
+            "'{}' object is not iterable by the server (kept as sent)",
+            v.type_name()
+        ))),
+    }
 }
 
 /// Most items a `range` argument may produce (a list of this many ints is about 1 GiB).
