@@ -54,8 +54,8 @@ def main():
         (magic, version, state, kind, code, size, align, length, offset, lock, pid) = HEADER.unpack_from(shm.buf, 0)
         if magic != MAGIC:
             fail("expected magic %r, found %r" % (MAGIC, magic))
-        if version != 1:
-            fail("expected layout version 1, found %d" % version)
+        if version not in (1, 2):
+            fail("expected layout version 1 or 2, found %d" % version)
         if state != 1:
             fail("segment not ready (state %d)" % state)
         if kind != KIND_ARRAY:

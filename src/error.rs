@@ -242,6 +242,53 @@ pub enum Error {
         /// The proxy's object ident.
         ident: String,
     },
+    // ---- shared_memory (issue 12): raw blocks and ShareableList ----
+    /// A size that a shared-memory block cannot have (Python refuses `size=0` on create too).
+    #[error("invalid size {found} for a shared-memory block: expected {expected}")]
+    InvalidSize {
+        /// What a valid size is.
+        expected: &'static str,
+        /// The size given.
+        found: usize,
+    },
+    /// A byte range that does not lie inside a shared-memory block.
+    #[error("{len} bytes at offset {offset} out of bounds: expected offset + length <= the block size {size}")]
+    BlockOutOfBounds {
+        /// Start of the range.
+        offset: usize,
+        /// Length of the range.
+        len: usize,
+        /// The block's size.
+        size: usize,
+    },
+    /// An offset that is not aligned for the atomic or typed view asked for.
+    #[error("offset {offset} is misaligned: expected a multiple of {expected}")]
+    Misaligned {
+        /// The offset given.
+        offset: usize,
+        /// The alignment required.
+        expected: usize,
+    },
+    /// A `str`/`bytes` item that does not fit the storage a ShareableList allotted to its slot
+    /// (Python: `ValueError: bytes/str item exceeds available storage`).
+    #[error("ShareableList item {index} too large: expected <= {expected} bytes, found {found}")]
+    ShareableListItemTooLarge {
+        /// The item's position.
+        index: usize,
+        /// Bytes allotted to the slot.
+        expected: usize,
+        /// Encoded length of the new value.
+        found: usize,
+    },
+    /// A value a ShareableList cannot store (a `str`/`bytes` item so long its struct format
+    /// needs more than 8 characters, which Python cannot store either).
+    #[error("ShareableList cannot store item {index}: {reason}")]
+    ShareableListUnsupported {
+        /// The item's position.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
     // ---- Manager parity (shared objects by name, server configuration files) ----
     /// A shared object (`Registry::share`, `mpshare serve --object`) of a typeid the server does
     /// not know or cannot create without arguments.

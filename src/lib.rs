@@ -33,18 +33,22 @@
 //! | `lock.acquire(timeout=t)` | [`Lock::acquire_timeout`] |
 //! | `a[i:j]`, `a[i:j] = xs` | [`Array::read`], [`Array::write`] |
 //! | `SharedMemory(name)` | [`Value::create`] / [`Value::open`] (and `Array`, `Lock`, `RLock`) |
+//! | `shared_memory.SharedMemory(name, create=True, size=n)` (raw, no header) | [`SharedMemory::create`] / [`SharedMemory::open`] |
+//! | `shared_memory.ShareableList([1, 'a'], name=n)` | [`ShareableList::create`] / [`ShareableList::open`] |
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 pub mod error;
 #[cfg(feature = "manager")]
 pub mod managers;
+pub mod shared_memory;
 pub mod sharedctypes;
 pub mod shm;
 pub mod synchronize;
 pub mod typecode;
 
 pub use error::{Error, Result};
+pub use shared_memory::{ShareableList, SharedMemory};
 pub use sharedctypes::{
     Array, ArrayGuard, AtomicInt, DynArray, DynValue, RawArray, RawValue, Value, ValueGuard,
 };

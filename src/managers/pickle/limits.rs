@@ -1,6 +1,6 @@
 //! [`Limits`]: the resource budget of one decode, shared by both decoders.
 
-/// Resource limits for [`loads_with`](super::loads_with). Every limit produces a clear [`Error::Pickle`].
+/// Resource limits for [`loads_with`](super::loads_with). Every limit produces a clear [`Error::Pickle`](crate::Error::Pickle).
 ///
 /// ```
 /// use mpshare::managers::pickle::{loads_with, Limits};
