@@ -261,3 +261,41 @@ fn every_value_kind_round_trips_exactly_as_through_cpythons_own_server() {
         );
     }
 }
+
+/// Runs a comparison script against `mpshare serve` and against CPython's own server
+/// (`--cpython`) under every CPython present; the outputs must be identical.
+fn same_as_cpython(name: &str, min_lines: usize) {
+    for (version, python) in common::pythons() {
+        let (_server, addr) = serve(&[]);
+        let run = |addr: Option<&str>| -> Vec<String> {
+            let script = script(name).to_string_lossy().into_owned();
+            let mut args = vec![script.as_str()];
+            if addr.is_none() {
+                args.push("--cpython");
+            }
+            let child = python_cmd(&python, addr.unwrap_or(""), &args)
+                .spawn()
+                .expect("start python");
+            let (ok, out, err) = finish(child, Duration::from_secs(120));
+            assert!(
+                ok && out.lines().last() == Some("OK"),
+                "CPython {version} {name} (against {addr:?}) failed\n--- stdout\n{out}\n--- stderr\n{err}"
+            );
+            out.lines().map(str::to_string).collect()
+        };
+        let ours = run(Some(&addr));
+        let theirs = run(None);
+        assert!(ours.len() >= min_lines, "{ours:?}");
+        assert_eq!(
+            ours, theirs,
+            "CPython {version} {name}: mpshare vs CPython's server"
+        );
+    }
+}
+
+/// The calls a CPython 3.14 client sends (the `set` typeid, `|`/`|=` on dict proxies, list
+/// `clear`/`copy`, with 3.14's exposed lists) give what CPython's server gives.
+#[test]
+fn python_314_proxies_get_what_cpythons_server_gives() {
+    same_as_cpython("py314_client.py", 24);
+}

@@ -159,6 +159,12 @@ impl DictObject {
         "update",
         "values",
         "__iter__",
+        // CPython 3.14's DictProxy adds these.
+        "__ior__",
+        "__or__",
+        "__reversed__",
+        "__ror__",
+        "fromkeys",
     ];
 }
 
@@ -174,7 +180,14 @@ impl ServedObject for DictObject {
         let st = &mut *st;
         let mutating = matches!(
             method,
-            "__setitem__" | "__delitem__" | "clear" | "pop" | "popitem" | "setdefault" | "update"
+            "__setitem__"
+                | "__delitem__"
+                | "clear"
+                | "pop"
+                | "popitem"
+                | "setdefault"
+                | "update"
+                | "__ior__"
         );
         let r = match method {
             "__getitem__" => {
@@ -275,6 +288,47 @@ impl ServedObject for DictObject {
                         Ok(v)
                     }
                 }
+            }
+            // CPython 3.14's DictProxy: `|`, `|=`, reversed(), fromkeys.
+            "__or__" | "__ror__" => {
+                let b = bind_args(method, args, kwargs, &["other"], 1)?;
+                let other = b[0].unwrap_or(&PyValue::None);
+                if !matches!(other, PyValue::Dict(_)) && !crate::managers::pickle::is_kept(other) {
+                    return Ok(PyValue::global("builtins", "NotImplemented"));
+                }
+                let mut out = if method == "__or__" {
+                    st.d.clone()
+                } else {
+                    PyDict::new()
+                };
+                update_from(&mut out, other)?;
+                if method == "__ror__" {
+                    for (k, v) in st.d.iter() {
+                        insert(&mut out, k.clone(), v.clone())?;
+                    }
+                }
+                Ok(PyValue::Dict(out))
+            }
+            "__ior__" => {
+                let b = bind_args(method, args, kwargs, &["other"], 1)?;
+                update_from(&mut st.d, b[0].unwrap_or(&PyValue::None))?;
+                Ok(PyValue::Dict(st.d.clone()))
+            }
+            "__reversed__" => {
+                bind_args(method, args, kwargs, &[], 0)?;
+                Ok(PyValue::List(
+                    st.d.iter().rev().map(|(k, _)| k.clone()).collect(),
+                ))
+            }
+            "fromkeys" => {
+                let b = bind_args(method, args, kwargs, &["iterable", "value"], 1)?;
+                let keys = super::list::iterate(b[0].unwrap_or(&PyValue::None))?;
+                let v = b[1].cloned().unwrap_or(PyValue::None);
+                let mut out = PyDict::new();
+                for k in keys {
+                    insert(&mut out, k, v.clone())?;
+                }
+                Ok(PyValue::Dict(out))
             }
             "update" => {
                 if args.len() > 1 {

@@ -363,6 +363,15 @@ fn call_list(
                 None => Err(CallError::index_error("list assignment index out of range")),
             }
         }
+        "clear" => {
+            bind_args(method, args, kwargs, &[], 0)?;
+            items.clear();
+            Ok(PyValue::None)
+        }
+        "copy" => {
+            bind_args(method, args, kwargs, &[], 0)?;
+            Ok(PyValue::List(items.clone()))
+        }
         "__add__" => {
             let b = bind_args(method, args, kwargs, &["value"], 1)?;
             match b[0] {
@@ -524,6 +533,9 @@ impl ListObject {
         "reverse",
         "sort",
         "__imul__",
+        // CPython 3.14's ListProxy adds these.
+        "clear",
+        "copy",
     ];
 }
 
