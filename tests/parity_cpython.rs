@@ -299,3 +299,51 @@ fn same_as_cpython(name: &str, min_lines: usize) {
 fn python_314_proxies_get_what_cpythons_server_gives() {
     same_as_cpython("py314_client.py", 24);
 }
+
+/// `m.Condition(m.Lock())` / `m.Condition(m.RLock())`: the condition uses that lock — a child
+/// process waits (releasing the lock), the parent takes the lock, notifies, the child wakes.
+/// (CPython's own server gets this program wrong: its condition holds a proxy of the lock and
+/// refuses `notify` with "cannot notify on un-acquired lock", so there is no reference run.)
+#[test]
+fn condition_with_a_lock_proxy_uses_that_lock() {
+    let expected: Vec<String> = [
+        "child waiting: True",
+        "lock free while waiting: True",
+        "lock held via condition: False",
+        "child woke: 0",
+        "wait without lock: raises RuntimeError",
+        "notify without lock: raises RuntimeError",
+        "timed wait: False",
+    ]
+    .iter()
+    .flat_map(|l| {
+        ["Lock", "RLock"].map(|k| {
+            let l = if k == "RLock" && l.starts_with("lock held") {
+                "lock held via condition: n/a"
+            } else {
+                l
+            };
+            format!("{k}: {l}")
+        })
+    })
+    .collect();
+    for (version, python) in common::pythons() {
+        let (_server, addr) = serve(&[]);
+        let script = script("condition_lock.py").to_string_lossy().into_owned();
+        let child = python_cmd(&python, &addr, &[script.as_str()])
+            .spawn()
+            .expect("start python");
+        let (ok, out, err) = finish(child, Duration::from_secs(120));
+        assert!(
+            ok && out.lines().last() == Some("OK"),
+            "CPython {version} condition_lock.py failed\n--- stdout\n{out}\n--- stderr\n{err}"
+        );
+        for l in &expected {
+            assert!(
+                out.lines().any(|x| x == l),
+                "CPython {version}: no {l:?} in\n{out}"
+            );
+        }
+        assert!(out.contains("Condition(1): raises RemoteError"), "{out}");
+    }
+}

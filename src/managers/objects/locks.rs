@@ -150,6 +150,20 @@ impl ServedObject for LockObject {
                 self.cv.notify_all();
                 Ok(PyValue::None)
             }
+            // For Condition(lock) (never exposed to clients): like threading.Condition with a
+            // Lock, the lock is "owned" while anyone holds it.
+            "#is_owned" => Ok(PyValue::Bool(lock(&self.state).locked)),
+            "#release_save" => {
+                let mut st = lock(&self.state);
+                if !st.locked {
+                    return Err(CallError::runtime_error("cannot wait on un-acquired lock"));
+                }
+                st.locked = false;
+                st.owner = None;
+                self.cv.notify_all();
+                Ok(PyValue::Int(1))
+            }
+            "#acquire_restore" => self.call(ctx, "acquire", &[], &PyDict::new()),
             _ => Err(CallError::no_method("lock", method)),
         }
     }
@@ -285,6 +299,26 @@ impl ServedObject for RLockObject {
             "release" => {
                 no_args(method, args, kwargs)?;
                 rrelease(ctx, &self.state, &self.cv).map(|_| PyValue::None)
+            }
+            // For Condition(rlock) (never exposed to clients): RLock's _is_owned,
+            // _release_save and _acquire_restore.
+            "#is_owned" => Ok(PyValue::Bool(lock(&self.state).owner == Some(ctx.conn()))),
+            "#release_save" => {
+                let mut st = lock(&self.state);
+                if st.owner != Some(ctx.conn()) {
+                    return Err(CallError::runtime_error("cannot wait on un-acquired lock"));
+                }
+                let count = st.count;
+                st.owner = None;
+                st.count = 0;
+                self.cv.notify_all();
+                Ok(PyValue::Int(count as i64))
+            }
+            "#acquire_restore" => {
+                let count = args.first().and_then(PyValue::as_i64).unwrap_or(1).max(1) as u64;
+                racquire(ctx, &self.state, &self.cv, true, None)?;
+                lock(&self.state).count = count;
+                Ok(PyValue::None)
             }
             _ => Err(CallError::no_method("RLock", method)),
         }

@@ -148,8 +148,8 @@ impl Registry {
             .exposed(locks::SemaphoreObject::EXPOSED),
         );
         r.register(
-            TypeSpec::new("Condition", |_c, a, k| {
-                Ok(Arc::new(condition::ConditionObject::create(a, k)?))
+            TypeSpec::new("Condition", |c, a, k| {
+                Ok(Arc::new(condition::ConditionObject::create_in(c, a, k)?))
             })
             .exposed(condition::ConditionObject::EXPOSED),
         );

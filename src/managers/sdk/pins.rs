@@ -22,6 +22,11 @@ pub trait RefTable: Send + Sync {
     fn incref(&self, ident: &str) -> bool;
     /// Drops a reference to `ident` (the object goes away at zero).
     fn decref(&self, ident: &str);
+    /// The served object `ident` names, if it is one of this server's (a proxy passed as an
+    /// argument, e.g. the lock of `Condition(lock)`).
+    fn object(&self, _ident: &str) -> Option<std::sync::Arc<dyn super::ServedObject>> {
+        None
+    }
 }
 
 /// One reference to a served object held by a value stored in another object; dropping the pin
