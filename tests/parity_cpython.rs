@@ -347,3 +347,25 @@ fn condition_with_a_lock_proxy_uses_that_lock() {
         assert!(out.contains("Condition(1): raises RemoteError"), "{out}");
     }
 }
+
+/// One client stores values the server cannot interpret (a cycle, 300-deep nesting, an instance
+/// of a class only that process has) and sends hostile frames; another process then uses the
+/// same dict and new objects normally.
+#[test]
+fn a_bad_object_leaves_other_clients_and_objects_unaffected() {
+    let Some((version, python)) = common::pythons().into_iter().next() else {
+        return;
+    };
+    let (_server, addr) = serve(&["--object", "shared_dict=dict", "--quiet"]);
+    let script = script("bad_objects.py").to_string_lossy().into_owned();
+    for role in ["store", "use"] {
+        let child = python_cmd(&python, &addr, &[script.as_str(), role])
+            .spawn()
+            .expect("start python");
+        let (ok, out, err) = finish(child, Duration::from_secs(60));
+        assert!(
+            ok && out.lines().last() == Some("OK"),
+            "CPython {version} bad_objects.py {role} failed\n--- stdout\n{out}\n--- stderr\n{err}"
+        );
+    }
+}
