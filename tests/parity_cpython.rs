@@ -369,3 +369,56 @@ fn a_bad_object_leaves_other_clients_and_objects_unaffected() {
         );
     }
 }
+
+/// The binary operators know: `--version`, `--help` per command, log lines on stderr filtered
+/// by `RUST_LOG`.
+#[test]
+fn the_binary_has_a_version_and_logs_through_rust_log() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mpshare"))
+        .arg("--version")
+        .output()
+        .expect("run mpshare");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("mpshare {}", env!("CARGO_PKG_VERSION"))
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_mpshare"))
+        .args(["serve", "--help"])
+        .output()
+        .expect("run mpshare");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && help.contains("--object <NAME=TYPEID>"),
+        "{help}"
+    );
+    // info (the default) shows the start line on stderr; error hides it.
+    for (level, shown) in [("info", true), ("error", false)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mpshare"))
+            .args(["serve", "--address", "127.0.0.1:0", "--object", "q=Queue"])
+            .env("MPSHARE_AUTHKEY", KEY)
+            .env("RUST_LOG", level)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mpshare serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("serving on "), "{line:?}");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let (ok, _, err) = finish(child, Duration::from_secs(20));
+        assert!(ok, "SIGTERM must shut down cleanly: {err}");
+        assert_eq!(
+            err.contains("mpshare: INFO serving on") && err.contains("shared objects: q"),
+            shown,
+            "RUST_LOG={level}: {err}"
+        );
+    }
+}

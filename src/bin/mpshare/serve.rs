@@ -6,48 +6,21 @@ use mpshare::managers::server::ServerFile;
 use mpshare::managers::{Address, AuthKey, Server, ServerConfig};
 use nix::sys::signal::{SigSet, Signal};
 
-use crate::HELP;
+use crate::ServeArgs;
 
-pub(crate) fn serve(args: &[String]) -> Result<(), String> {
-    let mut address: Option<String> = None;
-    let mut env_var: Option<String> = None;
-    let mut max_conn: Option<usize> = None;
-    let mut quiet = false;
+pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
+    let address = args.address.clone();
+    let env_var = args.authkey_env.clone();
+    let max_conn = args.max_connections;
+    let quiet = args.quiet;
     let mut objects: Vec<(String, String)> = Vec::new();
-    let mut config: Option<String> = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} expects a value"))
-        };
-        match a.as_str() {
-            "--address" => address = Some(value("--address")?),
-            "--authkey-env" => env_var = Some(value("--authkey-env")?),
-            "--max-connections" => {
-                let v = value("--max-connections")?;
-                max_conn =
-                    Some(v.parse().map_err(|_| {
-                        format!("--max-connections: expected a number, found {v:?}")
-                    })?);
-            }
-            "--object" => {
-                let v = value("--object")?;
-                let (name, typeid) = v.split_once('=').ok_or_else(|| {
-                    format!("--object: expected NAME=TYPEID (e.g. get_queue=Queue), found {v:?}")
-                })?;
-                objects.push((name.trim().to_string(), typeid.trim().to_string()));
-            }
-            "--config" => config = Some(value("--config")?),
-            "--quiet" => quiet = true,
-            "-h" | "--help" => {
-                print!("{HELP}");
-                return Ok(());
-            }
-            other => return Err(format!("serve: unknown argument {other:?} (see --help)")),
-        }
+    for v in &args.object {
+        let (name, typeid) = v.split_once('=').ok_or_else(|| {
+            format!("--object: expected NAME=TYPEID (e.g. get_queue=Queue), found {v:?}")
+        })?;
+        objects.push((name.trim().to_string(), typeid.trim().to_string()));
     }
+    let config = args.config.clone();
     let file = match &config {
         Some(path) => ServerFile::load(path).map_err(|e| e.to_string())?,
         None => ServerFile::default(),
@@ -95,8 +68,8 @@ pub(crate) fn serve(args: &[String]) -> Result<(), String> {
     let server = Server::bind_with(cfg).map_err(|e| format!("cannot listen: {e}"))?;
     if let Address::Tcp(sa) = server.address() {
         if !sa.ip().is_loopback() {
-            eprintln!(
-                "mpshare: warning: listening on {sa}, reachable beyond this machine; anyone with the authkey can use the server"
+            log::warn!(
+                "listening on {sa}, reachable beyond this machine; anyone with the authkey can use the server"
             );
         }
     }
@@ -118,15 +91,20 @@ pub(crate) fn serve(args: &[String]) -> Result<(), String> {
         );
     }
     println!("serving on {}", server.address());
+    log::info!(
+        "serving on {} (mpshare {})",
+        server.address(),
+        env!("CARGO_PKG_VERSION")
+    );
     let _ = std::io::stdout().flush();
     let stop = server.shutdown_handle();
     std::thread::spawn(move || {
         if let Ok(sig) = signals.wait() {
-            eprintln!("mpshare: {sig:?} received, shutting down");
+            log::info!("{sig:?} received, shutting down");
         }
         stop.shutdown();
     });
     server.serve_forever().map_err(|e| e.to_string())?;
-    eprintln!("mpshare: server stopped");
+    log::info!("server stopped");
     Ok(())
 }
