@@ -77,7 +77,7 @@ def values():
         "cycle (dict)": d,
         "nested 200": nested(200),
         "nested 450": nested(450),
-        # 3.12+ clients pickle this; 3.11's pickler refuses it (RecursionError) for both servers.
+        # 3.13+ clients pickle this; older picklers refuse it (RecursionError) for both servers.
         "nested 2000": nested(2000),
     }
 
