@@ -140,16 +140,24 @@ fn values_of(d: &PyDict) -> impl Iterator<Item = &PyValue> {
 }
 
 impl DictObject {
-    /// CPython's exposed list of `dict` (with `'__iter__'` twice, as `create` reports it).
+    /// CPython 3.14's exposed list of `dict` (3.11–3.13's plus `__ior__`, `__or__`,
+    /// `__reversed__`, `__ror__` and `fromkeys`, which 3.14 clients call), with `'__iter__'`
+    /// twice, as `create` reports it (the `method_to_typeid` name is appended again). Older
+    /// clients' `DictProxy` ignores the reported list.
     pub const EXPOSED: &'static [&'static str] = &[
         "__contains__",
         "__delitem__",
         "__getitem__",
+        "__ior__",
         "__iter__",
         "__len__",
+        "__or__",
+        "__reversed__",
+        "__ror__",
         "__setitem__",
         "clear",
         "copy",
+        "fromkeys",
         "get",
         "items",
         "keys",
@@ -159,12 +167,6 @@ impl DictObject {
         "update",
         "values",
         "__iter__",
-        // CPython 3.14's DictProxy adds these.
-        "__ior__",
-        "__or__",
-        "__reversed__",
-        "__ror__",
-        "fromkeys",
     ];
 }
 
