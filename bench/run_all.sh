@@ -45,3 +45,12 @@ if command -v python3 >/dev/null 2>&1; then
 else
     echo "skipped: python3 not found"
 fi
+echo
+echo "## shared_memory: 8 MiB copies (interleaved) and CPython's own shared_memory costs"
+echo
+"$TGT/release/examples/shared_memory_copy"
+for v in 3.11 3.12 3.13; do
+  if command -v "python$v" >/dev/null 2>&1 && "python$v" -c '' >/dev/null 2>&1; then
+    echo; "python$v" bench/shared_memory_python.py
+  fi
+done

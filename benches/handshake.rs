@@ -8,8 +8,8 @@ use std::thread;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use mpshare::manager::auth::{self, AuthKey};
-use mpshare::manager::connection::{Address, Connection, Listener, ListenerConfig};
+use mpshare::managers::auth::{self, AuthKey};
+use mpshare::managers::connection::{Address, Connection, Listener, ListenerConfig};
 
 fn handshake(c: &mut Criterion) {
     let key = AuthKey::random().unwrap();

@@ -9,9 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use mpshare::manager::auth::AuthKey;
-use mpshare::manager::client::Manager;
-use mpshare::manager::pickle::PyValue;
+use mpshare::managers::auth::AuthKey;
+use mpshare::managers::client::Manager;
+use mpshare::managers::pickle::PyValue;
 
 const KEY: &str = "bench-key";
 

@@ -7,11 +7,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use mpshare::manager::auth::{self, AuthKey};
-use mpshare::manager::connection::{Address, Connection};
-use mpshare::manager::message::{Reply, Request};
-use mpshare::manager::pickle::PyValue;
-use mpshare::manager::server::Server;
+use mpshare::managers::auth::{self, AuthKey};
+use mpshare::managers::connection::{Address, Connection};
+use mpshare::managers::pickle::PyValue;
+use mpshare::managers::server::Server;
+use mpshare::managers::wire::{Reply, Request};
 
 fn connect(addr: &Address, key: &AuthKey) -> Connection {
     let mut c = Connection::connect(addr, Duration::from_secs(5)).unwrap();

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use mpshare::manager::message::{Reply, Request};
-use mpshare::manager::pickle::{dumps, loads, PyValue};
+use mpshare::managers::pickle::{dumps, loads, PyValue};
+use mpshare::managers::wire::{Reply, Request};
 
 fn bench(c: &mut Criterion) {
     let req = Request::call(

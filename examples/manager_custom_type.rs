@@ -25,10 +25,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mpshare::manager::auth::AuthKey;
-use mpshare::manager::objects::{bind_args, int_arg, CallCtx, CallError, ServedObject, TypeSpec};
-use mpshare::manager::pickle::{PyDict, PyValue};
-use mpshare::manager::server::Server;
+use mpshare::managers::auth::AuthKey;
+use mpshare::managers::pickle::{PyDict, PyValue};
+use mpshare::managers::sdk::{bind_args, int_arg, CallCtx, CallError, ServedObject, TypeSpec};
+use mpshare::managers::server::Server;
 
 /// A counter living in the server.
 struct Counter(AtomicI64);

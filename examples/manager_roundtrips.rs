@@ -13,10 +13,10 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use mpshare::manager::auth::AuthKey;
-use mpshare::manager::client::Manager;
-use mpshare::manager::pickle::PyValue;
-use mpshare::manager::server::Server;
+use mpshare::managers::auth::AuthKey;
+use mpshare::managers::client::Manager;
+use mpshare::managers::pickle::PyValue;
+use mpshare::managers::server::Server;
 
 const KEY_HEX: &str = "6d7073686172652d62656e63682d6b6579";
 
@@ -180,7 +180,7 @@ fn rust_pipelined(addr: &str, n: usize) -> mpshare::Result<Vec<f64>> {
     d.set("k", 0)?;
     let k = || PyValue::str("k");
     let mut out = Vec::new();
-    let mut run = |calls: &mut dyn FnMut(&mut mpshare::manager::client::Pipeline), per_op: f64| {
+    let mut run = |calls: &mut dyn FnMut(&mut mpshare::managers::client::Pipeline), per_op: f64| {
         let t = Instant::now();
         let mut p = m.pipeline();
         calls(&mut p);

@@ -209,9 +209,9 @@ pub enum Error {
     /// The peer closed the connection.
     #[error("connection closed by peer")]
     ConnectionClosed,
-    /// A pickle could not be decoded or encoded.
+    /// A pickle could not be decoded or encoded: why is a [`PickleError`].
     #[error("pickle error: {0}")]
-    Pickle(String),
+    Pickle(PickleError),
     /// Converting between Rust types and the pickle value model failed.
     #[error("conversion error: {0}")]
     Conversion(String),
@@ -241,6 +241,14 @@ pub enum Error {
     ForeignProxy {
         /// The proxy's object ident.
         ident: String,
+    },
+    /// An authkey given as text that is not one (`AuthKey::from_hex`).
+    #[error("invalid authkey: expected {expected}, found {found}")]
+    InvalidAuthKey {
+        /// What the text must be.
+        expected: &'static str,
+        /// What was given.
+        found: String,
     },
     // ---- shared_memory (issue 12): raw blocks and ShareableList ----
     /// A size that a shared-memory block cannot have (Python refuses `size=0` on create too).
@@ -484,5 +492,95 @@ pub enum AuthError {
         expected: &'static str,
         /// What arrived.
         found: String,
+    },
+}
+
+/// Why a pickle could not be decoded or encoded ([`Error::Pickle`]).
+///
+/// ```
+/// use mpshare::error::PickleError;
+/// let e = PickleError::UnknownOpcode { op: 0xff, offset: 2 };
+/// assert_eq!(e.to_string(), "unknown opcode 0xff at offset 2");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PickleError {
+    /// The input ends inside the pickle.
+    #[error("truncated pickle: {detail}")]
+    Truncated {
+        /// What was missing, and where.
+        detail: String,
+    },
+    /// An opcode that the stack, the marks or its argument do not allow here (stack underflow,
+    /// no `MARK`, a target that is not a container, a negative length, ...).
+    #[error("{problem} at opcode {opcode} (0x{op:02x}) at offset {offset}")]
+    Misuse {
+        /// What is wrong.
+        problem: &'static str,
+        /// The opcode's name.
+        opcode: &'static str,
+        /// The opcode byte.
+        op: u8,
+        /// Its offset in the input.
+        offset: usize,
+    },
+    /// A memo read of a key never stored.
+    #[error("memo key {key} not found at opcode {opcode} at offset {offset} (memo has {memo_len} entries)")]
+    MissingMemo {
+        /// The key read.
+        key: u64,
+        /// The opcode's name.
+        opcode: &'static str,
+        /// Its offset in the input.
+        offset: usize,
+        /// Entries in the memo.
+        memo_len: usize,
+    },
+    /// A byte that is no pickle opcode.
+    #[error("unknown opcode 0x{op:02x} at offset {offset}")]
+    UnknownOpcode {
+        /// The byte.
+        op: u8,
+        /// Its offset in the input.
+        offset: usize,
+    },
+    /// An opcode we refuse: persistent ids, the extension registry, out-of-band buffers.
+    #[error("unsupported opcode {opcode} (0x{op:02x}) at offset {offset}: persistent ids, extension registry and out-of-band buffers are not supported")]
+    UnsupportedOpcode {
+        /// The opcode's name.
+        opcode: &'static str,
+        /// The opcode byte.
+        op: u8,
+        /// Its offset in the input.
+        offset: usize,
+    },
+    /// A protocol number outside what the decoder (0..=5) or the encoder (2..=4) handles.
+    #[error("unsupported pickle protocol {found}: expected {expected}")]
+    UnsupportedProtocol {
+        /// The protocol asked for or found.
+        found: u8,
+        /// What is supported.
+        expected: &'static str,
+    },
+    /// A resource limit of the decoder (`managers::pickle::Limits`) or the encoder's depth.
+    #[error("{what} exceeds the limit of {limit}")]
+    LimitExceeded {
+        /// What grew too large (`"nesting depth"`, `"memo entries"`, ...).
+        what: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// An argument or payload that is not what its opcode says (bad UTF-8, a bad literal, an
+    /// unhashable dict key, a self-referencing structure, ...).
+    #[error("{detail}")]
+    Invalid {
+        /// What is wrong.
+        detail: String,
+    },
+    /// A value the encoder cannot write.
+    #[error("cannot encode: {detail}")]
+    Unencodable {
+        /// What is wrong.
+        detail: String,
     },
 }

@@ -35,7 +35,33 @@
 //! | `SharedMemory(name)` | [`Value::create`] / [`Value::open`] (and `Array`, `Lock`, `RLock`) |
 //! | `shared_memory.SharedMemory(name, create=True, size=n)` (raw, no header) | [`SharedMemory::create`] / [`SharedMemory::open`] |
 //! | `shared_memory.ShareableList([1, 'a'], name=n)` | [`ShareableList::create`] / [`ShareableList::open`] |
+//!
+//! Modules follow Python's: [`sharedctypes`] (`Value`, `Array` and friends; [`Value`] and
+//! [`Array`] are aliases of one locked wrapper, [`sharedctypes::Synchronized`]),
+//! [`synchronize`] (locks), [`shared_memory`], and [`shm`] underneath (segments, header
+//! layout, [`shm::segments`] / [`shm::remove_stale`] for stale segments).
+//!
+//! ## Soundness
+//!
+//! No safe call crashes, aliases shared memory or loses a segment *in this process*: dropping
+//! every handle of a lock this thread holds keeps its mapping alive; a thread gets at most one
+//! [`ArrayGuard`] (the only safe `&mut [T]` into shared memory) per segment, however it reached
+//! the segment; lockless access to a locked array needs `unsafe` ([`Array::get_obj`],
+//! [`RawArray::open_ignoring_lock`]). What no API can prevent is another process that ignores
+//! the lock or truncates the segment (it then sees races, or dies with `SIGBUS`); see the
+//! README's *Segment layout* section.
+//!
+//! ```
+//! let name = format!("mpshare-doc-lib-{}", std::process::id());
+//! let a = mpshare::Array::<u8>::create(&name, 4)?;
+//! let b = mpshare::Array::<u8>::open(&name)?;   // another handle, another mapping
+//! let g = a.lock()?;
+//! assert!(matches!(b.lock(), Err(mpshare::Error::GuardAlreadyHeld)));
+//! # drop(g);
+//! # Ok::<(), mpshare::Error>(())
+//! ```
 #![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
 pub mod error;

@@ -48,21 +48,43 @@ fn zero_length_arrays() {
     let a = Array::<f64>::new(0).unwrap();
     assert!(a.is_empty());
     assert_eq!(a.to_vec().unwrap(), Vec::<f64>::new());
-    assert!(a.get(0).is_err());
+    assert!(matches!(
+        a.get(0),
+        Err(Error::IndexOutOfRange { index: 0, len: 0 })
+    ));
     assert_eq!(a.lock().unwrap().len(), 0);
     assert_eq!(a.read(0..0).unwrap(), Vec::<f64>::new());
     a.write(0, &[]).unwrap();
     let r = RawArray::<u8>::from_slice(&[]).unwrap();
     assert!(r.is_empty() && r.to_vec().is_empty());
-    assert!(r.get(0).is_err());
+    assert!(matches!(
+        r.get(0),
+        Err(Error::IndexOutOfRange { index: 0, len: 0 })
+    ));
 }
 
 #[test]
 fn huge_lengths_are_errors() {
-    assert!(Array::<u64>::new(usize::MAX).is_err());
-    assert!(RawArray::<u8>::new(usize::MAX).is_err());
-    assert!(RawArray::<u32>::new(usize::MAX / 2).is_err());
-    assert!(DynArray::new('d', usize::MAX).is_err());
+    // Refused before any mapping is attempted, naming the length, element size and maximum.
+    let too_large = |e: Error, want_len: usize, want_size: usize| match e {
+        Error::TooLarge {
+            len,
+            elem_size,
+            max,
+        } => {
+            assert_eq!((len, elem_size), (want_len, want_size));
+            assert!(max < want_len);
+        }
+        other => panic!("expected TooLarge, found {other:?}"),
+    };
+    too_large(Array::<u64>::new(usize::MAX).unwrap_err(), usize::MAX, 8);
+    too_large(RawArray::<u8>::new(usize::MAX).unwrap_err(), usize::MAX, 1);
+    too_large(
+        RawArray::<u32>::new(usize::MAX / 2).unwrap_err(),
+        usize::MAX / 2,
+        4,
+    );
+    too_large(DynArray::new('d', usize::MAX).unwrap_err(), usize::MAX, 8);
 }
 
 #[test]
@@ -194,11 +216,21 @@ fn slice_mut_chunks_filled_by_forked_workers() {
     assert_eq!(s.len(), WORKERS * CHUNK);
     // Out-of-range slices are errors.
     // SAFETY: the slices are never created (errors).
-    assert!(unsafe { a.slice_mut(0..WORKERS * CHUNK + 1) }.is_err());
+    assert!(matches!(
+        unsafe { a.slice_mut(0..WORKERS * CHUNK + 1) },
+        Err(Error::RangeOutOfBounds { start: 0, .. })
+    ));
     #[allow(clippy::reversed_empty_ranges)]
     let rev = 5..4;
     // SAFETY: as above.
-    assert!(unsafe { a.slice(rev) }.is_err());
+    assert!(matches!(
+        unsafe { a.slice(rev) },
+        Err(Error::RangeOutOfBounds {
+            start: 5,
+            end: 4,
+            ..
+        })
+    ));
 }
 
 #[test]

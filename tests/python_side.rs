@@ -274,3 +274,97 @@ fn as_numpy_is_a_zero_copy_view() {
         peer.ok(&format!("close {name}"));
     }
 }
+
+/// Standalone Lock (error-checking) and RLock (recursive) segments: Python re-acquiring a Lock
+/// it holds is refused (not a self-deadlock), an RLock re-enters, and Rust is excluded meanwhile.
+#[test]
+fn python_module_on_lock_and_rlock_segments() {
+    for mut peer in peers() {
+        let v = peer.version.clone();
+        let mut guard = Unlinker::default();
+        let ln = guard.add(&unique("pyside-L"));
+        let rn = guard.add(&unique("pyside-R"));
+        let lock = mpshare::Lock::create(&ln).expect("lock");
+        let rlock = mpshare::RLock::create(&rn).expect("rlock");
+        assert!(
+            peer.ok(&format!("info {ln}")).starts_with("Lock "),
+            "python {v}"
+        );
+        assert_eq!(peer.ok(&format!("acquire {ln} 5")), "1 0");
+        let err = peer.cmd(&format!("acquire {ln} 1")).unwrap_err();
+        assert!(
+            err.starts_with("RuntimeError deadlock avoided"),
+            "python {v}: {err}"
+        );
+        assert!(
+            lock.try_acquire().expect("try").is_none(),
+            "Python holds it"
+        );
+        peer.ok(&format!("release {ln}"));
+        assert!(lock.try_acquire().expect("try").is_some());
+        lock.release().expect("release");
+
+        assert_eq!(peer.ok(&format!("acquire {rn} 5")), "1 0");
+        assert_eq!(peer.ok(&format!("acquire {rn} 5")), "1 0", "re-entered");
+        peer.ok(&format!("release {rn}"));
+        assert!(
+            rlock.try_acquire().expect("try").is_none(),
+            "still held once"
+        );
+        peer.ok(&format!("release {rn}"));
+        assert!(rlock.try_acquire().expect("try").is_some());
+        rlock.release().expect("release");
+        peer.ok(&format!("close {ln}"));
+        peer.ok(&format!("close {rn}"));
+    }
+}
+
+/// A layout-v1 header (as mpshare 0.1 wrote it: 128-byte header, data at 128, no shape) still
+/// opens now that writers write v2.
+#[test]
+fn python_module_reads_layout_v1() {
+    for mut peer in peers() {
+        let mut guard = Unlinker::default();
+        let name = guard.add(&unique("pyside-v1"));
+        let shm = SharedMemory::create(&name, 128 + 3 * 4).expect("create");
+        shm.write(0, b"MPSHARE\0").expect("magic");
+        for (at, v) in [(8usize, 1u32), (16, 2), (20, b'i' as u32), (24, 4), (28, 4)] {
+            shm.write_pod(at, &v).expect("u32");
+        }
+        shm.write_pod(32, &3u64).expect("len");
+        shm.write_pod(40, &128u64).expect("offset");
+        shm.write_pod(128, &[-5i32, 6, 7]).expect("data");
+        shm.write_pod(12, &1u32).expect("ready");
+        assert_eq!(peer.ok(&format!("info {name}")), "Array i 3 1 3 128");
+        assert_eq!(peer.ok(&format!("all {name}")), "-5 6 7");
+        peer.ok(&format!("set {name} 0 99"));
+        assert_eq!(shm.read_pod::<i32>(128).expect("read"), 99);
+        peer.ok(&format!("close {name}"));
+    }
+}
+
+/// `python3 python/mpshare_segments.py NAME` (the single file run as a script) describes a
+/// segment and exits 1 on a missing one.
+#[test]
+fn module_runs_as_a_script() {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/mpshare_segments.py");
+    for (v, py) in common::pythons() {
+        let mut guard = Unlinker::default();
+        let name = guard.add(&unique("pyside-cli"));
+        let _a = Array::create_from(&name, &[0.5f64, 1.5]).expect("array");
+        let mut cmd = std::process::Command::new(&py);
+        cmd.arg(&script).arg(&name);
+        let out = common::within(Duration::from_secs(60), move || cmd.output()).expect("run");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "python {v}: {text}");
+        assert!(
+            text.contains("Array<'d'>") && text.contains("[0.5, 1.5]"),
+            "python {v}: {text}"
+        );
+        let mut cmd = std::process::Command::new(&py);
+        cmd.arg(&script).arg(unique("pyside-cli-none"));
+        let out = common::within(Duration::from_secs(60), move || cmd.output()).expect("run");
+        assert_eq!(out.status.code(), Some(1), "python {v}");
+    }
+}

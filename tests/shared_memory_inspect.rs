@@ -147,3 +147,37 @@ fn layout_v2_shape_is_reported() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `mpshare inspect NAME` prints the same report; a missing name exits 2 saying so.
+#[test]
+fn cli_inspect() {
+    let bin = env!("CARGO_BIN_EXE_mpshare");
+    let mut guard = Unlinker::default();
+    let name = guard.add(&unique("insp-cli"));
+    let _a = Array::create_from(&name, &[7u8, 8, 9]).expect("array");
+    let out = common::within(std::time::Duration::from_secs(30), {
+        let name = name.clone();
+        move || {
+            std::process::Command::new(bin)
+                .args(["inspect", &name])
+                .output()
+        }
+    })
+    .expect("run mpshare");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Array<'B'>") && text.contains("data: [7, 8, 9]"),
+        "{text}"
+    );
+
+    let missing = unique("insp-cli-none");
+    let out = common::within(std::time::Duration::from_secs(30), move || {
+        std::process::Command::new(bin)
+            .args(["inspect", &missing])
+            .output()
+    })
+    .expect("run mpshare");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+}

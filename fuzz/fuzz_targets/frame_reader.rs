@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use libfuzzer_sys::fuzz_target;
-use mpshare::manager::connection::Connection;
+use mpshare::managers::connection::Connection;
 
 fuzz_target!(|data: &[u8]| {
     let Ok((mut a, b)) = std::os::unix::net::UnixStream::pair() else { return };

@@ -2,7 +2,7 @@
 //! re-encodes and decodes to the same value.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mpshare::manager::pickle::{dumps, loads_with, Limits};
+use mpshare::managers::pickle::{dumps, loads_with, Limits};
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits {

@@ -1,7 +1,7 @@
 //! Any bytes as a manager request or reply: an error, never a panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mpshare::manager::message::{Reply, Request};
+use mpshare::managers::wire::{Reply, Request};
 
 fuzz_target!(|data: &[u8]| {
     let _ = Request::decode(data);

@@ -1,6 +1,6 @@
 //! The authkey handshake of `multiprocessing.connection` (mutual HMAC challenge), compatible
 //! with CPython 3.11 (legacy 20-byte challenges, raw HMAC-MD5) and 3.12+ (`{sha256}` challenges,
-//! `{name}`-prefixed replies); see `manager-protocol.md` §2.
+//! `{name}`-prefixed replies); see `docs/protocol.md` §2.
 //!
 //! The acceptor runs [`server_handshake`] (challenge first, then answer), the connecting side
 //! runs [`client_handshake`] (answer first, then challenge).
@@ -100,20 +100,20 @@ impl AuthKey {
     pub fn from_hex(hex: &str) -> Result<AuthKey> {
         let hex = hex.trim();
         if hex.len() % 2 != 0 {
-            return Err(Error::Conversion(format!(
-                "authkey hex: expected an even number of hex digits, found {}",
-                hex.len()
-            )));
+            return Err(Error::InvalidAuthKey {
+                expected: "an even number of hex digits",
+                found: format!("{} digits", hex.len()),
+            });
         }
         let digit = |c: u8| -> Result<u8> {
             match c {
                 b'0'..=b'9' => Ok(c - b'0'),
                 b'a'..=b'f' => Ok(c - b'a' + 10),
                 b'A'..=b'F' => Ok(c - b'A' + 10),
-                _ => Err(Error::Conversion(format!(
-                    "authkey hex: expected a hex digit, found {:?}",
-                    c as char
-                ))),
+                _ => Err(Error::InvalidAuthKey {
+                    expected: "hex digits",
+                    found: format!("{:?}", c as char),
+                }),
             }
         };
         hex.as_bytes()
@@ -409,7 +409,7 @@ pub fn verify_reply(key: &[u8], body: &[u8], reply: &[u8]) -> bool {
     }
 }
 
-/// The reply to challenge `body` under `key` (CPython 3.12+ answer rule, §2.2): a 20-byte body
+/// The reply to challenge `body` under `key` (CPython 3.12+ answer rule, `docs/protocol.md` §2): a 20-byte body
 /// gets raw HMAC-MD5, a `{name}`-prefixed body gets `{name}` + HMAC over the whole body.
 ///
 /// ```

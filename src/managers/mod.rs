@@ -27,7 +27,7 @@
 //!   the typed proxies (`DictProxy`, `QueueProxy`, ...).
 //!
 //! The protocol notes the code relies on (framing, handshake, messages, pickle subset, CPython
-//! versions checked) are in `docs/manager-protocol.md` of the repository.
+//! versions checked) are in `docs/protocol.md` of the repository.
 
 pub mod auth;
 pub mod client;

@@ -127,7 +127,7 @@ impl LocalManager {
 
     /// A plain client handle (what a forked child or another thread may keep).
     ///
-    /// ```
+    /// ```no_run
     /// let m = mpshare::managers::client::Manager::start()?;
     /// let c = m.client();
     /// c.dummy()?;

@@ -172,16 +172,16 @@ fn parse_fmt(raw: [u8; 8]) -> Option<Fmt> {
         FMT_NONE => return Some(Fmt::Null),
         _ => {}
     }
-    let end = raw.iter().rposition(|&b| b != 0)? + 1;
-    let (digits, s) = raw[..end].split_at(end - 1);
-    if s != b"s" || digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
+    // "<digits>s", NUL-padded: at most 7 digits, so no overflow.
+    let mut n = 0usize;
+    for (i, &b) in raw.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => n = n * 10 + usize::from(b - b'0'),
+            b's' if i > 0 && raw[i + 1..].iter().all(|&z| z == 0) => return Some(Fmt::Bytes(n)),
+            _ => return None,
+        }
     }
-    std::str::from_utf8(digits)
-        .ok()?
-        .parse()
-        .ok()
-        .map(Fmt::Bytes)
+    None
 }
 
 fn fmt_text(raw: [u8; 8]) -> String {
@@ -662,5 +662,43 @@ impl ShareableList {
             n += usize::from(self.get(i)? == *value);
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(s: &str) -> [u8; 8] {
+        let mut out = [0u8; 8];
+        out[..s.len()].copy_from_slice(s.as_bytes());
+        out
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(parse_fmt(f("q")), Some(Fmt::Int));
+        assert_eq!(parse_fmt(f("d")), Some(Fmt::Float));
+        assert_eq!(parse_fmt(f("xxxxxxx?")), Some(Fmt::Bool));
+        assert_eq!(parse_fmt(f("xxxxxx?x")), Some(Fmt::Null));
+        assert_eq!(parse_fmt(f("16s")), Some(Fmt::Bytes(16)));
+        assert_eq!(parse_fmt(f("9999999s")), Some(Fmt::Bytes(9_999_999)));
+        for bad in ["", "s", "1s2", "12", "x", "1 s", "-8s"] {
+            assert_eq!(parse_fmt(f(bad)), None, "{bad:?}");
+        }
+        assert_eq!(parse_fmt(*b"16s\0\0\0\0x"), None);
+        assert_eq!(fmt_text(f("24s")), "24s");
+        assert_eq!(str_fmt(24), f("24s"));
+    }
+
+    #[test]
+    fn allotment_follows_python_unless_python_would_truncate() {
+        assert_eq!(allotted(&Item::Str(String::new())), 8);
+        assert_eq!(allotted(&Item::Str("1234567".into())), 8);
+        assert_eq!(allotted(&Item::Str("12345678".into())), 16);
+        assert_eq!(allotted(&Item::Str("éé".into())), 8); // 4 bytes fit Python's 8
+        assert_eq!(allotted(&Item::Str("€€€€€€€€".into())), 32); // Python: 16, truncated
+        assert_eq!(allotted(&Item::Bytes(vec![0; 8])), 16);
+        assert_eq!(allotted(&Item::Int(1)), 8);
     }
 }

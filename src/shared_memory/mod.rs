@@ -46,6 +46,8 @@
 mod inspect;
 mod list;
 mod raw;
+#[cfg(feature = "manager")]
+pub(crate) mod tracker;
 
 use std::time::Duration;
 

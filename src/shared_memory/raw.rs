@@ -200,7 +200,7 @@ unsafe fn copy_out(src: *const u8, dst: *mut u8, len: usize) {
     let head = src.align_offset(8).min(len);
     let words = (len - head) / 8;
     let tail_at = head + words * 8;
-    // SAFETY (whole body): every offset used is < len, so inside both ranges per the caller;
+    // SAFETY: (whole body) every offset used is < len, so inside both ranges per the caller;
     // the word loads are 8-aligned on the shared side (src + head is 8-aligned), the private
     // side is written unaligned.
     unsafe {
@@ -227,7 +227,7 @@ unsafe fn fill_shared(dst: *mut u8, len: usize, byte: u8) {
     let head = dst.align_offset(8).min(len);
     let words = (len - head) / 8;
     let word = u64::from_ne_bytes([byte; 8]);
-    // SAFETY (whole body): every offset used is < len, inside the range per the caller; the
+    // SAFETY: (whole body) every offset used is < len, inside the range per the caller; the
     // word stores are 8-aligned (dst + head is).
     unsafe {
         for i in 0..head {
@@ -253,7 +253,7 @@ unsafe fn copy_in(src: *const u8, dst: *mut u8, len: usize) {
     let head = dst.align_offset(8).min(len);
     let words = (len - head) / 8;
     let tail_at = head + words * 8;
-    // SAFETY (whole body): as in `copy_out`, with the shared side being `dst`.
+    // SAFETY: (whole body) as in `copy_out`, with the shared side being `dst`.
     unsafe {
         for i in 0..head {
             AtomicU8::from_ptr(dst.add(i)).store(*src.add(i), Ordering::Relaxed);

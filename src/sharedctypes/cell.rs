@@ -17,7 +17,7 @@ use crate::typecode::Element;
 /// `p` is aligned for `T`, points into a live shared mapping, and all concurrent writers use
 /// atomic (or lock-protected) access.
 pub(crate) unsafe fn load<T: Element>(p: *const T) -> T {
-    // SAFETY (all arms): the caller guarantees `p` is valid and aligned for T; an atomic of the
+    // SAFETY: (all arms) the caller guarantees `p` is valid and aligned for T; an atomic of the
     // same size has the same (or smaller) alignment on every supported target, and
     // AtomicUN::from_ptr only requires that.
     unsafe {
@@ -498,5 +498,73 @@ impl<T: Element> Shared<T> {
         self.check_range(start, end)?;
         // SAFETY: range checked, aligned, mapping alive; exclusivity per the contract.
         Ok(unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), end - start) })
+    }
+}
+
+/// Read-modify-write atomics on element `i` of integer cells (the only way lockless writers
+/// change integers in place).
+impl<T: AtomicInt> Shared<T> {
+    /// Apply `op` to the checked, aligned pointer of element `i`.
+    fn rmw<R>(&self, i: usize, op: impl FnOnce(*mut T) -> R) -> Result<R> {
+        Ok(op(self.check(i)?))
+    }
+
+    pub(crate) fn fetch_add(&self, i: usize, v: T, o: Ordering) -> Result<T> {
+        // SAFETY: `rmw` passes a pointer to element i, in bounds and aligned, in the mapping
+        // that `self` keeps alive; every access to shared cells is atomic.
+        self.rmw(i, |p| unsafe { T::fetch_add(p, v, o) })
+    }
+
+    pub(crate) fn fetch_sub(&self, i: usize, v: T, o: Ordering) -> Result<T> {
+        // SAFETY: as in fetch_add.
+        self.rmw(i, |p| unsafe { T::fetch_sub(p, v, o) })
+    }
+
+    pub(crate) fn swap(&self, i: usize, v: T, o: Ordering) -> Result<T> {
+        // SAFETY: as in fetch_add.
+        self.rmw(i, |p| unsafe { T::swap(p, v, o) })
+    }
+
+    pub(crate) fn compare_exchange(
+        &self,
+        i: usize,
+        current: T,
+        new: T,
+        o: Ordering,
+    ) -> Result<Result<T, T>> {
+        // SAFETY: as in fetch_add.
+        self.rmw(i, |p| unsafe { T::compare_exchange(p, current, new, o) })
+    }
+
+    pub(crate) fn load_with(&self, i: usize, o: Ordering) -> Result<T> {
+        // SAFETY: as in fetch_add.
+        self.rmw(i, |p| unsafe { T::load_with(p, o) })
+    }
+
+    pub(crate) fn store_with(&self, i: usize, v: T, o: Ordering) -> Result<()> {
+        // SAFETY: as in fetch_add.
+        self.rmw(i, |p| unsafe { T::store_with(p, v, o) })
+    }
+}
+
+impl<T: Element> Shared<T> {
+    /// All elements as a plain slice, for the holder of the array's lock.
+    ///
+    /// Sound because the only caller is `ArrayGuard`, which holds the lock, is the one guard
+    /// of this segment on its thread (`GuardAlreadyHeld` otherwise), and every safe access
+    /// path to a locked array's elements takes the lock (lockless ones need `unsafe`).
+    pub(crate) fn locked(&self, _held: &crate::LockGuard<'_>) -> &[T] {
+        // SAFETY: see above: no writer in this process while the guard lives; the range is
+        // the whole data area, aligned, in the mapping `self` keeps alive.
+        unsafe { self.slice(0, self.len) }.unwrap_or(&[])
+    }
+
+    /// [`Shared::locked`], exclusive: `&mut` on the guard makes this the only slice it hands
+    /// out.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) fn locked_mut(&self, _held: &mut crate::LockGuard<'_>) -> &mut [T] {
+        // SAFETY: as in `locked`; the caller's `&mut` borrow of the guard keeps any other
+        // slice from it dead while this one lives.
+        unsafe { self.slice_mut(0, self.len) }.unwrap_or(&mut [])
     }
 }

@@ -12,6 +12,7 @@ pub(crate) mod cell;
 pub mod dynamic;
 #[cfg(feature = "ndarray")]
 mod ndarray_view;
+mod raw_array;
 pub mod synchronized;
 pub mod value;
 

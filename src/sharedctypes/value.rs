@@ -227,10 +227,6 @@ impl<T: Element> RawObject for RawValue<T> {
 }
 
 impl<T: AtomicInt> RawValue<T> {
-    fn p(&self) -> *mut T {
-        self.cell.as_ptr()
-    }
-
     /// Atomically add `v` (wrapping), returning the previous value. Exact under contention.
     ///
     /// ```
@@ -239,8 +235,7 @@ impl<T: AtomicInt> RawValue<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn fetch_add(&self, v: T) -> T {
-        // SAFETY: the cell is valid, aligned and mapped while `self` lives.
-        unsafe { T::fetch_add(self.p(), v, Ordering::AcqRel) }
+        self.cell.fetch_add(0, v, Ordering::AcqRel).unwrap_or(v)
     }
 
     /// Atomically subtract `v` (wrapping), returning the previous value.
@@ -252,8 +247,7 @@ impl<T: AtomicInt> RawValue<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn fetch_sub(&self, v: T) -> T {
-        // SAFETY: as in fetch_add.
-        unsafe { T::fetch_sub(self.p(), v, Ordering::AcqRel) }
+        self.cell.fetch_sub(0, v, Ordering::AcqRel).unwrap_or(v)
     }
 
     /// Atomically replace the value, returning the previous one.
@@ -264,8 +258,7 @@ impl<T: AtomicInt> RawValue<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn swap(&self, v: T) -> T {
-        // SAFETY: as in fetch_add.
-        unsafe { T::swap(self.p(), v, Ordering::AcqRel) }
+        self.cell.swap(0, v, Ordering::AcqRel).unwrap_or(v)
     }
 
     /// Atomically store `new` if the value is `current`; `Err(actual)` otherwise.
@@ -277,8 +270,9 @@ impl<T: AtomicInt> RawValue<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn compare_exchange(&self, current: T, new: T) -> std::result::Result<T, T> {
-        // SAFETY: as in fetch_add.
-        unsafe { T::compare_exchange(self.p(), current, new, Ordering::AcqRel) }
+        self.cell
+            .compare_exchange(0, current, new, Ordering::AcqRel)
+            .unwrap_or(Err(current))
     }
 
     /// Atomic load with an explicit ordering.
@@ -290,8 +284,9 @@ impl<T: AtomicInt> RawValue<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn load(&self, order: Ordering) -> T {
-        // SAFETY: as in fetch_add.
-        unsafe { T::load_with(self.p(), order) }
+        self.cell
+            .load_with(0, order)
+            .unwrap_or_else(|_| T::zeroed())
     }
 
     /// Atomic store with an explicit ordering.
@@ -304,8 +299,7 @@ impl<T: AtomicInt> RawValue<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn store(&self, v: T, order: Ordering) {
-        // SAFETY: as in fetch_add.
-        unsafe { T::store_with(self.p(), v, order) }
+        let _ = self.cell.store_with(0, v, order);
     }
 }
 

@@ -592,6 +592,33 @@ pub(crate) unsafe fn read(h: *const Header, map_len: usize) -> std::result::Resu
     })
 }
 
+/// Parse the first bytes of a segment file (`bytes`, up to [`HEADER_SIZE`] of them) whose
+/// total size is `file_len`: `Ok(None)` while the header is not published yet.
+pub(crate) fn parse_bytes(
+    bytes: &[u8],
+    file_len: usize,
+) -> std::result::Result<Option<Layout>, String> {
+    if bytes.len() < HEADER_V1_SIZE {
+        return Err(format!(
+            "{} bytes, a header needs at least {HEADER_V1_SIZE}",
+            bytes.len()
+        ));
+    }
+    // An aligned, zeroed private copy: the parse below never touches shared memory.
+    let mut buf = [0u64; HEADER_SIZE / 8];
+    let n = bytes.len().min(HEADER_SIZE);
+    bytemuck::cast_slice_mut::<u64, u8>(&mut buf)[..n].copy_from_slice(&bytes[..n]);
+    let h = buf.as_ptr().cast::<Header>();
+    // SAFETY: `buf` is HEADER_SIZE private bytes, aligned for Header (u64), alive for the
+    // calls; nobody else writes it.
+    if !unsafe { is_ready(h) } {
+        return Ok(None);
+    }
+    // SAFETY: as above. `read` checks the recorded sizes against `file_len`; the version-2
+    // fields it reads lie inside `buf` even when the file is shorter (they are then zero).
+    unsafe { read(h, file_len) }.map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

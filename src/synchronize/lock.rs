@@ -34,13 +34,12 @@ use crate::{Error, Result};
 pub struct LockGuard<'a> {
     raw: &'a RawMutex,
     owner_died: bool,
-    /// Not `Send`: the lock must be released by the thread that took it.
-    _not_send: std::marker::PhantomData<*const ()>,
+    /// Not `Send` (but `Sync`), like `std::sync::MutexGuard`: the lock must be released by
+    /// the thread that took it.
+    _not_send: NotSend,
 }
 
-// SAFETY: a shared `&LockGuard` only reads `owner_died`; nothing in it is thread-bound when
-// borrowed (the release happens in `Drop`, on the owning thread, since the guard is !Send).
-unsafe impl Sync for LockGuard<'_> {}
+type NotSend = std::marker::PhantomData<std::sync::MutexGuard<'static, ()>>;
 
 impl LockGuard<'_> {
     /// True when the previous holder died holding the lock (see [`Acquired::owner_died`]).
@@ -168,7 +167,7 @@ macro_rules! lock_methods {
                 Ok(LockGuard {
                     raw: self.raw(),
                     owner_died: how.owner_died(),
-                    _not_send: std::marker::PhantomData,
+                    _not_send: NotSend::default(),
                 })
             }
 
@@ -184,7 +183,7 @@ macro_rules! lock_methods {
                 Ok(self.raw().try_lock()?.map(|how| LockGuard {
                     raw: self.raw(),
                     owner_died: how.owner_died(),
-                    _not_send: std::marker::PhantomData,
+                    _not_send: NotSend::default(),
                 }))
             }
 
@@ -199,7 +198,7 @@ macro_rules! lock_methods {
                 Ok(self.raw().lock_timeout(timeout)?.map(|how| LockGuard {
                     raw: self.raw(),
                     owner_died: how.owner_died(),
-                    _not_send: std::marker::PhantomData,
+                    _not_send: NotSend::default(),
                 }))
             }
         }

@@ -18,7 +18,7 @@ from multiprocessing.managers import SyncManager
 def main():
     key = bytes.fromhex(sys.argv[1]) if len(sys.argv) > 1 else b""
     timeout = float(sys.argv[2]) if len(sys.argv) > 2 else 120.0
-    # Proxies passed back to this server authenticate with the process authkey (spec 4.7).
+    # Proxies passed back to this server authenticate with the process authkey (docs/protocol.md §6).
     multiprocessing.current_process().authkey = key
     address = sys.argv[3] if len(sys.argv) > 3 else ("127.0.0.1", 0)
     m = SyncManager(address=address, authkey=key)

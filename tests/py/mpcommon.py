@@ -43,3 +43,14 @@ def raises(exc, fn, *args, **kwargs):
         return e
     print("FAILED: expected", exc.__name__, "from", fn, args, kwargs, file=sys.stderr)
     sys.exit(1)
+
+
+def bounded(lo, hi, what, fn, *args, **kwargs):
+    """Runs fn and checks it took at least lo and less than hi seconds (a timeout that fired
+    early or a call that hung and later recovered both fail); returns its result."""
+    import time
+    t0 = time.monotonic()
+    r = fn(*args, **kwargs)
+    took = time.monotonic() - t0
+    check(lo <= took < hi, "%s took %.3f s, expected %.2f..%.2f s" % (what, took, lo, hi))
+    return r

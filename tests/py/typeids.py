@@ -4,7 +4,7 @@ import queue
 import threading
 from multiprocessing.managers import RemoteError
 
-from mpcommon import check, connect, raises
+from mpcommon import bounded, check, connect, raises
 
 m = connect()
 
@@ -103,13 +103,13 @@ q.put(42)
 q.put_nowait({"k": [1]})
 check(q.qsize() == 2 and not q.empty() and not q.full(), "qsize/empty/full")
 check(q.get() == 42 and q.get_nowait() == {"k": [1]}, "get/get_nowait")
-raises(queue.Empty, q.get, timeout=0.1)
+bounded(0.09, 3.0, "get(timeout=0.1)", raises, queue.Empty, q.get, timeout=0.1)
 raises(queue.Empty, q.get_nowait)
 raises(queue.Empty, q.get, False)
 bq = m.Queue(1)
 bq.put(1)
 check(bq.full(), "bounded full")
-raises(queue.Full, bq.put, 2, timeout=0.1)
+bounded(0.09, 3.0, "put(timeout=0.1)", raises, queue.Full, bq.put, 2, timeout=0.1)
 raises(queue.Full, bq.put_nowait, 2)
 jq = m.JoinableQueue()
 jq.put(1)
@@ -121,7 +121,7 @@ raises(ValueError, jq.task_done)
 # Lock, RLock, Semaphore, BoundedSemaphore
 lk = m.Lock()
 check(lk.acquire() is True and lk.acquire(False) is False, "Lock acquire")
-check(lk.acquire(True, 0.05) is False, "Lock acquire timeout")
+check(bounded(0.045, 3.0, "acquire(True, 0.05)", lk.acquire, True, 0.05) is False, "Lock acquire timeout")
 lk.release()
 e = raises(RuntimeError, lk.release)
 check(str(e) == "release unlocked lock", "Lock RuntimeError text")
@@ -145,7 +145,7 @@ check(str(e) == "Semaphore released too many times", "BoundedSemaphore text")
 c = m.Condition()
 raises(RuntimeError, c.notify)
 with c:
-    check(c.wait(0.05) is False, "Condition wait timeout")
+    check(bounded(0.045, 3.0, "wait(0.05)", c.wait, 0.05) is False, "Condition wait timeout")
     c.notify_all()
 check(c.wait_for(lambda: True, 0.1) if c.acquire() else False, "wait_for")
 c.release()

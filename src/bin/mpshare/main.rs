@@ -3,7 +3,11 @@
 //! * `mpshare serve [--address ADDR] [--authkey-env VAR] [--max-connections N] [--quiet]
 //!   [--object NAME=TYPEID]... [--config FILE]` runs a manager server that stock CPython clients
 //!   can use: `SyncManager(address=('127.0.0.1', 50000), authkey=b'...').connect()`.
-//! * `mpshare segments` lists mpshare shared-memory segments; `mpshare rm NAME` removes one.
+//! * `mpshare segments [--remove-stale [PREFIX]]` lists mpshare shared-memory segments (kind,
+//!   type, length, size, creator pid, whether the creator runs) or removes the stale ones;
+//!   `mpshare rm NAME` removes one.
+//! * `mpshare inspect NAME` prints what a segment holds (mpshare header and data preview, a
+//!   Python ShareableList's items, or a raw block's size).
 //!
 //! `serve` needs the cargo feature `manager` (on by default); the segment commands work without.
 //! Log lines go to stderr, filtered by `RUST_LOG` (`error`, `warn`, `info` — the default —,
@@ -38,12 +42,27 @@ enum Command {
     ///
     /// Stock Python clients connect with
     /// `SyncManager(address=('127.0.0.1', 50000), authkey=b'<key>').connect()`. The bound address
-    /// is printed on stdout as `serving on ADDR`; SIGINT/SIGTERM shut down cleanly.
+    /// is printed on stdout as `serving on ADDR`; SIGINT/SIGTERM shut down cleanly. It also
+    /// answers CPython's SharedMemoryManager (track_segment, release_segment, list_segments)
+    /// and unlinks the blocks it tracks when it shuts down.
     Serve(ServeArgs),
-    /// List mpshare shared-memory segments in /dev/shm.
-    Segments,
+    /// List mpshare shared-memory segments in /dev/shm: name, kind, type, length, size in bytes,
+    /// creator pid and whether the creator still runs (pid and start time compared).
+    Segments {
+        /// Remove the segments (whose names start with PREFIX) whose creator is dead and that
+        /// no running process maps, printing each one removed. A live segment is never removed.
+        #[arg(long, value_name = "PREFIX", num_args = 0..=1, default_missing_value = "")]
+        remove_stale: Option<String>,
+    },
     /// Unlink the shared-memory segment NAME.
     Rm {
+        /// The segment's name.
+        name: String,
+    },
+    /// Print what the shared-memory segment NAME holds: an mpshare header (kind, typecode,
+    /// shape, lock state) and its first elements, a Python ShareableList's items, or a raw
+    /// block's size and first bytes. Writes nothing.
+    Inspect {
         /// The segment's name.
         name: String,
     },
@@ -92,10 +111,18 @@ fn main() -> ExitCode {
         Command::Serve(_) => {
             Err("serve: this mpshare was built without the `manager` feature".to_string())
         }
-        Command::Segments => mpshare::shm::list()
-            .map(|names| names.iter().for_each(|n| println!("{n}")))
+        Command::Segments { remove_stale: None } => mpshare::shm::segments()
+            .map(|all| all.iter().for_each(|s| println!("{s}")))
+            .map_err(|e| e.to_string()),
+        Command::Segments {
+            remove_stale: Some(prefix),
+        } => mpshare::shm::remove_stale(|n| n.starts_with(prefix.as_str()))
+            .map(|gone| gone.iter().for_each(|s| println!("removed {s}")))
             .map_err(|e| e.to_string()),
         Command::Rm { name } => mpshare::shm::unlink(&name).map_err(|e| e.to_string()),
+        Command::Inspect { name } => mpshare::shared_memory::inspect(&name)
+            .map(|report| println!("{report}"))
+            .map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -254,7 +254,7 @@ impl Proxy {
 
     /// Call with serde arguments (a tuple; `()` for none) and convert the result into `R`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let d = m.dict()?;
     /// d.call::<()>("__setitem__", ("k", vec![1, 2]))?;
@@ -328,7 +328,7 @@ impl Proxy {
     }
 
     /// This proxy as a `RebuildProxy(...)` reference, to pass the object as an argument or store
-    /// it inside another managed object (spec §4.7). The proxy class is the one CPython uses for
+    /// it inside another managed object (`docs/protocol.md` §6). The proxy class is the one CPython uses for
     /// the typeid (`DictProxy`, `AcquirerProxy`, ...; `AutoProxy` with the exposed names for
     /// `Queue` and unknown typeids). A CPython server recognises its own objects only when the
     /// token's address equals its address exactly (connect with the address it reports), and

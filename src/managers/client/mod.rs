@@ -1,7 +1,7 @@
 //! The manager client: connect to a manager server (stock CPython `SyncManager` or mpshare's
 //! own), create shared objects and call their methods through proxies.
 //!
-//! Two kinds of connections are used, exactly like CPython's client (spec §4.2):
+//! Two kinds of connections are used, exactly like CPython's client (`docs/protocol.md` §5):
 //!
 //! * **one-shot connections** for server functions (`dummy`, `create`, `incref`, `decref`,
 //!   `number_of_objects`, `debug_info`, `get_methods`, `shutdown`): connect, handshake, one
@@ -295,7 +295,7 @@ impl Manager {
     /// Call a server function (`ident=None`) on a one-shot connection and return its `#RETURN`
     /// value; remote failures become [`Error::Remote`] / [`Error::RemoteTraceback`].
     ///
-    /// ```
+    /// ```no_run
     /// # let server = mpshare::managers::server::Server::bind(&"127.0.0.1:0".parse()?, mpshare::managers::auth::AuthKey::from("secret"))?.spawn()?;
     /// # let address = server.address().clone();
     /// use mpshare::managers::{auth::AuthKey, client::Manager};
@@ -318,7 +318,7 @@ impl Manager {
 
     /// `dummy`: a liveness and authkey check.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// m.dummy()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -357,7 +357,7 @@ impl Manager {
 
     /// [`Manager::create`] with serde arguments (a tuple; `()` for none).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let b = m.create_with("Barrier", (2,))?;
     /// # Ok::<(), mpshare::Error>(())
@@ -368,7 +368,7 @@ impl Manager {
 
     /// `incref(ident)`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let d = m.dict()?;
     /// m.incref(&d.token().id)?;
@@ -382,7 +382,7 @@ impl Manager {
 
     /// `decref(ident)`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let d = m.dict()?;
     /// m.incref(&d.token().id)?;
@@ -428,7 +428,7 @@ impl Manager {
 
     /// `debug_info()`: the server's text listing of objects and refcounts.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// println!("{}", m.debug_info()?);
     /// # Ok::<(), mpshare::Error>(())
@@ -473,7 +473,7 @@ impl Manager {
     /// A proxy for an object referenced by `r` (a `RebuildProxy(...)` value found in a result):
     /// sends `incref`, and the proxy decrefs when dropped.
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::wire::ProxyRef;
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let d = m.dict()?;

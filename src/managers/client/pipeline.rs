@@ -78,7 +78,7 @@ impl Pipeline {
 
     /// Set the number of calls per chunk (at least 1).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let p = m.pipeline().with_batch(64);
     /// # Ok::<(), mpshare::Error>(())
@@ -148,7 +148,7 @@ impl Pipeline {
 
     /// Queue `proxy.method(*args)` with serde arguments (a tuple; `()` for none).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let d = m.dict()?;
     /// let mut p = m.pipeline();

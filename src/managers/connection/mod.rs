@@ -3,7 +3,7 @@
 //!
 //! A frame is a signed big-endian `i32` length followed by that many payload bytes; payloads
 //! longer than `0x7fffffff` bytes use the escape header `ff ff ff ff` followed by a big-endian
-//! `u64` length (see `manager-protocol.md` §1.2). The same framing is used over TCP and Unix
+//! `u64` length (see `docs/protocol.md` §1). The same framing is used over TCP and Unix
 //! stream sockets.
 //!
 //! ```

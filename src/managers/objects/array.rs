@@ -59,7 +59,7 @@ fn kind_of(tc: char) -> Option<Kind> {
 /// back as `array.array(typecode, native bytes)`.
 ///
 /// ```
-/// use mpshare::managers::objects::{array::ArrayObject, CallCtx, ServedObject};
+/// use mpshare::managers::{objects::array::ArrayObject, sdk::{CallCtx, ServedObject}};
 /// use mpshare::managers::pickle::{PyDict, PyValue};
 /// let a = ArrayObject::create(&[PyValue::str("i"), PyValue::list(vec![PyValue::Int(1), PyValue::Int(2)])],
 ///     &PyDict::new()).unwrap();

@@ -22,7 +22,7 @@ struct State {
 /// waiting leaves the barrier instead of being counted.
 ///
 /// ```
-/// use mpshare::managers::objects::{barrier::BarrierObject, CallCtx, ServedObject};
+/// use mpshare::managers::{objects::barrier::BarrierObject, sdk::{CallCtx, ServedObject}};
 /// use mpshare::managers::pickle::{PyDict, PyValue};
 /// let b = BarrierObject::create(&[PyValue::Int(1)], &PyDict::new()).unwrap();
 /// let ctx = CallCtx::detached(1);

@@ -23,7 +23,7 @@ struct State {
 /// The `Condition` typeid.
 ///
 /// ```
-/// use mpshare::managers::objects::{condition::ConditionObject, CallCtx, ServedObject};
+/// use mpshare::managers::{objects::condition::ConditionObject, sdk::{CallCtx, ServedObject}};
 /// use mpshare::managers::pickle::{PyDict, PyValue};
 /// let c = ConditionObject::default();
 /// let ctx = CallCtx::detached(1);

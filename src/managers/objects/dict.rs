@@ -16,7 +16,7 @@ struct State {
 /// The `dict` typeid.
 ///
 /// ```
-/// use mpshare::managers::objects::{dict::DictObject, CallCtx, ServedObject};
+/// use mpshare::managers::{objects::dict::DictObject, sdk::{CallCtx, ServedObject}};
 /// use mpshare::managers::pickle::{PyDict, PyValue};
 /// let d = DictObject::default();
 /// let ctx = CallCtx::detached(1);
@@ -96,7 +96,7 @@ impl DictObject {
     /// `dict(*args, **kwargs)`.
     ///
     /// ```
-    /// use mpshare::managers::objects::{dict::DictObject, ServedObject};
+    /// use mpshare::managers::{objects::dict::DictObject, sdk::ServedObject};
     /// use mpshare::managers::pickle::{PyDict, PyValue};
     /// let mut kw = PyDict::new();
     /// kw.insert(PyValue::str("a"), PyValue::Int(1)).unwrap();

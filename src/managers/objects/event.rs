@@ -9,7 +9,7 @@ use crate::managers::sdk::{lock, names, timeout_arg, CallCtx, CallError, ServedO
 /// The `Event` typeid.
 ///
 /// ```
-/// use mpshare::managers::objects::{event::EventObject, CallCtx, ServedObject};
+/// use mpshare::managers::{objects::event::EventObject, sdk::{CallCtx, ServedObject}};
 /// use mpshare::managers::pickle::{PyDict, PyValue};
 /// let e = EventObject::default();
 /// let ctx = CallCtx::detached(1);

@@ -10,7 +10,7 @@ use crate::managers::wire;
 /// An iterator over a snapshot of values; the end is `StopIteration()`.
 ///
 /// ```
-/// use mpshare::managers::objects::{iterator::IteratorObject, CallCtx, ServedObject};
+/// use mpshare::managers::{objects::iterator::IteratorObject, sdk::{CallCtx, ServedObject}};
 /// use mpshare::managers::pickle::{PyDict, PyValue};
 /// let it = IteratorObject::new(vec![PyValue::str("a")]);
 /// let ctx = CallCtx::detached(1);
@@ -42,7 +42,7 @@ impl IteratorObject {
     /// An iterator yielding `items` in order.
     ///
     /// ```
-    /// use mpshare::managers::objects::{iterator::IteratorObject, ServedObject};
+    /// use mpshare::managers::{objects::iterator::IteratorObject, sdk::ServedObject};
     /// assert_eq!(IteratorObject::new(vec![]).exposed()[0], "__next__");
     /// ```
     pub fn new(items: Vec<PyValue>) -> IteratorObject {

@@ -16,7 +16,7 @@ struct State {
 /// The `list` typeid.
 ///
 /// ```
-/// use mpshare::managers::objects::{list::ListObject, CallCtx, ServedObject};
+/// use mpshare::managers::{objects::list::ListObject, sdk::{CallCtx, ServedObject}};
 /// use mpshare::managers::pickle::{PyDict, PyValue};
 /// let l = ListObject::default();
 /// let ctx = CallCtx::detached(1);
@@ -215,7 +215,7 @@ impl ListObject {
     /// `list(*args)`.
     ///
     /// ```
-    /// use mpshare::managers::objects::{list::ListObject, ServedObject};
+    /// use mpshare::managers::{objects::list::ListObject, sdk::ServedObject};
     /// use mpshare::managers::pickle::{PyDict, PyValue};
     /// assert_eq!(ListObject::create(&[PyValue::str("ab")], &PyDict::new()).unwrap().repr(), "['a', 'b']");
     /// ```

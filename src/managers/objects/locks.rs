@@ -65,7 +65,7 @@ struct LockState {
 /// connection that goes away is released.
 ///
 /// ```
-/// use mpshare::managers::objects::{locks::LockObject, CallCtx, ServedObject};
+/// use mpshare::managers::{objects::locks::LockObject, sdk::{CallCtx, ServedObject}};
 /// use mpshare::managers::pickle::{PyDict, PyValue};
 /// let l = LockObject::default();
 /// let ctx = CallCtx::detached(1);
@@ -200,7 +200,7 @@ pub(crate) struct RState {
 /// The `RLock` typeid (`threading.RLock`): owned by the connection that acquired it.
 ///
 /// ```
-/// use mpshare::managers::objects::{locks::RLockObject, CallCtx, ServedObject};
+/// use mpshare::managers::{objects::locks::RLockObject, sdk::{CallCtx, ServedObject}};
 /// use mpshare::managers::pickle::{PyDict, PyValue};
 /// let l = RLockObject::default();
 /// let (a, b) = (CallCtx::detached(1), CallCtx::detached(2));
@@ -366,7 +366,7 @@ struct SemState {
 /// that the units a vanished connection still holds are given back.
 ///
 /// ```
-/// use mpshare::managers::objects::{locks::SemaphoreObject, CallCtx, ServedObject};
+/// use mpshare::managers::{objects::locks::SemaphoreObject, sdk::{CallCtx, ServedObject}};
 /// use mpshare::managers::pickle::{PyDict, PyValue};
 /// let s = SemaphoreObject::create(&[PyValue::Int(1)], &PyDict::new(), true).unwrap();
 /// let ctx = CallCtx::detached(1);

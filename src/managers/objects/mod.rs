@@ -11,7 +11,7 @@
 //! the path they had before the SDK had its own module. A custom type:
 //!
 //! ```
-//! use mpshare::managers::objects::{CallCtx, CallError, ServedObject, TypeSpec};
+//! use mpshare::managers::sdk::{CallCtx, CallError, ServedObject, TypeSpec};
 //! use mpshare::managers::pickle::{PyDict, PyValue};
 //! use std::sync::{atomic::{AtomicI64, Ordering}, Arc};
 //!

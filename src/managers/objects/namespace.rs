@@ -16,7 +16,7 @@ struct State {
 /// The `Namespace` typeid.
 ///
 /// ```
-/// use mpshare::managers::objects::{namespace::NamespaceObject, CallCtx, ServedObject};
+/// use mpshare::managers::{objects::namespace::NamespaceObject, sdk::{CallCtx, ServedObject}};
 /// use mpshare::managers::pickle::{PyDict, PyValue};
 /// let ns = NamespaceObject::default();
 /// let ctx = CallCtx::detached(1);
@@ -52,7 +52,7 @@ impl NamespaceObject {
     /// `Namespace(**kwargs)`.
     ///
     /// ```
-    /// use mpshare::managers::objects::{namespace::NamespaceObject, ServedObject};
+    /// use mpshare::managers::{objects::namespace::NamespaceObject, sdk::ServedObject};
     /// use mpshare::managers::pickle::{PyDict, PyValue};
     /// assert_eq!(NamespaceObject::create(&[], &PyDict::new()).unwrap().repr(), "Namespace()");
     /// ```

@@ -23,7 +23,7 @@ struct State {
 /// takes an item: the liveness of its connection is checked right before an item is handed over.
 ///
 /// ```
-/// use mpshare::managers::objects::{queue::QueueObject, CallCtx, ServedObject};
+/// use mpshare::managers::{objects::queue::QueueObject, sdk::{CallCtx, ServedObject}};
 /// use mpshare::managers::pickle::{PyDict, PyValue};
 /// let q = QueueObject::create(&[], &PyDict::new()).unwrap();
 /// let ctx = CallCtx::detached(1);

@@ -16,7 +16,7 @@ struct State {
 /// The `Value` typeid: no coercion (`v.value = 'x'` works on an `'i'` Value, as in CPython).
 ///
 /// ```
-/// use mpshare::managers::objects::{value::ValueObject, CallCtx, ServedObject};
+/// use mpshare::managers::{objects::value::ValueObject, sdk::{CallCtx, ServedObject}};
 /// use mpshare::managers::pickle::{PyDict, PyValue};
 /// let v = ValueObject::create(&[PyValue::str("i"), PyValue::Int(7)], &PyDict::new()).unwrap();
 /// let ctx = CallCtx::detached(1);

@@ -1,6 +1,7 @@
 //! Arbitrary-precision integers stored as little-endian two's-complement bytes (pickle's own
 //! `LONG1`/`LONG4` representation), with just the arithmetic the codec needs.
 
+use crate::error::PickleError;
 use crate::{Error, Result};
 
 /// An integer outside the `i64` range, kept as normalised little-endian two's-complement bytes
@@ -273,9 +274,9 @@ pub(crate) fn parse_decimal(s: &str) -> Result<Vec<u8>> {
     };
     let digits = digits.replace('_', "");
     if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(Error::Pickle(format!(
-            "expected a decimal integer, found {s:?}"
-        )));
+        return Err(Error::Pickle(PickleError::Invalid {
+            detail: format!("expected a decimal integer, found {s:?}"),
+        }));
     }
     let mut limbs: Vec<u32> = vec![0];
     for c in digits.bytes() {

@@ -3,11 +3,16 @@
 use super::bigint;
 use super::opcodes as op;
 use super::PyValue;
+use crate::error::PickleError;
 use crate::{Error, Result};
+
+fn unencodable(detail: String) -> Error {
+    Error::Pickle(PickleError::Unencodable { detail })
+}
 
 /// Encodes with protocol 4 (what CPython 3.8–3.13 send by default).
 ///
-/// The output is the minimal form of the spec §3.2: `PROTO 4`, no `FRAME`, no memo, text
+/// The output is the minimal form every checked CPython reads (`docs/protocol.md` §3): `PROTO 4`, no `FRAME`, no memo, text
 /// `GLOBAL` for classes, the smallest int opcode, `MARK … SETITEMS`/`APPENDS` for non-empty
 /// dicts/lists.
 ///
@@ -34,9 +39,10 @@ pub fn dumps(v: &PyValue) -> Result<Vec<u8>> {
 /// ```
 pub fn dumps_protocol(v: &PyValue, protocol: u8) -> Result<Vec<u8>> {
     if !(2..=4).contains(&protocol) {
-        return Err(Error::Pickle(format!(
-            "unsupported protocol {protocol} for encoding: expected 2, 3 or 4"
-        )));
+        return Err(Error::Pickle(PickleError::UnsupportedProtocol {
+            found: protocol,
+            expected: "2, 3 or 4 for encoding",
+        }));
     }
     let mut e = Encoder {
         out: Vec::with_capacity(64),
@@ -94,7 +100,7 @@ impl Encoder {
             self.out.push(op::BINUNICODE8);
             self.out.extend_from_slice(&(b.len() as u64).to_le_bytes());
         } else {
-            return Err(Error::Pickle(format!(
+            return Err(unencodable(format!(
                 "str of {} bytes needs protocol 4",
                 b.len()
             )));
@@ -105,7 +111,7 @@ impl Encoder {
 
     fn global(&mut self, module: &str, name: &str) -> Result<()> {
         if module.contains('\n') || name.contains('\n') {
-            return Err(Error::Pickle(format!(
+            return Err(unencodable(format!(
                 "global {module:?}.{name:?}: expected names without newlines"
             )));
         }
@@ -142,7 +148,7 @@ impl Encoder {
             self.out.push(op::BINBYTES8);
             self.out.extend_from_slice(&(b.len() as u64).to_le_bytes());
         } else {
-            return Err(Error::Pickle(format!(
+            return Err(unencodable(format!(
                 "bytes of {} bytes needs protocol 4",
                 b.len()
             )));
@@ -175,9 +181,10 @@ impl Encoder {
 
     fn value(&mut self, v: &PyValue, depth: usize) -> Result<()> {
         if depth > MAX_ENCODE_DEPTH {
-            return Err(Error::Pickle(format!(
-                "value nested deeper than {MAX_ENCODE_DEPTH} levels"
-            )));
+            return Err(Error::Pickle(PickleError::LimitExceeded {
+                what: "the nesting depth of the value".into(),
+                limit: MAX_ENCODE_DEPTH,
+            }));
         }
         let d = depth + 1;
         match v {

@@ -1,13 +1,17 @@
 //! [`Limits`]: the resource budget of one decode, shared by both decoders.
 
-/// Resource limits for [`loads_with`](super::loads_with). Every limit produces a clear [`Error::Pickle`](crate::Error::Pickle).
+/// Resource limits for [`loads_with`](super::loads_with). Going over one is
+/// [`Error::Pickle`](crate::Error::Pickle) with
+/// [`PickleError::LimitExceeded`](crate::error::PickleError::LimitExceeded).
 ///
 /// ```
+/// use mpshare::{error::PickleError, Error};
 /// use mpshare::managers::pickle::{loads_with, Limits};
 /// let limits = Limits { max_depth: 2, ..Limits::default() };
 /// // [[[]]] is three levels deep
 /// let err = loads_with(b"\x80\x04]]]aa.", &limits).unwrap_err();
-/// assert!(err.to_string().contains("depth"));
+/// assert!(matches!(err, Error::Pickle(PickleError::LimitExceeded { limit: 2, .. })));
+/// assert_eq!(err.to_string(), "pickle error: nesting depth exceeds the limit of 2");
 /// ```
 #[derive(Clone, Debug)]
 pub struct Limits {

@@ -4,10 +4,12 @@
 
 use super::dict::PySet;
 use super::PyValue;
+use crate::error::PickleError;
 use crate::{Error, Result};
 
-fn perr(msg: String) -> Error {
-    Error::Pickle(msg)
+/// A payload that is not what its opcode says.
+pub(crate) fn invalid(detail: String) -> Error {
+    Error::Pickle(PickleError::Invalid { detail })
 }
 
 /// Decodes `surrogatepass` UTF-8: a `Str` when valid Unicode, a `SurrogateStr` when it only has
@@ -47,7 +49,7 @@ pub(crate) fn decode_utf8(b: &[u8]) -> Result<PyValue> {
                         _ => true,
                     };
                 if !ok {
-                    return Err(perr(format!(
+                    return Err(invalid(format!(
                         "invalid UTF-8 in a str at byte {i}: expected UTF-8 (surrogatepass), found {:02x?}",
                         &b[i..(i + 4).min(b.len())]
                     )));
@@ -106,14 +108,14 @@ pub(crate) fn raw_unicode_escape(l: &[u8]) -> Result<PyValue> {
             // count preceding backslashes: an escape only if odd
             let w = if l[i + 1] == b'u' { 4 } else { 8 };
             if i + 2 + w > l.len() {
-                return Err(perr("UNICODE: truncated \\u escape".into()));
+                return Err(invalid("UNICODE: truncated \\u escape".into()));
             }
             let hex = std::str::from_utf8(&l[i + 2..i + 2 + w])
                 .ok()
                 .and_then(|h| u32::from_str_radix(h, 16).ok())
-                .ok_or_else(|| perr("UNICODE: bad \\u escape".into()))?;
+                .ok_or_else(|| invalid("UNICODE: bad \\u escape".into()))?;
             if hex > 0x10ffff {
-                return Err(perr("UNICODE: \\U escape out of range".into()));
+                return Err(invalid("UNICODE: \\U escape out of range".into()));
             }
             cps.push(hex);
             i += 2 + w;
@@ -154,7 +156,7 @@ pub(crate) fn from_code_points(cps: &[u32]) -> PyValue {
 /// Protocol 0 `STRING` argument: a Python 2 `repr()` of a byte string.
 pub(crate) fn parse_string_literal(l: &[u8]) -> Result<Vec<u8>> {
     let bad = || {
-        perr(format!(
+        invalid(format!(
             "STRING: expected a quoted literal, found {:?}",
             String::from_utf8_lossy(l)
         ))
@@ -245,7 +247,7 @@ pub(crate) fn interpret_reduce(callable: PyValue, args: PyValue) -> Result<PyVal
             ("builtins", "frozenset", []) => return Ok(PyValue::FrozenSet(PySet::new())),
             ("builtins", "set" | "frozenset", [PyValue::List(items)]) => {
                 let s = PySet::from_items(items.iter().cloned())
-                    .map_err(|e| perr(format!("set element: {e}")))?;
+                    .map_err(|e| invalid(format!("set element: {e}")))?;
                 return Ok(if n == "set" {
                     PyValue::Set(s)
                 } else {

@@ -1,4 +1,8 @@
 //! The Python value model: [`PyValue`].
+//!
+//! Over 800 lines because it is one type and its inherent methods (constructors, accessors,
+//! Python equality and hashing, conversions): splitting the impl across files would scatter what
+//! a reader looks up together.
 
 use std::hash::{Hash, Hasher};
 

@@ -26,7 +26,7 @@ typed_proxy! {
 impl ArrayProxy {
     /// `len(a)`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let n = a.len()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -37,7 +37,7 @@ impl ArrayProxy {
 
     /// `len(a) == 0`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let e = a.is_empty()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -48,7 +48,7 @@ impl ArrayProxy {
 
     /// `a[index]` (negative counts from the end; `IndexError` out of range).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let x: f64 = a.get(-1)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -59,7 +59,7 @@ impl ArrayProxy {
 
     /// `a[index] = value` (`TypeError`/`OverflowError` from the server for a bad value).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// a.set(0, 7)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -72,7 +72,7 @@ impl ArrayProxy {
     /// `a[start:stop]` as numbers (Python slice rules: negative bounds count from the end,
     /// bounds are clamped).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let head: Vec<i64> = a.slice(0, 2)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -85,7 +85,7 @@ impl ArrayProxy {
 
     /// The whole array as numbers (`#GETVALUE`, one round trip).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let all: Vec<f64> = a.to_vec()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -114,7 +114,7 @@ fn chunks<const N: usize>(raw: &[u8], tc: char) -> Result<impl Iterator<Item = [
 }
 
 /// Decode CPython's `array.array(typecode, native_bytes)` value (what manager `Array` slices and
-/// `#GETVALUE` return, spec §9 trap 16) into numbers: ints for the integer codes, floats for
+/// `#GETVALUE` return, `docs/protocol.md` §8) into numbers: ints for the integer codes, floats for
 /// `'f'`/`'d'`, one-character strings for `'u'`/`'w'`. Byte order and item sizes are the
 /// server's; this assumes a server of the same platform (Linux: `'l'`/`'L'` are 8 bytes).
 ///

@@ -25,7 +25,7 @@ typed_proxy! {
 impl BarrierProxy {
     /// `wait(timeout)`: this party's index (0..parties).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let b = m.barrier(1)?;
     /// let i = b.wait(Some(std::time::Duration::from_secs(5)))?;
     /// # Ok::<(), mpshare::Error>(())
@@ -36,7 +36,7 @@ impl BarrierProxy {
 
     /// `abort()`: breaks the barrier for current and future waiters.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let b = m.barrier(1)?;
     /// b.abort()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -48,7 +48,7 @@ impl BarrierProxy {
 
     /// `reset()`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let b = m.barrier(1)?;
     /// b.reset()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -64,7 +64,7 @@ impl BarrierProxy {
 
     /// `.parties`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let b = m.barrier(1)?;
     /// let n = b.parties()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -75,7 +75,7 @@ impl BarrierProxy {
 
     /// `.n_waiting`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let b = m.barrier(1)?;
     /// let n = b.n_waiting()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -86,7 +86,7 @@ impl BarrierProxy {
 
     /// `.broken`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let b = m.barrier(1)?;
     /// let broken = b.broken()?;
     /// # Ok::<(), mpshare::Error>(())

@@ -11,7 +11,7 @@ typed_proxy! {
     /// A shared condition variable (`m.condition()`), with an `RLock` inside. Its ownership
     /// belongs to the calling thread's connection: acquire, wait and notify from one thread.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let c = m.condition()?;
     /// let g = c.guard()?;
@@ -25,7 +25,7 @@ typed_proxy! {
 impl ConditionProxy {
     /// `acquire()` (blocking).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let c = m.condition()?;
     /// c.acquire()?;
     /// c.release()?;
@@ -38,7 +38,7 @@ impl ConditionProxy {
 
     /// `acquire(True, timeout)`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let c = m.condition()?;
     /// let got = c.acquire_timeout(std::time::Duration::from_secs(1))?;
     /// # Ok::<(), mpshare::Error>(())
@@ -54,7 +54,7 @@ impl ConditionProxy {
 
     /// `release()` (`RuntimeError` when not held by this thread).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let c = m.condition()?;
     /// c.acquire()?;
     /// c.release()?;
@@ -82,7 +82,7 @@ impl ConditionProxy {
 
     /// `notify(n)` (`RuntimeError` when not held).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let c = m.condition()?;
     /// let _g = c.guard()?;
     /// c.notify(1)?;
@@ -95,7 +95,7 @@ impl ConditionProxy {
 
     /// `notify_all()` (`RuntimeError` when not held).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let c = m.condition()?;
     /// let _g = c.guard()?;
     /// c.notify_all()?;
@@ -108,7 +108,7 @@ impl ConditionProxy {
 
     /// Acquire and return a guard that releases on drop (`with cond:`).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let c = m.condition()?;
     /// let g = c.guard()?;
     /// c.notify_all()?;
@@ -126,7 +126,7 @@ impl ConditionProxy {
 
 /// Holds a [`ConditionProxy`] acquired; releases it when dropped.
 ///
-/// ```
+/// ```no_run
 /// # let m = mpshare::managers::client::Manager::start()?; let c = m.condition()?;
 /// {
 ///     let _g = c.guard()?;
@@ -142,7 +142,7 @@ pub struct ConditionGuard<'a> {
 impl ConditionGuard<'_> {
     /// Release now and report the outcome.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let c = m.condition()?;
     /// c.guard()?.release()?;
     /// # Ok::<(), mpshare::Error>(())

@@ -25,7 +25,7 @@ typed_proxy! {
 impl DictProxy {
     /// `d[key]`; a missing key is `KeyError` ([`crate::Error::is_key_error`]).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// # d.set("name", "ada")?;
     /// let v: String = d.get_item("name")?;
@@ -37,7 +37,7 @@ impl DictProxy {
 
     /// `d[key]` with a [`PyValue`] key, returning the raw value (proxy references included).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// # d.set("k", 1)?;
     /// let v = d.get_item_value("k".into())?;
@@ -49,7 +49,7 @@ impl DictProxy {
 
     /// `d.get(key)`: `None` when missing (or when the stored value is `None`).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// let v: Option<i64> = d.get("k")?;
     /// # Ok::<(), mpshare::Error>(())
@@ -63,7 +63,7 @@ impl DictProxy {
 
     /// `d[key] = value`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// d.set("k", (1, "x"))?;
     /// # Ok::<(), mpshare::Error>(())
@@ -75,7 +75,7 @@ impl DictProxy {
 
     /// `d[key] = value` with [`PyValue`]s as given (no serde; sets, proxy references, ...).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// d.set_value("q".into(), q.to_ref().to_value())?;
@@ -88,7 +88,7 @@ impl DictProxy {
 
     /// `del d[key]` (`KeyError` when missing).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// # d.set("k", 1)?;
     /// d.del("k")?;
@@ -112,7 +112,7 @@ impl DictProxy {
 
     /// `len(d)`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// let n = d.len()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -123,7 +123,7 @@ impl DictProxy {
 
     /// `len(d) == 0`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// let empty = d.is_empty()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -134,7 +134,7 @@ impl DictProxy {
 
     /// `list(d.keys())`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// let keys: Vec<String> = d.keys()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -145,7 +145,7 @@ impl DictProxy {
 
     /// `list(d.values())`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// let values: Vec<i64> = d.values()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -156,7 +156,7 @@ impl DictProxy {
 
     /// `list(d.items())`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// let items: Vec<(String, i64)> = d.items()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -168,7 +168,7 @@ impl DictProxy {
 
     /// `d.pop(key)` (`KeyError` when missing).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// # d.set("k", 1)?;
     /// let v: i64 = d.pop("k")?;
@@ -180,7 +180,7 @@ impl DictProxy {
 
     /// `d.pop(key, default)`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// let v: i64 = d.pop_or("k", 0)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -195,7 +195,7 @@ impl DictProxy {
 
     /// `d.popitem()` (`KeyError` when empty).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// # d.set("k", 1)?;
     /// let (k, v): (String, i64) = d.popitem()?;
@@ -207,7 +207,7 @@ impl DictProxy {
 
     /// `d.setdefault(key, default)`: the value now stored under `key`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// let v: i64 = d.setdefault("k", 5)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -222,7 +222,7 @@ impl DictProxy {
 
     /// `d.update(mapping)` from a serde map or a list of pairs.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// d.update(&vec![("a", 1), ("b", 2)])?;
     /// # Ok::<(), mpshare::Error>(())
@@ -234,7 +234,7 @@ impl DictProxy {
 
     /// `d.clear()`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// d.clear()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -246,7 +246,7 @@ impl DictProxy {
 
     /// `d.copy()`: a plain (unshared) copy, e.g. as a `HashMap` or a [`PyValue`] dict.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// let m: std::collections::HashMap<String, i64> = d.copy()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -257,7 +257,7 @@ impl DictProxy {
 
     /// `iter(d)`: an iterator proxy over the keys (one server call per key).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// for key in d.iter()? {
     ///     println!("{}", key?);

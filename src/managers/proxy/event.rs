@@ -23,7 +23,7 @@ typed_proxy! {
 impl EventProxy {
     /// `is_set()`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let e = m.event()?;
     /// let on = e.is_set()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -34,7 +34,7 @@ impl EventProxy {
 
     /// `set()`: wakes every waiter.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let e = m.event()?;
     /// e.set()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -46,7 +46,7 @@ impl EventProxy {
 
     /// `clear()`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let e = m.event()?;
     /// e.clear()?;
     /// # Ok::<(), mpshare::Error>(())

@@ -19,7 +19,7 @@ impl Manager {
 
     /// `m.dict()`: an empty shared dict.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let d = m.dict()?;
     /// d.set("k", vec![1, 2])?;
@@ -50,7 +50,7 @@ impl Manager {
 
     /// `m.list()`: an empty shared list.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let l = m.list()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -78,7 +78,7 @@ impl Manager {
 
     /// `m.Namespace()`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let ns = m.namespace()?;
     /// ns.set("x", 5)?;
@@ -131,7 +131,7 @@ impl Manager {
 
     /// `m.JoinableQueue()`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let q = m.joinable_queue()?;
     /// q.put(1)?;
@@ -146,7 +146,7 @@ impl Manager {
 
     /// `m.Lock()`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let l = m.lock()?;
     /// let _g = l.guard()?;
@@ -158,7 +158,7 @@ impl Manager {
 
     /// `m.RLock()`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let l = m.rlock()?;
     /// l.acquire()?;
@@ -199,7 +199,7 @@ impl Manager {
 
     /// `m.Condition()` (with a fresh RLock inside).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let c = m.condition()?;
     /// let g = c.guard()?;

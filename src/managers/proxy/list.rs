@@ -24,7 +24,7 @@ typed_proxy! {
 impl ListProxy {
     /// `l.append(value)`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// l.append("x")?;
     /// # Ok::<(), mpshare::Error>(())
@@ -36,7 +36,7 @@ impl ListProxy {
 
     /// `l.extend(values)` (Python's `l += values`).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// l.extend(&[1, 2])?;
     /// # Ok::<(), mpshare::Error>(())
@@ -48,7 +48,7 @@ impl ListProxy {
 
     /// `l[index]` (negative indexes count from the end; `IndexError` out of range).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// # l.extend(&[1, 2, 3])?;
     /// let last: i64 = l.get(-1)?;
@@ -60,7 +60,7 @@ impl ListProxy {
 
     /// `l[index] = value`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// # l.extend(&[1, 2, 3])?;
     /// l.set(0, 42)?;
@@ -73,7 +73,7 @@ impl ListProxy {
 
     /// `del l[index]`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// # l.extend(&[1, 2, 3])?;
     /// l.del(0)?;
@@ -86,7 +86,7 @@ impl ListProxy {
 
     /// `l.insert(index, value)`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// l.insert(0, "first")?;
     /// # Ok::<(), mpshare::Error>(())
@@ -98,7 +98,7 @@ impl ListProxy {
 
     /// `l.pop()` (`IndexError` when empty).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// # l.extend(&[1, 2, 3])?;
     /// let v: i64 = l.pop()?;
@@ -110,7 +110,7 @@ impl ListProxy {
 
     /// `l.pop(index)`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// # l.extend(&[1, 2, 3])?;
     /// let v: i64 = l.pop_at(0)?;
@@ -122,7 +122,7 @@ impl ListProxy {
 
     /// `l.remove(value)` (`ValueError` when absent).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// # l.extend(&[1, 2, 3])?;
     /// l.remove(3)?;
@@ -135,7 +135,7 @@ impl ListProxy {
 
     /// `l.index(value)` (`ValueError` when absent).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// # l.extend(&[1, 2, 3])?;
     /// let i = l.index(3)?;
@@ -147,7 +147,7 @@ impl ListProxy {
 
     /// `l.count(value)`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// let n = l.count(3)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -158,7 +158,7 @@ impl ListProxy {
 
     /// `value in l`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// let yes = l.contains(3)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -169,7 +169,7 @@ impl ListProxy {
 
     /// `len(l)`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// let n = l.len()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -180,7 +180,7 @@ impl ListProxy {
 
     /// `len(l) == 0`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// let e = l.is_empty()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -191,7 +191,7 @@ impl ListProxy {
 
     /// `l.reverse()`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// l.reverse()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -203,7 +203,7 @@ impl ListProxy {
 
     /// `l.sort()` (`TypeError` for unorderable items).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// l.sort()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -215,7 +215,7 @@ impl ListProxy {
 
     /// `l.sort(reverse=True)`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// l.sort_reverse()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -227,7 +227,7 @@ impl ListProxy {
 
     /// A copy of the whole list (`#GETVALUE`, one round trip).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// let all: Vec<String> = l.to_vec()?;
     /// # Ok::<(), mpshare::Error>(())

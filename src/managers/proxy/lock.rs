@@ -27,7 +27,7 @@ typed_proxy! {
 impl LockProxy {
     /// `acquire()`: blocks until acquired (sends `acquire()` with no arguments, like `with`).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.lock()?;
     /// l.acquire()?;
     /// l.release()?;
@@ -40,7 +40,7 @@ impl LockProxy {
 
     /// `acquire(True, timeout)`: whether it was acquired within `timeout`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.lock()?;
     /// if l.acquire_timeout(std::time::Duration::from_millis(100))? {
     ///     l.release()?;
@@ -58,7 +58,7 @@ impl LockProxy {
 
     /// `acquire(False)`: whether it was acquired, without blocking.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.lock()?;
     /// if l.try_acquire()? {
     ///     l.release()?;
@@ -73,7 +73,7 @@ impl LockProxy {
     /// `release()`: `RuntimeError` for an unlocked `Lock` / an `RLock` not held by this
     /// thread, `ValueError` for a `BoundedSemaphore` released too many times.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.lock()?;
     /// l.acquire()?;
     /// l.release()?;
@@ -87,7 +87,7 @@ impl LockProxy {
     /// Acquire (blocking) and return a guard that releases on drop (Python's `with lock:`).
     /// A failed release in drop is ignored; call [`LockGuard::release`] to see it.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.lock()?;
     /// let g = l.guard()?;
     /// g.release()?;
@@ -113,7 +113,7 @@ pub(crate) fn truthy(v: PyValue) -> Result<bool> {
 
 /// Holds a [`LockProxy`] acquired; releases it when dropped.
 ///
-/// ```
+/// ```no_run
 /// # let m = mpshare::managers::client::Manager::start()?; let l = m.lock()?;
 /// {
 ///     let _g = l.guard()?;
@@ -129,7 +129,7 @@ pub struct LockGuard<'a> {
 impl LockGuard<'_> {
     /// Release now and report the outcome.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.lock()?;
     /// l.guard()?.release()?;
     /// # Ok::<(), mpshare::Error>(())

@@ -23,7 +23,7 @@ typed_proxy! {
 impl NamespaceProxy {
     /// `ns.name` (`AttributeError` when missing).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let ns = m.namespace()?;
     /// # ns.set("x", 1.5)?;
     /// let x: f64 = ns.get("x")?;
@@ -35,7 +35,7 @@ impl NamespaceProxy {
 
     /// `ns.name = value`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let ns = m.namespace()?;
     /// ns.set("x", 1.5)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -51,7 +51,7 @@ impl NamespaceProxy {
 
     /// `del ns.name` (`AttributeError` when missing).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let ns = m.namespace()?;
     /// # ns.set("x", 1.5)?;
     /// ns.del("x")?;

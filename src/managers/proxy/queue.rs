@@ -30,7 +30,7 @@ typed_proxy! {
 impl QueueProxy {
     /// `q.put(item)` (blocks while a bounded queue is full).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// q.put(("job", 1))?;
     /// # Ok::<(), mpshare::Error>(())
@@ -42,7 +42,7 @@ impl QueueProxy {
 
     /// `q.put(item, timeout=t)` (`queue.Full` after `t`).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// q.put_timeout(1, std::time::Duration::from_secs(1))?;
     /// # Ok::<(), mpshare::Error>(())
@@ -58,7 +58,7 @@ impl QueueProxy {
 
     /// `q.put_nowait(item)` (`queue.Full` at once when full).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// q.put_nowait(1)?;
     /// # Ok::<(), mpshare::Error>(())
@@ -70,7 +70,7 @@ impl QueueProxy {
 
     /// `q.get()`: blocks until an item is available.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// # q.put(("job", 1))?;
     /// let job: (String, i64) = q.get()?;
@@ -82,7 +82,7 @@ impl QueueProxy {
 
     /// `q.get(timeout=t)` (`queue.Empty` after `t`).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// match q.get_timeout::<i64>(std::time::Duration::from_millis(100)) {
     ///     Ok(x) => println!("{x}"),
@@ -97,7 +97,7 @@ impl QueueProxy {
 
     /// `q.get_nowait()` (`queue.Empty` at once when empty).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// let r = q.get_nowait::<i64>();
     /// # Ok::<(), mpshare::Error>(())
@@ -108,7 +108,7 @@ impl QueueProxy {
 
     /// `q.qsize()`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// let n = q.qsize()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -119,7 +119,7 @@ impl QueueProxy {
 
     /// `q.empty()`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// let e = q.empty()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -130,7 +130,7 @@ impl QueueProxy {
 
     /// `q.full()`.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// let f = q.full()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -141,7 +141,7 @@ impl QueueProxy {
 
     /// `q.task_done()` (`ValueError` when called too many times).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// # q.put(1)?; let _: i64 = q.get()?;
     /// q.task_done()?;
@@ -154,7 +154,7 @@ impl QueueProxy {
 
     /// `q.join()`: blocks until every item put has been marked done.
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// q.join()?;
     /// # Ok::<(), mpshare::Error>(())

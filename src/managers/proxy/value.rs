@@ -22,7 +22,7 @@ typed_proxy! {
 impl ValueProxy {
     /// `v.value` (sends `get()`).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let v = m.value('i', 7)?;
     /// let x: i64 = v.get()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -33,7 +33,7 @@ impl ValueProxy {
 
     /// `v.value = x` (sends `set(x)`).
     ///
-    /// ```
+    /// ```no_run
     /// # let m = mpshare::managers::client::Manager::start()?; let v = m.value('i', 7)?;
     /// v.set(3)?;
     /// # Ok::<(), mpshare::Error>(())

@@ -6,7 +6,7 @@ use crate::managers::pickle::{PyDict, PyValue};
 /// Parameters bound by [`bind_args`], in declaration order (`None` = not given).
 ///
 /// ```
-/// let b: mpshare::managers::objects::Bound = vec![None];
+/// let b: mpshare::managers::sdk::Bound = vec![None];
 /// assert!(b[0].is_none());
 /// ```
 pub type Bound<'a> = Vec<Option<&'a PyValue>>;
@@ -16,7 +16,7 @@ pub type Bound<'a> = Vec<Option<&'a PyValue>>;
 /// like CPython's.
 ///
 /// ```
-/// use mpshare::managers::objects::bind_args;
+/// use mpshare::managers::sdk::bind_args;
 /// use mpshare::managers::pickle::{PyDict, PyValue};
 /// let mut kw = PyDict::new();
 /// kw.insert(PyValue::str("timeout"), PyValue::Float(0.5)).unwrap();
@@ -72,7 +72,7 @@ pub fn bind_args<'a>(
 /// An `int` argument (bools count, as in Python); `TypeError` otherwise.
 ///
 /// ```
-/// use mpshare::managers::objects::int_arg;
+/// use mpshare::managers::sdk::int_arg;
 /// use mpshare::managers::pickle::PyValue;
 /// assert_eq!(int_arg(&PyValue::Bool(true)).unwrap(), 1);
 /// assert!(int_arg(&PyValue::str("x")).is_err());
@@ -96,7 +96,7 @@ pub fn int_arg(v: &PyValue) -> Result<i64, CallError> {
 /// `ValueError`; a non-number → `TypeError`.
 ///
 /// ```
-/// use mpshare::managers::objects::timeout_arg;
+/// use mpshare::managers::sdk::timeout_arg;
 /// use mpshare::managers::pickle::PyValue;
 /// assert_eq!(timeout_arg(None).unwrap(), None);
 /// assert_eq!(timeout_arg(Some(&PyValue::Float(0.5))).unwrap().unwrap().as_millis(), 500);
@@ -128,7 +128,7 @@ pub fn timeout_arg(v: Option<&PyValue>) -> Result<Option<std::time::Duration>, C
 /// `TypeError: unhashable type: '...'` when `v` cannot be a dict key.
 ///
 /// ```
-/// use mpshare::managers::objects::check_hashable;
+/// use mpshare::managers::sdk::check_hashable;
 /// use mpshare::managers::pickle::PyValue;
 /// assert!(check_hashable(&PyValue::Int(1)).is_ok());
 /// assert!(check_hashable(&PyValue::list(vec![])).is_err());

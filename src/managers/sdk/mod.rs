@@ -93,7 +93,9 @@ impl CallError {
     /// `KeyError(key)`.
     ///
     /// ```
-    /// let _ = mpshare::managers::sdk::CallError::key_error(mpshare::managers::pickle::PyValue::None);
+    /// use mpshare::managers::{pickle::PyValue, sdk::CallError};
+    /// let e = CallError::key_error(PyValue::str("k"));
+    /// assert_eq!(e.to_string(), "raised KeyError('k')");
     /// ```
     pub fn key_error(key: PyValue) -> CallError {
         CallError::Raise(wire::key_error(key))
@@ -102,7 +104,8 @@ impl CallError {
     /// `TypeError(msg)`.
     ///
     /// ```
-    /// let _ = mpshare::managers::sdk::CallError::type_error("bad");
+    /// let e = mpshare::managers::sdk::CallError::type_error("bad");
+    /// assert_eq!(e.to_string(), "raised TypeError('bad')");
     /// ```
     pub fn type_error(msg: &str) -> CallError {
         CallError::Raise(wire::type_error(msg))
@@ -111,7 +114,8 @@ impl CallError {
     /// `ValueError(msg)`.
     ///
     /// ```
-    /// let _ = mpshare::managers::sdk::CallError::value_error("bad");
+    /// let e = mpshare::managers::sdk::CallError::value_error("bad");
+    /// assert_eq!(e.to_string(), "raised ValueError('bad')");
     /// ```
     pub fn value_error(msg: &str) -> CallError {
         CallError::Raise(wire::value_error(msg))
@@ -120,7 +124,8 @@ impl CallError {
     /// `IndexError(msg)`.
     ///
     /// ```
-    /// let _ = mpshare::managers::sdk::CallError::index_error("list index out of range");
+    /// let e = mpshare::managers::sdk::CallError::index_error("list index out of range");
+    /// assert_eq!(e.to_string(), "raised IndexError('list index out of range')");
     /// ```
     pub fn index_error(msg: &str) -> CallError {
         CallError::Raise(wire::index_error(msg))
@@ -129,7 +134,8 @@ impl CallError {
     /// `RuntimeError(msg)`.
     ///
     /// ```
-    /// let _ = mpshare::managers::sdk::CallError::runtime_error("release unlocked lock");
+    /// let e = mpshare::managers::sdk::CallError::runtime_error("release unlocked lock");
+    /// assert_eq!(e.to_string(), "raised RuntimeError('release unlocked lock')");
     /// ```
     pub fn runtime_error(msg: &str) -> CallError {
         CallError::Raise(wire::runtime_error(msg))
@@ -138,7 +144,8 @@ impl CallError {
     /// `AttributeError(msg)`.
     ///
     /// ```
-    /// let _ = mpshare::managers::sdk::CallError::attribute_error("no");
+    /// let e = mpshare::managers::sdk::CallError::attribute_error("no");
+    /// assert_eq!(e.to_string(), "raised AttributeError('no')");
     /// ```
     pub fn attribute_error(msg: &str) -> CallError {
         CallError::Raise(wire::attribute_error(msg))
@@ -445,10 +452,12 @@ pub trait ServedObject: Send + Sync {
 /// Builds a served object from `create`'s arguments.
 ///
 /// ```
-/// use mpshare::managers::{objects::dict::DictObject, sdk::Factory};
+/// use mpshare::managers::{objects::dict::DictObject, pickle::PyDict, sdk::{CallCtx, Factory}};
 /// use std::sync::Arc;
 /// let f: Factory = Arc::new(|_c, a, k| Ok(Arc::new(DictObject::create(a, k)?)));
-/// # let _ = f;
+/// let d = f(&CallCtx::detached(1), &[], &PyDict::new())?;
+/// assert_eq!(d.repr(), "{}");
+/// # Ok::<(), mpshare::managers::sdk::CallError>(())
 /// ```
 pub type Factory = Arc<
     dyn Fn(&CallCtx, &[PyValue], &PyDict) -> Result<Arc<dyn ServedObject>, CallError> + Send + Sync,

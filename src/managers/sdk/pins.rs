@@ -9,7 +9,7 @@ use crate::managers::wire::ProxyRef;
 /// The server's object table as seen by stored proxies: add or drop one reference by ident.
 ///
 /// ```
-/// use mpshare::managers::objects::RefTable;
+/// use mpshare::managers::sdk::RefTable;
 /// struct Nothing;
 /// impl RefTable for Nothing {
 ///     fn incref(&self, _ident: &str) -> bool { false }
@@ -33,7 +33,7 @@ pub trait RefTable: Send + Sync {
 /// drops the reference. Pins are made by [`PinSet::refresh`].
 ///
 /// ```
-/// use mpshare::managers::objects::PinSet;
+/// use mpshare::managers::sdk::PinSet;
 /// assert!(PinSet::default().is_empty());
 /// ```
 pub struct Pin {
@@ -45,7 +45,7 @@ impl Pin {
     /// The pinned object's ident.
     ///
     /// ```
-    /// # use mpshare::managers::objects::Pin;
+    /// # use mpshare::managers::sdk::Pin;
     /// fn show(p: &Pin) -> &str { p.ident() }
     /// # let _ = show;
     /// ```
@@ -71,7 +71,7 @@ impl Drop for Pin {
 /// True when `v` contains a `RebuildProxy(...)` value anywhere.
 ///
 /// ```
-/// use mpshare::managers::objects::contains_proxy;
+/// use mpshare::managers::sdk::contains_proxy;
 /// use mpshare::managers::pickle::PyValue;
 /// assert!(!contains_proxy(&PyValue::list(vec![PyValue::Int(1)])));
 /// ```
@@ -127,7 +127,7 @@ fn collect_idents(v: &PyValue, out: &mut Vec<String>) {
 /// are stored in it (a dict value, a list item, a queued item...).
 ///
 /// ```
-/// use mpshare::managers::objects::{CallCtx, PinSet};
+/// use mpshare::managers::sdk::{CallCtx, PinSet};
 /// use mpshare::managers::pickle::PyValue;
 /// let mut pins = PinSet::default();
 /// pins.refresh(&CallCtx::detached(1), [&PyValue::Int(1)]);
@@ -152,7 +152,7 @@ impl PinSet {
     /// proxies no longer stored are decrefed. Cheap no-op without a server table.
     ///
     /// ```
-    /// use mpshare::managers::objects::{CallCtx, PinSet};
+    /// use mpshare::managers::sdk::{CallCtx, PinSet};
     /// let mut pins = PinSet::default();
     /// pins.refresh(&CallCtx::detached(1), []);
     /// assert!(pins.is_empty());
@@ -184,7 +184,7 @@ impl PinSet {
     /// Refreshes only when it can matter: the call brought a proxy in, or pins exist.
     ///
     /// ```
-    /// use mpshare::managers::objects::{CallCtx, PinSet};
+    /// use mpshare::managers::sdk::{CallCtx, PinSet};
     /// use mpshare::managers::pickle::PyValue;
     /// let mut pins = PinSet::default();
     /// pins.maybe_refresh(&CallCtx::detached(1), &[PyValue::Int(1)], []);

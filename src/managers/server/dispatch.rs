@@ -237,6 +237,26 @@ impl Shared {
             "number_of_objects" => Reply::Return(PyValue::Int(self.table.len() as i64)),
             "debug_info" => Reply::Return(PyValue::Str(self.table.debug_info())),
             "shutdown" => Reply::Return(PyValue::None),
+            // CPython's SharedMemoryServer (SharedMemoryManager's server).
+            "track_segment" | "release_segment" => {
+                let Some(name) = arg_str(0) else {
+                    return tb(
+                        "TypeError",
+                        &format!("{}() missing required argument 'segment_name'", req.method),
+                    );
+                };
+                if req.method == "track_segment" {
+                    self.segments.track(name);
+                    return Reply::Return(PyValue::None);
+                }
+                match self.segments.release(name) {
+                    Ok(()) => Reply::Return(PyValue::None),
+                    Err(e) => tb(e.class, &e.message),
+                }
+            }
+            "list_segments" => Reply::Return(PyValue::List(
+                self.segments.list().into_iter().map(PyValue::Str).collect(),
+            )),
             other => tb("AssertionError", &format!("'{other}' unrecognized")),
         }
     }

@@ -9,7 +9,7 @@
 //! limit are refused politely; frames are size-limited and the pickle decoder never executes
 //! anything.
 //!
-//! ```
+//! ```no_run
 //! use mpshare::managers::{auth::AuthKey, server::Server};
 //! let server = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("secret"))?;
 //! let handle = server.spawn()?;
@@ -120,6 +120,8 @@ pub(crate) struct Shared {
     conns: std::sync::Mutex<HashMap<ConnId, Connection>>,
     active: AtomicUsize,
     next_conn: AtomicU64,
+    /// Blocks `SharedMemoryManager` clients asked the server to own (unlinked at shutdown).
+    segments: crate::shared_memory::tracker::SegmentTracker,
 }
 
 impl Shared {
@@ -176,6 +178,8 @@ impl Shared {
         while self.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
+        // CPython's SharedMemoryServer.shutdown: unlink every tracked block.
+        self.segments.unlink_all();
         Ok(())
     }
 
@@ -244,7 +248,7 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// Binds with default settings and the `SyncManager` typeids.
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
     /// # drop(s);
@@ -256,7 +260,7 @@ impl Server {
 
     /// Binds with explicit settings.
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::{Server, ServerConfig}};
     /// let mut cfg = ServerConfig::new("127.0.0.1:0".parse()?, AuthKey::from("k"));
     /// cfg.max_connections = 8;
@@ -288,6 +292,7 @@ impl Server {
                 conns: std::sync::Mutex::new(HashMap::new()),
                 active: AtomicUsize::new(0),
                 next_conn: AtomicU64::new(0),
+                segments: Default::default(),
             }),
         })
     }
@@ -306,7 +311,7 @@ impl Server {
 
     /// Write access to the typeid registry (register before clients `create`).
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, objects::TypeSpec, server::Server};
     /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
     /// s.registry_mut().register(TypeSpec::result_only("Thing"));
@@ -321,7 +326,7 @@ impl Server {
 
     /// Registers a typeid (CPython's `BaseManager.register`).
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, objects::{dict::DictObject, TypeSpec}, server::Server};
     /// use std::sync::Arc;
     /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
@@ -347,7 +352,7 @@ impl Server {
     /// Serves on the calling thread until [`shutdown`](Self::shutdown) (from another thread, a
     /// [`ShutdownHandle`], or a client's `shutdown` request).
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
     /// let stop = s.shutdown_handle();
@@ -361,7 +366,7 @@ impl Server {
 
     /// Serves on a background thread.
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// let h = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.spawn()?;
     /// h.shutdown();
@@ -384,7 +389,7 @@ impl Server {
     /// Stops accepting, closes every connection and wakes blocked calls (their clients see
     /// EOF).
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
     /// s.shutdown();
@@ -422,7 +427,7 @@ impl Drop for Server {
 
 /// Stops a server from another thread.
 ///
-/// ```
+/// ```no_run
 /// use mpshare::managers::{auth::AuthKey, server::Server};
 /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
 /// let stop = s.shutdown_handle();
@@ -444,7 +449,7 @@ impl std::fmt::Debug for ShutdownHandle {
 impl ShutdownHandle {
     /// Stops the server (see [`Server::shutdown`]).
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.shutdown_handle().shutdown();
     /// # Ok::<(), mpshare::Error>(())
@@ -467,7 +472,7 @@ impl ShutdownHandle {
 
 /// A server running on a background thread; dropping it shuts the server down and joins.
 ///
-/// ```
+/// ```no_run
 /// use mpshare::managers::{auth::AuthKey, server::Server};
 /// let h = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.spawn()?;
 /// let addr = h.address().clone();
@@ -527,7 +532,7 @@ impl ServerHandle {
 
     /// Registers a typeid on the running server.
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, objects::TypeSpec, server::Server};
     /// let h = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.spawn()?;
     /// h.register(TypeSpec::result_only("Thing"));
@@ -543,7 +548,7 @@ impl ServerHandle {
 
     /// Stops the server (see [`Server::shutdown`]) without waiting.
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.spawn()?.shutdown();
     /// # Ok::<(), mpshare::Error>(())
@@ -554,7 +559,7 @@ impl ServerHandle {
 
     /// A handle that can stop the server from elsewhere.
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// let h = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.spawn()?;
     /// h.shutdown_handle().shutdown();
@@ -568,7 +573,7 @@ impl ServerHandle {
 
     /// Waits until the server stopped (after a shutdown from anywhere).
     ///
-    /// ```
+    /// ```no_run
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// let h = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.spawn()?;
     /// h.shutdown();

@@ -72,7 +72,8 @@ impl Request {
         ])
     }
 
-    /// Parses the Python 4-tuple; shape errors are [`Error::Protocol`](crate::Error::Protocol) naming what was expected.
+    /// Parses the Python 4-tuple; shape errors are
+    /// [`Error::Protocol`](crate::Error::Protocol) naming what was expected.
     ///
     /// ```
     /// use mpshare::managers::wire::Request;

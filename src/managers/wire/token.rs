@@ -251,7 +251,8 @@ impl Token {
     }
 }
 
-/// A proxy travelling as a value: `RebuildProxy(func, token, serializer, kwds)` (spec §4.7).
+/// A proxy travelling as a value: `RebuildProxy(func, token, serializer, kwds)`
+/// (`docs/protocol.md` §6).
 ///
 /// ```
 /// use mpshare::managers::Address;

@@ -31,7 +31,7 @@ use crate::{Error, Result};
 pub(crate) const KEPT_CALLABLE: (&str, &str) = ("pickle", "loads");
 
 fn perr(msg: String) -> Error {
-    Error::Pickle(msg)
+    Error::Pickle(crate::error::PickleError::Invalid { detail: msg })
 }
 
 /// Decodes a request, keeping the arguments a tree cannot hold exactly (see the module docs).

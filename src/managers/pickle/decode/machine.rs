@@ -3,16 +3,29 @@
 use std::collections::HashMap;
 
 use super::arena::{Item, Node};
+use crate::error::PickleError;
 use crate::managers::pickle::limits::Limits;
 use crate::managers::pickle::opcodes::{self as op, name as opname};
+use crate::managers::pickle::primitives::invalid;
 use crate::managers::pickle::primitives::{
     ascii_str, decode_utf8, map_global, parse_float_text, parse_string_literal, raw_unicode_escape,
 };
 use crate::managers::pickle::{bigint, PyValue};
 use crate::{Error, Result};
 
-fn perr(msg: String) -> Error {
-    Error::Pickle(msg)
+fn perr(e: PickleError) -> Error {
+    Error::Pickle(e)
+}
+
+fn truncated(detail: String) -> Error {
+    perr(PickleError::Truncated { detail })
+}
+
+fn limit(what: &str, limit: usize) -> Error {
+    perr(PickleError::LimitExceeded {
+        what: what.to_string(),
+        limit,
+    })
 }
 
 /// Run the interpreter over `data`: the root item and the arena it refers into.
@@ -60,19 +73,20 @@ struct Machine<'a> {
 }
 
 impl<'a> Machine<'a> {
-    fn op_err(&self, op: u8, what: &str) -> Error {
-        perr(format!(
-            "{what} at opcode {} (0x{op:02x}) at offset {}",
-            opname(op),
-            self.pos.saturating_sub(1)
-        ))
+    fn op_err(&self, op: u8, problem: &'static str) -> Error {
+        perr(PickleError::Misuse {
+            problem,
+            opcode: opname(op),
+            op,
+            offset: self.pos.saturating_sub(1),
+        })
     }
 
     fn take(&mut self, n: usize, op: u8) -> Result<&'a [u8]> {
         let data: &'a [u8] = self.data;
         if n > data.len() - self.pos {
-            return Err(perr(format!(
-                "truncated pickle: opcode {} (0x{op:02x}) needs {n} bytes at offset {}, only {} left",
+            return Err(truncated(format!(
+                "opcode {} (0x{op:02x}) needs {n} bytes at offset {}, only {} left",
                 opname(op),
                 self.pos,
                 data.len() - self.pos
@@ -90,19 +104,18 @@ impl<'a> Machine<'a> {
         let n = u64::from_le_bytes(buf);
         let left = (self.data.len() - self.pos) as u64;
         if n > left {
-            return Err(perr(format!(
-                "truncated pickle: opcode {} (0x{op:02x}) announces {n} bytes at offset {}, only {left} left",
+            return Err(truncated(format!(
+                "opcode {} (0x{op:02x}) announces {n} bytes at offset {}, only {left} left",
                 opname(op),
                 self.pos
             )));
         }
         let n = n as usize;
         if n > self.limits.max_bytes {
-            return Err(perr(format!(
-                "opcode {} payload of {n} bytes exceeds the limit of {} bytes",
-                opname(op),
-                self.limits.max_bytes
-            )));
+            return Err(limit(
+                &format!("opcode {} payload of {n} bytes", opname(op)),
+                self.limits.max_bytes,
+            ));
         }
         Ok(n)
     }
@@ -115,8 +128,8 @@ impl<'a> Machine<'a> {
                 self.pos += i + 1;
                 Ok(&rest[..i])
             }
-            None => Err(perr(format!(
-                "truncated pickle: opcode {} (0x{op:02x}) expects a newline-terminated argument at offset {}",
+            None => Err(truncated(format!(
+                "opcode {} (0x{op:02x}) expects a newline-terminated argument at offset {}",
                 opname(op),
                 self.pos
             ))),
@@ -131,10 +144,7 @@ impl<'a> Machine<'a> {
     fn count(&mut self, n: usize) -> Result<()> {
         self.elements += n;
         if self.elements > self.limits.max_elements {
-            return Err(perr(format!(
-                "pickle holds more than the limit of {} elements",
-                self.limits.max_elements
-            )));
+            return Err(limit("the number of elements", self.limits.max_elements));
         }
         Ok(())
     }
@@ -180,10 +190,7 @@ impl<'a> Machine<'a> {
     fn memo_put(&mut self, key: u64, op: u8) -> Result<()> {
         let v = self.top(op)?;
         if self.memo.len() >= self.limits.max_memo && !self.memo.contains_key(&key) {
-            return Err(perr(format!(
-                "memo exceeds the limit of {} entries",
-                self.limits.max_memo
-            )));
+            return Err(limit("the memo", self.limits.max_memo));
         }
         self.memo.insert(key, v);
         Ok(())
@@ -191,12 +198,12 @@ impl<'a> Machine<'a> {
 
     fn memo_get(&mut self, key: u64, op: u8) -> Result<()> {
         let v = *self.memo.get(&key).ok_or_else(|| {
-            perr(format!(
-                "memo key {key} not found at opcode {} at offset {} (memo has {} entries)",
-                opname(op),
-                self.pos,
-                self.memo.len()
-            ))
+            perr(PickleError::MissingMemo {
+                key,
+                opcode: opname(op),
+                offset: self.pos,
+                memo_len: self.memo.len(),
+            })
         })?;
         self.count(1)?;
         self.stack.push(v);
@@ -226,7 +233,7 @@ impl<'a> Machine<'a> {
         op: u8,
         items: Vec<Item>,
         pairs: bool,
-        what: &str,
+        what: &'static str,
     ) -> Result<()> {
         let Item::Ref(i) = target else {
             return Err(self.op_err(op, what));
@@ -270,8 +277,8 @@ impl<'a> Machine<'a> {
     fn run(&mut self) -> Result<Item> {
         loop {
             let Some(&op) = self.data.get(self.pos) else {
-                return Err(perr(format!(
-                    "truncated pickle: no STOP opcode before the end of input ({} bytes)",
+                return Err(truncated(format!(
+                    "no STOP opcode before the end of input ({} bytes)",
                     self.data.len()
                 )));
             };
@@ -346,17 +353,17 @@ impl<'a> Machine<'a> {
                 | op::EXT4
                 | op::NEXT_BUFFER
                 | op::READONLY_BUFFER => {
-                    return Err(perr(format!(
-                        "unsupported opcode {} (0x{op:02x}) at offset {}: persistent ids, extension registry and out-of-band buffers are not supported",
-                        opname(op),
-                        self.pos - 1
-                    )));
+                    return Err(perr(PickleError::UnsupportedOpcode {
+                        opcode: opname(op),
+                        op,
+                        offset: self.pos - 1,
+                    }));
                 }
                 _ => {
-                    return Err(perr(format!(
-                        "unknown opcode 0x{op:02x} at offset {}",
-                        self.pos - 1
-                    )));
+                    return Err(perr(PickleError::UnknownOpcode {
+                        op,
+                        offset: self.pos - 1,
+                    }));
                 }
             }
         }
@@ -368,9 +375,10 @@ impl<'a> Machine<'a> {
             op::PROTO => {
                 let p = self.take(1, op)?[0];
                 if p > 5 {
-                    return Err(perr(format!(
-                        "unsupported pickle protocol {p}: expected 0..=5"
-                    )));
+                    return Err(perr(PickleError::UnsupportedProtocol {
+                        found: p,
+                        expected: "0..=5",
+                    }));
                 }
             }
             op::FRAME => {
@@ -383,9 +391,7 @@ impl<'a> Machine<'a> {
                     self.limits.max_depth
                 };
                 if self.marks.len() >= max {
-                    return Err(perr(format!(
-                        "nesting depth exceeds the limit of {max} (too many open MARKs)"
-                    )));
+                    return Err(limit("nesting depth (open MARKs)", max));
                 }
                 self.marks.push(self.stack.len());
             }
@@ -441,8 +447,8 @@ impl<'a> Machine<'a> {
                     }
                     let n = n as usize;
                     if n > self.data.len() - self.pos {
-                        return Err(perr(format!(
-                            "truncated pickle: LONG4 announces {n} bytes at offset {}, only {} left",
+                        return Err(truncated(format!(
+                            "LONG4 announces {n} bytes at offset {}, only {} left",
                             self.pos,
                             self.data.len() - self.pos
                         )));
@@ -480,8 +486,9 @@ impl<'a> Machine<'a> {
             }
             op::FLOAT => {
                 let l = self.line_str(op)?.trim();
-                let f = parse_float_text(l)
-                    .ok_or_else(|| perr(format!("FLOAT: expected a float literal, found {l:?}")))?;
+                let f = parse_float_text(l).ok_or_else(|| {
+                    invalid(format!("FLOAT: expected a float literal, found {l:?}"))
+                })?;
                 self.stack.push(Item::Float(f));
             }
             op::BINFLOAT => {
@@ -769,7 +776,7 @@ impl<'a> Machine<'a> {
                 let k = l
                     .trim()
                     .parse::<u64>()
-                    .map_err(|_| perr(format!("PUT: expected a memo index, found {l:?}")))?;
+                    .map_err(|_| invalid(format!("PUT: expected a memo index, found {l:?}")))?;
                 self.memo_put(k, op)?;
             }
             op::BINPUT => {
@@ -786,7 +793,7 @@ impl<'a> Machine<'a> {
                 let k = l
                     .trim()
                     .parse::<u64>()
-                    .map_err(|_| perr(format!("GET: expected a memo index, found {l:?}")))?;
+                    .map_err(|_| invalid(format!("GET: expected a memo index, found {l:?}")))?;
                 self.memo_get(k, op)?;
             }
             op::BINGET => {

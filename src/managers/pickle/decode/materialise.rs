@@ -2,14 +2,18 @@
 //! budget (shared references are copied; cycles are refused).
 
 use super::arena::{Item, Node};
+use crate::error::PickleError;
 use crate::managers::pickle::dict::{PyDict, PySet};
 use crate::managers::pickle::limits::Limits;
-use crate::managers::pickle::primitives::interpret_reduce;
+use crate::managers::pickle::primitives::{interpret_reduce, invalid};
 use crate::managers::pickle::PyValue;
 use crate::{Error, Result};
 
-fn perr(msg: String) -> Error {
-    Error::Pickle(msg)
+fn limit(what: &str, limit: usize) -> Error {
+    Error::Pickle(PickleError::LimitExceeded {
+        what: what.to_string(),
+        limit,
+    })
 }
 
 /// The value `root` stands for in `nodes`.
@@ -41,10 +45,10 @@ impl<'n> Materialiser<'n> {
     fn count(&mut self) -> Result<()> {
         self.elements += 1;
         if self.elements > self.limits.max_elements {
-            return Err(perr(format!(
-                "decoded value exceeds the limit of {} elements (shared references are copied)",
-                self.limits.max_elements
-            )));
+            return Err(limit(
+                "the number of elements (shared references copied)",
+                self.limits.max_elements,
+            ));
         }
         Ok(())
     }
@@ -52,10 +56,10 @@ impl<'n> Materialiser<'n> {
     fn count_bytes(&mut self, n: usize) -> Result<()> {
         self.bytes = self.bytes.saturating_add(n);
         if self.bytes > self.limits.max_total_bytes {
-            return Err(perr(format!(
-                "decoded value exceeds the limit of {} total str/bytes bytes (shared references are copied)",
-                self.limits.max_total_bytes
-            )));
+            return Err(limit(
+                "the total str/bytes size (shared references copied)",
+                self.limits.max_total_bytes,
+            ));
         }
         Ok(())
     }
@@ -113,7 +117,8 @@ impl<'n> Materialiser<'n> {
         for &(k, v) in pairs {
             let k = self.item(k, depth)?;
             let v = self.item(v, depth)?;
-            d.insert(k, v).map_err(|e| perr(format!("dict key: {e}")))?;
+            d.insert(k, v)
+                .map_err(|e| invalid(format!("dict key: {e}")))?;
         }
         Ok(PyValue::Dict(d))
     }
@@ -121,7 +126,7 @@ impl<'n> Materialiser<'n> {
     #[inline(never)]
     fn set(&mut self, items: &[Item], frozen: bool, depth: usize) -> Result<PyValue> {
         let items = self.items(items, depth)?;
-        let s = PySet::from_items(items).map_err(|e| perr(format!("set element: {e}")))?;
+        let s = PySet::from_items(items).map_err(|e| invalid(format!("set element: {e}")))?;
         Ok(if frozen {
             PyValue::FrozenSet(s)
         } else {
@@ -138,13 +143,10 @@ impl<'n> Materialiser<'n> {
             Item::Float(f) => Ok(PyValue::Float(f)),
             Item::Ref(i) => {
                 if depth >= self.limits.max_depth {
-                    return Err(perr(format!(
-                        "nesting depth exceeds the limit of {}",
-                        self.limits.max_depth
-                    )));
+                    return Err(limit("nesting depth", self.limits.max_depth));
                 }
                 if self.state[i] == 1 {
-                    return Err(perr(
+                    return Err(invalid(
                         "recursive (self-referencing) structure is not supported".into(),
                     ));
                 }
@@ -160,12 +162,12 @@ impl<'n> Materialiser<'n> {
         let nodes = self.nodes;
         Ok(match &nodes[i] {
             Node::Appends(..) | Node::SetItems(..) => {
-                return Err(perr(
-                    "an object filled by APPENDS/SETITEMS (OrderedDict, defaultdict, deque, ...) has no value-tree form".into(),
-                ))
+                return Err(Error::Pickle(PickleError::Invalid {
+                    detail: "an object filled by APPENDS/SETITEMS (OrderedDict, defaultdict, deque, ...) has no value-tree form".into(),
+                }))
             }
             Node::Leaf(v) => self.leaf(v)?,
-            Node::Empty => return Err(perr("internal: empty node".into())),
+            Node::Empty => return Err(invalid("internal: empty node".into())),
             Node::Tuple(t) => PyValue::Tuple(self.items(t, depth)?),
             Node::List(t) => PyValue::List(self.items(t, depth)?),
             Node::Dict(pairs) => self.dict(pairs, depth)?,
