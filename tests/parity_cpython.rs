@@ -249,6 +249,8 @@ fn every_value_kind_round_trips_exactly_as_through_cpythons_own_server() {
             "nested 200 via namespace: same",
             "Namespace str: Namespace(a=1, b=2, c=3)",
             "list(range): [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]",
+            // kept (shared + OrderedDict), and the proxied dict stays pinned by it
+            "shared proxy in a stored value: (True, 1, 1, 'OrderedDict')",
         ] {
             assert!(
                 ours.iter().any(|l| l == must),

@@ -9,6 +9,7 @@ import collections
 import datetime
 import decimal
 import fractions
+import multiprocessing
 import os
 import sys
 from multiprocessing.managers import SyncManager
@@ -117,7 +118,11 @@ def main():
         m.start()
     else:
         host, _, port = os.environ["MPSHARE_ADDR"].rpartition(":")
-        m = SyncManager(address=(host, int(port)), authkey=os.environ["MPSHARE_KEY"].encode())
+        key = os.environ["MPSHARE_KEY"].encode()
+        # Proxies received inside values authenticate with the process's authkey (as with any
+        # remote manager).
+        multiprocessing.current_process().authkey = key
+        m = SyncManager(address=(host, int(port)), authkey=key)
         m.connect()
     lines = []
     out = lines.append
@@ -162,6 +167,18 @@ def main():
     dq = collections.deque([4, 5])
     out(f"list(deque): {attempt(lambda: m.list(dq)[:])}")
     out(f"Namespace str: {str(m.Namespace(b=2, a=1, c=3))}")
+    # A proxy stored twice in one value: one proxy comes back, and its object stays alive
+    # while stored although the client dropped its own proxy.
+    def shared_proxy():
+        import gc
+        inner = m.dict({"a": 1})
+        holder = m.list()
+        holder.append([inner, inner, collections.OrderedDict(p=inner)])
+        del inner
+        gc.collect()
+        got = holder[0]
+        return (got[0] is got[1], got[0]["a"], got[2]["p"]["a"], type(got[2]).__name__)
+    out(f"shared proxy in a stored value: {attempt(shared_proxy)}")
     # A stored value the server does not understand is still counted, found and removed.
     l2 = m.list([od, od])
     out(f"count(kept): {attempt(lambda: l2.count(od))}")

@@ -78,6 +78,10 @@ impl Drop for Pin {
 pub fn contains_proxy(v: &PyValue) -> bool {
     match v {
         PyValue::Reduce { .. } if ProxyRef::is_proxy(v) => true,
+        // A value kept as sent (pickle.loads(b'...')): the proxies inside its pickle.
+        PyValue::Reduce { .. } if crate::managers::pickle::is_kept(v) => {
+            !crate::managers::pickle::kept_proxies(v).is_empty()
+        }
         PyValue::Tuple(t) | PyValue::List(t) => t.iter().any(contains_proxy),
         PyValue::Dict(d) => d
             .iter()
@@ -97,6 +101,11 @@ fn collect_idents(v: &PyValue, out: &mut Vec<String>) {
         PyValue::Reduce { .. } if ProxyRef::is_proxy(v) => {
             if let Ok(p) = ProxyRef::from_value(v) {
                 out.push(p.token.id);
+            }
+        }
+        PyValue::Reduce { .. } if crate::managers::pickle::is_kept(v) => {
+            for p in crate::managers::pickle::kept_proxies(v) {
+                collect_idents(&p, out);
             }
         }
         PyValue::Tuple(t) | PyValue::List(t) => t.iter().for_each(|x| collect_idents(x, out)),

@@ -100,6 +100,36 @@ pub(crate) fn kept_bytes(v: &PyValue) -> Option<&[u8]> {
     }
 }
 
+/// The proxies (`RebuildProxy(...)` values) inside a kept value, so the objects they name stay
+/// pinned while it is stored (empty when there are none; a byte search rules most values out).
+pub(crate) fn kept_proxies(v: &PyValue) -> Vec<PyValue> {
+    const NAME: &[u8] = b"RebuildProxy";
+    let Some(blob) = kept_bytes(v) else {
+        return Vec::new();
+    };
+    if !blob.windows(NAME.len()).any(|w| w == NAME) {
+        return Vec::new();
+    }
+    let limits = Limits::default();
+    let Ok((_, nodes)) = machine::interpret_mode(blob, &limits, true) else {
+        return Vec::new();
+    };
+    let mut mat = Materialiser::new(&nodes, &limits);
+    let mut out = Vec::new();
+    for (i, n) in nodes.iter().enumerate() {
+        if let Node::Reduce(Item::Ref(c), _) = n {
+            if matches!(&nodes[*c], Node::Leaf(PyValue::Global { module, name })
+                if module == "multiprocessing.managers" && name == "RebuildProxy")
+            {
+                if let Ok(p) = mat.item(Item::Ref(i), 0) {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// What the server can see inside a kept container.
 #[derive(Debug)]
 pub enum KeptParts {

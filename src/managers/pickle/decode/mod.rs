@@ -14,7 +14,7 @@ mod machine;
 mod materialise;
 
 pub use keep::{is_kept, kept_parts, KeptParts};
-pub(crate) use keep::{kept_bytes, kept_type, loads_request};
+pub(crate) use keep::{kept_bytes, kept_proxies, kept_type, loads_request};
 
 use super::limits::Limits;
 use super::PyValue;
