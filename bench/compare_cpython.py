@@ -153,6 +153,44 @@ def array_out_bytes(n):
     return per_op(run, 1, repeat=10)
 
 
+def _noop():
+    pass
+
+
+def process_start_join(method, n):
+    """multiprocessing.Process(target=noop): start() + join(), ns each (start method `method`)."""
+    ctx = mp.get_context(method)
+
+    def run(n):
+        for _ in range(n):
+            p = ctx.Process(target=_noop)
+            p.start()
+            p.join()
+
+    return per_op(run, n)
+
+
+def rust_process_start():
+    """mpshare's Process start + join under fork and spawn, from `cargo bench --bench process`
+    (criterion's mean), as rows for the table."""
+    cargo = shutil.which("cargo")
+    if cargo is None:
+        return {}
+    cmd = [cargo, "bench", "--quiet", "--bench", "process", "--", "process_start/(fork|spawn)$"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        print(out.stderr, file=sys.stderr)
+        return {}
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    rows = {}
+    for method, what in (("fork", "Process::new(f) start + join"),
+                         ("spawn", "Process::spawn(entry!(f), ..) start + join")):
+        path = os.path.join(target, "criterion", "process_start", method, "new", "estimates.json")
+        with open(path) as f:
+            rows["process_" + method] = {"ns": json.load(f)["mean"]["point_estimate"], "what": what}
+    return rows
+
+
 def rust_side(do_pin):
     cargo = shutil.which("cargo")
     if cargo is None:
@@ -188,6 +226,10 @@ def main():
         os.sched_setaffinity(0, saved)
     py["two_proc_locked"] = two_proc(True, 200_000, do_pin)
     py["two_proc_lockless"] = two_proc(False, 1_000_000, do_pin)
+    py["process_fork"] = process_start_join("fork", 200)
+    py["process_spawn"] = process_start_join("spawn", 20)
+    if rust is not None:
+        rust.update(rust_process_start())
 
     rows = [
         # label, CPython op, python key, mpshare op, rust key, unit
@@ -200,6 +242,8 @@ def main():
         ("Array('d', 10**6) copy in", "ctypes.memmove under the lock", "array_in_memmove", "array_in"),
         ("Array('d', 10**6) copy out", "a[:] -> list", "array_out_list", "array_out"),
         ("Array('d', 10**6) copy out", "ctypes.string_at under the lock", "array_out_bytes", "array_out"),
+        ("start + join a process, fork", "Process(target=f) (fork)", "process_fork", "process_fork"),
+        ("start + join a process, spawn", "Process(target=f) (spawn)", "process_spawn", "process_spawn"),
     ]
     version = "%d.%d.%d" % sys.version_info[:3]
     table = []
@@ -238,7 +282,7 @@ def main():
             r["mpshare_op"], t(r["mpshare_ns"]), r["mpshare_lost"], ratio))
     print()
     print("Times are per increment (two-process rows: wall time / total increments) or per "
-          "1e6-element copy. Ratio > 1 means mpshare is faster.")
+          "1e6-element copy, or per process started and joined. Ratio > 1 means mpshare is faster.")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-//! The main job: forked workers share one counter. Prints, side by side, what each way of
-//! incrementing gives:
+//! The main job: forked workers share one counter. The workers are started with
+//! `mpshare::process::scope` (no `unsafe`). Prints, side by side, what each way of incrementing
+//! gives:
 //!
 //! * `get()+set()` — each access takes the lock, but the read-modify-write does not hold it, so
 //!   updates are lost, exactly as with Python's `v.value += 1`;
@@ -10,40 +11,28 @@
 //! Run: `cargo run --release --example forked_counter [-- WORKERS INCREMENTS]`
 //! With no arguments it runs the seed case (10 workers × 10) and a larger one (4 × 200 000).
 
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use mpshare::{RawValue, Value};
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, ForkResult};
+use mpshare::{process, RawValue, Value};
 
-/// Run `work` in `n` forked children at once and wait for all of them. The children wait at
-/// a start gate until all are forked, so they really run concurrently.
+/// Run `work` in `n` forked workers at once and wait for all of them (a worker that fails is an
+/// error). The workers wait at a start gate until all are forked, so they really run
+/// concurrently.
 fn in_workers(n: usize, work: impl Fn()) -> mpshare::Result<()> {
     let gate = RawValue::new(0u32)?;
-    let mut pids = Vec::new();
-    for _ in 0..n {
-        // SAFETY: the child only runs `work` (touching shared memory through mpshare handles)
-        // and leaves with _exit, never returning into the parent's state.
-        match unsafe { fork() }? {
-            ForkResult::Child => {
-                while gate.load(std::sync::atomic::Ordering::Acquire) == 0 {
+    process::scope(|s| {
+        for _ in 0..n {
+            s.fork(|| {
+                while gate.load(Ordering::Acquire) == 0 {
                     std::hint::spin_loop();
                 }
                 work();
-                // SAFETY: _exit is async-signal-safe and skips the parent's atexit handlers.
-                unsafe { libc::_exit(0) };
-            }
-            ForkResult::Parent { child } => pids.push(child),
+            })?;
         }
-    }
-    gate.store(1, std::sync::atomic::Ordering::Release);
-    for pid in pids {
-        match waitpid(pid, None)? {
-            WaitStatus::Exited(_, 0) => {}
-            other => eprintln!("worker {pid} ended with {other:?}"),
-        }
-    }
-    Ok(())
+        gate.store(1, Ordering::Release);
+        Ok(())
+    })?
 }
 
 struct Row {

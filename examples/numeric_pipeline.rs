@@ -1,69 +1,87 @@
-//! A numeric pipeline on one shared array: forked workers each fill and reduce their own chunk
-//! of a `RawArray<f64>` in place (no copies, through the `unsafe` `slice_mut`), put their
-//! partial sums in a small `RawArray<f64>`, and the parent adds them up. The result is checked
-//! against the same computation in one process.
+//! A numeric pipeline on a shared 2-D array, without `unsafe`: a [`Pool`] of forked workers
+//! fills the grid (compute-bound: each cell iterates a short chain of `sin`/`sqrt`), and after
+//! a barrier a 5-point stencil smooths it into a second grid and reduces it to a sum. Every
+//! worker writes its own rows through a `&mut [f64]` it got from the pool or the scope (safe
+//! code: the parent holds the arrays' locks and cannot touch the rows until the workers are
+//! joined). The result is checked, bit for bit, against the same computation in one process.
 //!
 //! ```text
-//! cargo run --release --example numeric_pipeline -- [--len N] [--workers W]
+//! cargo run --release --example numeric_pipeline -- [--rows R] [--cols C] [--iters K] [--workers W] [--rounds N]
 //! ```
 //!
-//! Defaults: 10^7 elements, one worker per CPU. Also timed: the same pipeline where each worker
-//! computes into a private `Vec` and copies it in with `RawArray::write` (what you would do
-//! without `slice_mut`).
+//! Defaults: 1024 x 1024 cells, 24 iterations per cell, one worker per CPU, best of 3 rounds.
+//! Timed, side by side (the variants interleave round by round, so a busy machine slows all of
+//! them alike):
+//!
+//! * one process: fill + stencil + sum in a loop;
+//! * pool: `Pool::map_chunks` fills row blocks, a second `map_chunks` runs the stencil (the end
+//!   of the first map is the barrier);
+//! * workers + barrier: `process::scope` forks one worker per row block, each fills its rows,
+//!   publishes its edge rows in a small shared halo array, waits at a barrier in shared memory,
+//!   then runs the stencil on its rows;
+//! * rayon: the same two phases on rayon threads in one process (the in-process reference).
 
 use std::ops::Range;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use mpshare::RawArray;
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, ForkResult};
+use mpshare::process::{self, chunk_range, Pool, Process};
+use mpshare::{Array, RawArray, RawValue};
+use rayon::prelude::*;
 
-fn f(i: usize) -> f64 {
-    let x = i as f64 * 1e-6;
-    x.sin() * x.sqrt()
+/// The compute-bound cell function.
+fn cell(r: usize, c: usize, cols: usize, iters: usize) -> f64 {
+    let mut x = (r * cols + c) as f64 * 1e-6;
+    for _ in 0..iters {
+        x = (x.sin() + 1.5).sqrt();
+    }
+    x
 }
 
-fn chunk(len: usize, workers: usize, w: usize) -> Range<usize> {
-    let per = len.div_ceil(workers);
-    (w * per).min(len)..((w + 1) * per).min(len)
+/// Fill rows `rows` of the grid (`out` holds exactly those rows).
+fn fill(out: &mut [f64], rows: Range<usize>, cols: usize, iters: usize) {
+    for (k, row) in rows.enumerate() {
+        for (c, x) in out[k * cols..(k + 1) * cols].iter_mut().enumerate() {
+            *x = cell(row, c, cols, iters);
+        }
+    }
 }
 
-fn fill_and_sum(out: &mut [f64], start: usize) -> f64 {
-    for (k, x) in out.iter_mut().enumerate() {
-        *x = f(start + k);
+/// Row `r` of the 5-point stencil of a grid read through `get(row, col)` (`out` holds the
+/// row's `cols` cells); the grid's edge cells are copied.
+fn stencil_row(
+    r: usize,
+    rows: usize,
+    cols: usize,
+    get: &impl Fn(usize, usize) -> f64,
+    out: &mut [f64],
+) {
+    for (c, o) in out.iter_mut().enumerate().take(cols) {
+        *o = if r == 0 || r == rows - 1 || c == 0 || c == cols - 1 {
+            get(r, c)
+        } else {
+            0.5 * get(r, c)
+                + 0.125 * (get(r - 1, c) + get(r + 1, c) + get(r, c - 1) + get(r, c + 1))
+        };
+    }
+}
+
+/// Stencil rows `rows` of `input` (the whole grid) into `out` (exactly those rows); returns
+/// their sum.
+fn stencil(input: &[f64], out: &mut [f64], rows: Range<usize>, nrows: usize, cols: usize) -> f64 {
+    let get = |r: usize, c: usize| input[r * cols + c];
+    for (k, r) in rows.enumerate() {
+        stencil_row(r, nrows, cols, &get, &mut out[k * cols..(k + 1) * cols]);
     }
     out.iter().sum()
 }
 
-/// Run `work(w)` in `workers` forked children and wait for all of them.
-fn forked(workers: usize, work: impl Fn(usize)) -> mpshare::Result<()> {
-    let mut pids = Vec::new();
-    for w in 0..workers {
-        // SAFETY: the child only uses inherited mpshare handles and leaves with _exit.
-        match unsafe { fork() }? {
-            ForkResult::Child => {
-                // A panic must not unwind into the copy of the parent's stack.
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(w))).is_err() {
-                    // SAFETY: async-signal-safe exit; nothing of the parent runs in the child.
-                    unsafe { libc::_exit(101) };
-                }
-                // SAFETY: async-signal-safe exit that skips the parent's destructors.
-                unsafe { libc::_exit(0) };
-            }
-            ForkResult::Parent { child } => pids.push(child),
-        }
-    }
-    let mut ok = true;
-    for pid in pids {
-        if !matches!(waitpid(pid, None)?, WaitStatus::Exited(_, 0)) {
-            ok = false;
-        }
-    }
-    if ok {
-        Ok(())
-    } else {
-        Err(mpshare::Error::Io(std::io::Error::other("a worker failed")))
-    }
+struct Args {
+    rows: usize,
+    cols: usize,
+    iters: usize,
+    workers: usize,
+    rounds: usize,
 }
 
 fn arg(name: &str, default: usize) -> usize {
@@ -80,119 +98,328 @@ fn arg(name: &str, default: usize) -> usize {
     }
 }
 
+/// Pool: two `map_chunks`, row blocks of equal size (the last may be shorter).
+fn pool(
+    a: &Args,
+    pool: &Pool,
+    grid: &Array<f64>,
+    out: &Array<f64>,
+    rows_per: usize,
+) -> mpshare::Result<f64> {
+    let chunk = rows_per * a.cols;
+    let mut g = grid.lock()?;
+    pool.map_chunks(&mut g, chunk, |i, rows| {
+        let start = i * rows_per;
+        fill(rows, start..start + rows.len() / a.cols, a.cols, a.iters)
+    })?
+    .into_iter()
+    .collect::<mpshare::Result<Vec<()>>>()?;
+    // All fill tasks are done: the grid is read-only from here on.
+    let input: &[f64] = &g;
+    let mut o = out.lock()?;
+    let sums = pool.map_chunks(&mut o, chunk, |i, rows| {
+        let start = i * rows_per;
+        stencil(
+            input,
+            rows,
+            start..start + rows.len() / a.cols,
+            a.rows,
+            a.cols,
+        )
+    })?;
+    sums.into_iter().sum::<mpshare::Result<f64>>()
+}
+
+/// A reusable barrier for `parties` processes in shared memory (two counters, safe code).
+struct SharedBarrier {
+    parties: u32,
+    arrived: RawValue<u32>,
+    generation: RawValue<u32>,
+}
+
+impl SharedBarrier {
+    fn new(parties: u32) -> mpshare::Result<Self> {
+        Ok(SharedBarrier {
+            parties,
+            arrived: RawValue::new(0)?,
+            generation: RawValue::new(0)?,
+        })
+    }
+
+    fn wait(&self) {
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1) + 1 == self.parties {
+            self.arrived.store(0, Ordering::Relaxed);
+            self.generation.store(generation + 1, Ordering::Release);
+        } else {
+            while self.generation.load(Ordering::Acquire) == generation {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// Workers + barrier: one forked worker per row block: fill its rows, publish its first and last
+/// row in a small shared halo array, wait at the barrier, then run the stencil on its rows with
+/// its neighbours' edge rows from the halo array.
+fn workers_barrier(
+    a: &Args,
+    grid: &Array<f64>,
+    out: &Array<f64>,
+    halo: &RawArray<f64>,
+    partial: &RawArray<f64>,
+) -> mpshare::Result<f64> {
+    let barrier = SharedBarrier::new(a.workers as u32)?;
+    let ranges: Vec<Range<usize>> = (0..a.workers)
+        .map(|w| chunk_range(a.rows, a.workers, w))
+        .collect();
+    let mut g = grid.lock()?;
+    let mut o = out.lock()?;
+    let cols = a.cols;
+    process::scope(|s| {
+        let mut g_rest: &mut [f64] = &mut g;
+        let mut o_rest: &mut [f64] = &mut o;
+        for (w, r) in ranges.iter().cloned().enumerate() {
+            let n = r.len() * cols;
+            let (mine, rest) = std::mem::take(&mut g_rest).split_at_mut(n);
+            let (mine_out, rest_out) = std::mem::take(&mut o_rest).split_at_mut(n);
+            g_rest = rest;
+            o_rest = rest_out;
+            let barrier = &barrier;
+            s.fork(move || -> mpshare::Result<()> {
+                fill(mine, r.clone(), cols, a.iters);
+                if !r.is_empty() {
+                    halo.write(2 * w * cols, &mine[..cols])?;
+                    halo.write((2 * w + 1) * cols, &mine[n - cols..])?;
+                }
+                barrier.wait();
+                let above = if r.start > 0 {
+                    halo.read((2 * w - 1) * cols..2 * w * cols)?
+                } else {
+                    Vec::new()
+                };
+                let below = if r.end < a.rows {
+                    halo.read((2 * w + 2) * cols..(2 * w + 3) * cols)?
+                } else {
+                    Vec::new()
+                };
+                let mine = &*mine;
+                let get = |row: usize, c: usize| {
+                    if row < r.start {
+                        above[c]
+                    } else if row >= r.end {
+                        below[c]
+                    } else {
+                        mine[(row - r.start) * cols + c]
+                    }
+                };
+                for (k, row) in r.clone().enumerate() {
+                    stencil_row(
+                        row,
+                        a.rows,
+                        cols,
+                        &get,
+                        &mut mine_out[k * cols..(k + 1) * cols],
+                    );
+                }
+                partial.set(w, mine_out.iter().sum())
+            })?;
+        }
+        Ok::<(), mpshare::Error>(())
+    })??;
+    Ok(partial.to_vec().iter().sum())
+}
+
+/// rayon threads in one process: the same two phases over the same row blocks.
+fn rayon_run(a: &Args, threads: usize, rows_per: usize) -> (f64, Duration) {
+    let tp = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("rayon pool");
+    let mut grid = vec![0.0; a.rows * a.cols];
+    let mut out = vec![0.0; a.rows * a.cols];
+    let chunk = rows_per * a.cols;
+    let t = Instant::now();
+    let sum = tp.install(|| {
+        grid.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, rows)| {
+                let start = i * rows_per;
+                fill(rows, start..start + rows.len() / a.cols, a.cols, a.iters)
+            });
+        let input = &grid;
+        let sums: Vec<f64> = out
+            .par_chunks_mut(chunk)
+            .enumerate()
+            .map(|(i, rows)| {
+                let start = i * rows_per;
+                stencil(
+                    input,
+                    rows,
+                    start..start + rows.len() / a.cols,
+                    a.rows,
+                    a.cols,
+                )
+            })
+            .collect();
+        sums.into_iter().sum::<f64>()
+    });
+    (sum, t.elapsed())
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
 fn main() -> mpshare::Result<()> {
-    let len = arg("--len", 10_000_000);
-    let workers = arg(
-        "--workers",
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-    );
+    let a = Args {
+        rows: arg("--rows", 1024),
+        cols: arg("--cols", 1024),
+        iters: arg("--iters", 24),
+        workers: arg(
+            "--workers",
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ),
+        rounds: arg("--rounds", 3),
+    };
+    let cells = a.rows * a.cols;
     println!(
-        "{len} f64 elements ({} MB), {workers} worker(s)\n",
-        (len * 8) >> 20
+        "{} x {} f64 grid ({} MB), {} iterations per cell, {} worker(s), best of {} rounds\n",
+        a.rows,
+        a.cols,
+        (cells * 8) >> 20,
+        a.iters,
+        a.workers,
+        a.rounds
     );
+    // Four row blocks per worker for the pool (dynamic balance); the reference and rayon use
+    // the same blocks so that the sums are bit-identical.
+    let tasks = (a.workers * 4).min(a.rows);
+    let rows_per = a.rows.div_ceil(tasks);
+    let nblocks = a.rows.div_ceil(rows_per);
 
-    // Reference: one process, same chunking and summation order, so the result is bit-exact.
-    let t = Instant::now();
-    let mut local = vec![0.0f64; len];
-    let single: f64 = (0..workers)
-        .map(|w| {
-            let r = chunk(len, workers, w);
-            let start = r.start;
-            fill_and_sum(&mut local[r], start)
-        })
-        .sum();
-    let t_single = t.elapsed();
+    // 2-D arrays: the shape is recorded in the segment header (C order, row-major).
+    let grid = Array::<f64>::new_nd(&[a.rows, a.cols])?;
+    let out = Array::<f64>::new_nd(&[a.rows, a.cols])?;
+    assert_eq!(grid.shape(), [a.rows, a.cols]);
+    let partial = RawArray::<f64>::new(a.workers)?;
+    let halo = RawArray::<f64>::new(2 * a.workers * a.cols)?;
+    let workers = Pool::new(a.workers)?;
+    let rayon_time = RawValue::new(0.0f64)?;
+    let rayon_sum = RawValue::new(0.0f64)?;
 
-    let t = Instant::now();
-    let data = RawArray::<f64>::new(len)?;
-    let partial = RawArray::<f64>::new(workers)?;
-    let t_alloc = t.elapsed();
+    let (mut t_single, mut t_pool, mut t_barrier, mut t_rayon) =
+        (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
+    let (mut s_single, mut s_pool, mut s_barrier) = (0.0, 0.0, 0.0);
+    let mut same_grid = true;
+    for _ in 0..a.rounds {
+        // One process, with the pool's row blocks (so that the sums are bit-identical).
+        let t = Instant::now();
+        let (s, grid_ref) = {
+            let mut g = vec![0.0; cells];
+            let mut o = vec![0.0; cells];
+            let mut sum = 0.0;
+            for b in 0..nblocks {
+                let r = b * rows_per..((b + 1) * rows_per).min(a.rows);
+                fill(&mut g[r.start * a.cols..r.end * a.cols], r, a.cols, a.iters);
+            }
+            for b in 0..nblocks {
+                let r = b * rows_per..((b + 1) * rows_per).min(a.rows);
+                sum += stencil(
+                    &g,
+                    &mut o[r.start * a.cols..r.end * a.cols],
+                    r,
+                    a.rows,
+                    a.cols,
+                );
+            }
+            (sum, o)
+        };
+        t_single = t_single.min(t.elapsed());
+        s_single = s;
+        let reference = grid_ref;
 
-    // Zero-copy: each worker fills and reduces its own chunk in place.
-    let t = Instant::now();
-    forked(workers, |w| {
-        let r = chunk(len, workers, w);
-        let start = r.start;
-        // SAFETY: chunks are disjoint and each is touched by exactly one worker while the
-        // parent waits; nothing else reads or writes them until the workers exit.
-        let mine = unsafe { data.slice_mut(r) }.expect("chunk in range");
-        let s = fill_and_sum(mine, start);
-        partial.set(w, s).expect("partial slot");
-    })?;
-    let shared: f64 = partial.to_vec().iter().sum();
-    let t_forked = t.elapsed();
+        let t = Instant::now();
+        s_pool = pool(&a, &workers, &grid, &out, rows_per)?;
+        t_pool = t_pool.min(t.elapsed());
+        same_grid &= *out.lock()? == reference[..];
 
-    // Check the data itself, not only the sums.
-    // SAFETY: all workers have exited; nobody writes `data` now.
-    let view = unsafe { data.slice(0..len) }?;
-    let same_data = view == &local[..];
+        out.lock()?.fill(0.0);
+        let t = Instant::now();
+        s_barrier = workers_barrier(&a, &grid, &out, &halo, &partial)?;
+        t_barrier = t_barrier.min(t.elapsed());
+        same_grid &= *out.lock()? == reference[..];
 
-    // With copies: each worker computes into a private Vec and writes it in.
-    let copy_data = RawArray::<f64>::new(len)?;
-    let t = Instant::now();
-    forked(workers, |w| {
-        let r = chunk(len, workers, w);
-        let start = r.start;
-        let mut buf = vec![0.0f64; r.len()];
-        let s = fill_and_sum(&mut buf, start);
-        copy_data.write(start, &buf).expect("write chunk");
-        partial.set(w, s).expect("partial slot");
-    })?;
-    let copied: f64 = partial.to_vec().iter().sum();
-    let t_copy = t.elapsed();
+        // rayon in a forked child: its threads must not make this process multi-threaded
+        // (which would refuse the next round's forks).
+        let mut p = Process::new({
+            let (time, sum) = (rayon_time.clone(), rayon_sum.clone());
+            let (rows, cols, iters, workers) = (a.rows, a.cols, a.iters, a.workers);
+            move || {
+                let a = Args {
+                    rows,
+                    cols,
+                    iters,
+                    workers,
+                    rounds: 1,
+                };
+                let (s, d) = rayon_run(&a, workers, rows_per);
+                sum.set(s);
+                time.set(d.as_secs_f64());
+            }
+        });
+        p.start()?;
+        p.join_checked()?;
+        t_rayon = t_rayon.min(Duration::from_secs_f64(rayon_time.get()));
+    }
 
-    // Reduce only (data already there): parent sums through the shared slice vs a Vec.
-    let t = Instant::now();
-    let parent_sum: f64 = view.iter().sum();
-    let t_reduce_shared = t.elapsed();
-    let t = Instant::now();
-    let local_sum: f64 = local.iter().sum();
-    let t_reduce_local = t.elapsed();
-
-    println!("| step | time | result |");
-    println!("|---|---:|---|");
+    let x = |t: Duration| t_single.as_secs_f64() / t.as_secs_f64();
+    println!("| variant | time | speed-up vs one process | sum |");
+    println!("|---|---:|---:|---|");
     println!(
-        "| single process, fill + reduce a Vec | {:.1} ms | {single:.9e} |",
+        "| one process | {:.1} ms | 1.00x | {s_single:.12e} |",
         ms(t_single)
     );
     println!(
-        "| allocate shared RawArray ({len}) + partials | {:.2} ms | |",
-        ms(t_alloc)
+        "| pool, {} workers (map_chunks x2) | {:.1} ms | {:.2}x | {s_pool:.12e} |",
+        a.workers,
+        ms(t_pool),
+        x(t_pool)
     );
     println!(
-        "| {workers} forked workers, in place (slice_mut) | {:.1} ms | {shared:.9e} |",
-        ms(t_forked)
+        "| {} workers + barrier (scope) | {:.1} ms | {:.2}x | {s_barrier:.12e} |",
+        a.workers,
+        ms(t_barrier),
+        x(t_barrier)
     );
     println!(
-        "| {workers} forked workers, private Vec + write | {:.1} ms | {copied:.9e} |",
-        ms(t_copy)
+        "| rayon, {} threads, one process | {:.1} ms | {:.2}x | {:.12e} |",
+        a.workers,
+        ms(t_rayon),
+        x(t_rayon),
+        rayon_sum.get()
     );
     println!(
-        "| reduce in parent: shared slice / Vec | {:.2} / {:.2} ms | {:.3e} |",
-        ms(t_reduce_shared),
-        ms(t_reduce_local),
-        (parent_sum - local_sum).abs()
+        "\npool / rayon time: {:.3} (1.00 = as fast as threads); workers+barrier / rayon: {:.3}",
+        t_pool.as_secs_f64() / t_rayon.as_secs_f64(),
+        t_barrier.as_secs_f64() / t_rayon.as_secs_f64()
     );
+    let pool_ok = s_pool.to_bits() == s_single.to_bits();
+    let rayon_ok = rayon_sum.get().to_bits() == s_single.to_bits();
+    // The barrier variant sums per worker block, so its order differs: compare closely.
+    let barrier_ok = ((s_barrier - s_single) / s_single).abs() < 1e-9;
     println!(
-        "\nspeed-up of the forked in-place pipeline over one process: {:.2}x",
-        t_single.as_secs_f64() / t_forked.as_secs_f64()
-    );
-    let ok =
-        shared.to_bits() == single.to_bits() && copied.to_bits() == single.to_bits() && same_data;
-    println!(
-        "check: partial sums {} the single-process result, data {}",
-        if shared.to_bits() == single.to_bits() {
-            "equal"
+        "check: pool sum {}, rayon sum {}, barrier sum {}, smoothed grids {}",
+        if pool_ok { "bit-identical" } else { "DIFFERS" },
+        if rayon_ok { "bit-identical" } else { "DIFFERS" },
+        if barrier_ok {
+            "equal (other summation order)"
         } else {
-            "DIFFER from"
+            "DIFFERS"
         },
-        if same_data { "identical" } else { "DIFFERENT" }
+        if same_grid { "identical" } else { "DIFFERENT" },
     );
-    if !ok {
+    if !(pool_ok && rayon_ok && barrier_ok && same_grid) {
         std::process::exit(1);
     }
     Ok(())

@@ -28,9 +28,10 @@ The lock is taken with glibc's own pthread_mutex_lock/unlock through ctypes, so 
 holders and Rust holders exclude it; if a holder dies (any language) the next acquirer is told
 (``owner_died``) and the mutex is made consistent again. Linux/glibc only.
 
-Python's resource tracker: `open_shared_memory` opens a block without registering it (3.13:
-track=False; 3.11/3.12: unregistered right after opening), so this process never unlinks a
-segment the Rust side owns when it exits.
+Python's resource tracker: CPython 3.11-3.13 register every block they open, even one they did
+not create, and unlink it when the process exits. `open_shared_memory` / `open_shareable_list`
+open a block without leaving it registered (3.13: track=False; else unregistered right after
+opening), so this process never unlinks a block the Rust side owns.
 """
 
 import ctypes
@@ -42,6 +43,7 @@ from multiprocessing import shared_memory
 
 __all__ = [
     "open_shared_memory",
+    "open_shareable_list",
     "open_segment",
     "Segment",
     "SegmentLock",
@@ -80,6 +82,19 @@ def open_shared_memory(name):
     except Exception:  # no tracker running: nothing was registered
         pass
     return shm
+
+
+def open_shareable_list(name):
+    """multiprocessing.shared_memory.ShareableList(name=name) that this process will not unlink
+    (works for lists made by Python or by mpshare's Rust ShareableList)."""
+    sl = shared_memory.ShareableList(name=name.lstrip("/"))
+    try:
+        from multiprocessing import resource_tracker
+
+        resource_tracker.unregister(sl.shm._name, "shared_memory")
+    except Exception:
+        pass
+    return sl
 
 
 class _Timespec(ctypes.Structure):

@@ -297,6 +297,78 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    // ---- Processes and pools (`crate::process`, issue 13) ----
+    /// `fork` refused: this process has other threads, which the child would not have.
+    #[error(
+        "fork refused: this process has {threads} threads, expected 1 (a forked child gets only \
+         the calling thread and may deadlock on locks the others held; use Process::spawn, or \
+         the unsafe *_unchecked opt-in)"
+    )]
+    ForkWithThreads {
+        /// Threads found.
+        threads: usize,
+    },
+    /// A process or pool used in the wrong state (started twice, joined before start, closed).
+    #[error("process state: expected {expected}, found {found}")]
+    ProcessState {
+        /// The state the call needs.
+        expected: &'static str,
+        /// The state found.
+        found: &'static str,
+    },
+    /// A child process ended with a non-zero exit code or a signal.
+    #[error("process {pid} failed: {reason}")]
+    ProcessFailed {
+        /// The child's pid.
+        pid: u32,
+        /// Python's `exitcode`: the exit code, or minus the signal number.
+        exitcode: i32,
+        /// How it ended, with the panic message or error it reported.
+        reason: String,
+    },
+    /// A spawned child did not reach its entry.
+    #[error("spawn of entry {entry:?} failed: {reason}")]
+    SpawnFailed {
+        /// The entry's name.
+        entry: String,
+        /// What happened.
+        reason: String,
+    },
+    /// A handle or key that cannot cross into a spawned child.
+    #[error("handover of {what} failed: {reason}")]
+    HandoverFailed {
+        /// The handle or key.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// A pool task panicked or returned an error.
+    #[error("task {task} {}: {message}", if *panicked { "panicked" } else { "failed" })]
+    TaskFailed {
+        /// The task's index.
+        task: usize,
+        /// True for a panic, false for a returned error.
+        panicked: bool,
+        /// The panic message or the error's text.
+        message: String,
+    },
+    /// The pool worker running a task died before finishing it.
+    #[error("task {task} lost: its worker {pid} {how}")]
+    WorkerDied {
+        /// The task's index.
+        task: usize,
+        /// The worker's pid.
+        pid: u32,
+        /// How the worker ended, e.g. `killed by SIGKILL`.
+        how: String,
+    },
+    /// A pool task that no worker ran, because every worker died first.
+    #[error("task {task} not run: every pool worker died before reaching it")]
+    TaskNotRun {
+        /// The task's index.
+        task: usize,
+    },
+    // ---- end of the process block ----
     // ---- Manager parity (shared objects by name, server configuration files) ----
     /// A shared object (`Registry::share`, `mpshare serve --object`) of a typeid the server does
     /// not know or cannot create without arguments.

@@ -35,6 +35,9 @@
 //! | `SharedMemory(name)` | [`Value::create`] / [`Value::open`] (and `Array`, `Lock`, `RLock`) |
 //! | `shared_memory.SharedMemory(name, create=True, size=n)` (raw, no header) | [`SharedMemory::create`] / [`SharedMemory::open`] |
 //! | `shared_memory.ShareableList([1, 'a'], name=n)` | [`ShareableList::create`] / [`ShareableList::open`] |
+//! | `Process(target=f).start()`, `join()`, `exitcode` | [`Process::new`], [`Process::start`], [`Process::join`], [`Process::exitcode`] ([`process`]) |
+//! | `Pool(n).map(f, range(k))` | [`Pool::map`], [`Pool::map_chunks`] |
+//! | `numpy.ndarray(shape, buffer=shm.buf)` | [`Array::new_nd`], [`Array::lock_nd`] |
 //!
 //! Modules follow Python's: [`sharedctypes`] (`Value`, `Array` and friends; [`Value`] and
 //! [`Array`] are aliases of one locked wrapper, [`sharedctypes::Synchronized`]),
@@ -67,6 +70,7 @@
 pub mod error;
 #[cfg(feature = "manager")]
 pub mod managers;
+pub mod process;
 pub mod shared_memory;
 pub mod sharedctypes;
 pub mod shm;
@@ -74,6 +78,7 @@ pub mod synchronize;
 pub mod typecode;
 
 pub use error::{Error, Result};
+pub use process::{Pool, Process};
 pub use shared_memory::{ShareableList, SharedMemory};
 pub use sharedctypes::{
     Array, ArrayGuard, AtomicInt, DynArray, DynValue, RawArray, RawValue, Value, ValueGuard,

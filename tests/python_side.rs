@@ -368,3 +368,43 @@ fn module_runs_as_a_script() {
         assert_eq!(out.status.code(), Some(1), "python {v}");
     }
 }
+
+/// CPython registers blocks it merely opens with its resource tracker and unlinks them at exit;
+/// the module's `open_shared_memory` / `open_shareable_list` leave a Rust-made block alone.
+#[test]
+fn module_openers_leave_rust_blocks_to_rust() {
+    use mpshare::shared_memory::ShareableList;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
+    for (v, py) in common::pythons() {
+        let mut guard = Unlinker::default();
+        let ln = guard.add(&unique("pyside-keep-l"));
+        let bn = guard.add(&unique("pyside-keep-b"));
+        let list = ShareableList::create(&ln, &[1.into(), "x".into()]).expect("list");
+        let _block = SharedMemory::create(&bn, 32).expect("block");
+        let script = format!(
+            "import sys; sys.path.insert(0, {dir:?}); import mpshare_segments as m\n\
+             l = m.open_shareable_list({ln:?}); print(list(l)); l.shm.close()\n\
+             b = m.open_shared_memory({bn:?}); print(b.size); b.close()\n",
+            dir = dir.display().to_string()
+        );
+        let mut cmd = std::process::Command::new(&py);
+        cmd.args(["-c", &script]);
+        let out = common::within(Duration::from_secs(60), move || cmd.output()).expect("run");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "python {v}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(text, "[1, 'x']\n32\n", "python {v}");
+        std::thread::sleep(Duration::from_millis(300)); // the tracker acts after the exit
+        assert!(
+            common::fork::shm_exists(&ln) && common::fork::shm_exists(&bn),
+            "python {v} unlinked a Rust block"
+        );
+        assert_eq!(
+            list.get(1).expect("get"),
+            mpshare::shared_memory::Item::Str("x".into())
+        );
+    }
+}

@@ -450,3 +450,33 @@ fn errors_say_what_was_asked_and_what_was_found() {
         "{msg}"
     );
 }
+
+#[test]
+fn mpshare_never_truncates_an_existing_segment() {
+    let g = NameGuard::new("no-truncate");
+    let a = Array::<u64>::create(g.name(), 1000).unwrap();
+    a.set(999, 7).unwrap();
+    let path = std::path::Path::new("/dev/shm").join(g.name());
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(size, 256 + 8 * 1000);
+    // Every way of "creating" it again leaves the object as it is.
+    assert!(matches!(
+        Array::<u64>::create(g.name(), 10),
+        Err(Error::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        RawValue::create(g.name(), 1u8),
+        Err(Error::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        Array::<u64>::open_or_create(g.name(), 10, &Options::default()),
+        Err(Error::LayoutMismatch { .. })
+    ));
+    assert!(matches!(
+        Lock::open_or_create(g.name(), &Options::default()),
+        Err(Error::LayoutMismatch { .. })
+    ));
+    assert!(Array::<u64>::open_exact(g.name(), 10).is_err());
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), size);
+    assert_eq!(a.get(999).unwrap(), 7);
+}

@@ -206,3 +206,29 @@ fn anonymous_block_is_shared_with_a_fork_child() {
     assert_eq!(shm.read_vec(100, 5).expect("read"), b"child");
     assert_eq!(shm.read_pod::<u64>(8).expect("read"), 5);
 }
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<SharedMemory>();
+    check::<mpshare::ShareableList>();
+    let shm = std::sync::Arc::new(SharedMemory::anonymous(64).expect("block"));
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let shm = shm.clone();
+            std::thread::spawn(move || {
+                for _ in 0..1000 {
+                    shm.atomic::<AtomicU64>(8 * t)
+                        .expect("word")
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    for t in 0..4 {
+        assert_eq!(shm.read_pod::<u64>(8 * t).expect("read"), 1000);
+    }
+}

@@ -10,6 +10,17 @@ use crate::Result;
 const PREVIEW: usize = 8;
 
 /// What [`inspect`] found in a segment.
+///
+/// ```
+/// use mpshare::shared_memory::{inspect, Kind, SharedMemory};
+/// let raw = SharedMemory::new(10)?;
+/// raw.write(0, b"\x01\x02")?;
+/// match inspect(raw.name().unwrap())?.kind {
+///     Kind::Raw { head } => assert_eq!(&head[..3], [1, 2, 0]),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), mpshare::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Kind {
@@ -58,6 +69,13 @@ pub enum Kind {
 }
 
 /// The report of [`inspect`]; `Display` prints it for people.
+///
+/// ```
+/// let l = mpshare::ShareableList::new(&[true.into()])?;
+/// let r = mpshare::shared_memory::inspect(l.name().unwrap())?;
+/// assert_eq!((r.name.as_str(), r.size), (l.name().unwrap(), l.shm().size()));
+/// # Ok::<(), mpshare::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inspection {
     /// The segment name without the leading `/`.
@@ -158,9 +176,11 @@ fn mpshare_kind(shm: &SharedMemory, head: &[u8]) -> Kind {
     let mut preview = Vec::new();
     if ready && (kind_code == 1 || kind_code == 2) && elem_size > 0 {
         for i in 0..len.min(PREVIEW as u64) {
-            let at = data_offset + i * u64::from(elem_size);
-            match usize::try_from(at)
-                .ok()
+            let at = i
+                .checked_mul(u64::from(elem_size))
+                .and_then(|o| o.checked_add(data_offset));
+            match at
+                .and_then(|at| usize::try_from(at).ok())
                 .and_then(|at| shm.read_vec(at, elem_size as usize).ok())
             {
                 Some(b) => preview.push(render(typecode, &b)),

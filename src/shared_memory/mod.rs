@@ -29,11 +29,13 @@
 //! unlinks it when dropped (in the creating process only, so a forked child never removes its
 //! parent's block), unless [`SharedMemory::persist`] was called; handles from
 //! [`SharedMemory::open`] never unlink on drop. This is what Python 3.13's
-//! `SharedMemory(..., track=True)` does through its resource tracker for the creator. Python
-//! 3.11/3.12 also register blocks they merely *open* with the resource tracker, which unlinks
-//! them when that Python process exits: a Python process that opens a Rust-made block should
-//! pass `track=False` (3.13) or call `resource_tracker.unregister(shm._name, "shared_memory")`
-//! (3.11/3.12); `python/mpshare_segments.py` has `open_shared_memory(name)` doing just that.
+//! `SharedMemory(..., track=True)` does through its resource tracker for the creator. But
+//! CPython 3.11–3.13 by default also register blocks they merely *open* (`SharedMemory(name)`,
+//! `ShareableList(name=name)`) with the resource tracker, which unlinks them when that Python
+//! process exits: a Python process that opens a Rust-made block should pass `track=False`
+//! (3.13, `SharedMemory` only) or call `resource_tracker.unregister(shm._name,
+//! "shared_memory")`; `python/mpshare_segments.py` has `open_shared_memory(name)` and
+//! `open_shareable_list(name)` doing just that.
 //!
 //! # Soundness of access
 //!

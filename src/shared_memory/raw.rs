@@ -19,6 +19,14 @@ pub(crate) struct Block {
 }
 
 /// Atomic types that can live in a shared block (sealed: the std atomics of 1 to 8 bytes).
+///
+/// ```
+/// use std::sync::atomic::{AtomicI32, Ordering};
+/// let shm = mpshare::SharedMemory::anonymous(8)?;
+/// shm.atomic::<AtomicI32>(4)?.store(-2, Ordering::Release);
+/// assert_eq!(shm.read_pod::<i32>(4)?, -2);
+/// # Ok::<(), mpshare::Error>(())
+/// ```
 pub trait SharedAtomic: sealed::Sealed + Sync {}
 
 mod sealed {

@@ -41,6 +41,11 @@ impl<T: Element + fmt::Debug> fmt::Debug for RawArray<T> {
 }
 
 impl<T: Element> RawArray<T> {
+    /// The segment behind this handle (handover to spawned children, `crate::process`).
+    pub(crate) fn segment(&self) -> &crate::shm::Segment {
+        self.cells.segment()
+    }
+
     fn make(target: Target<'_>, spec: Spec, init: Init<'_, T>) -> Result<(Self, bool)> {
         let (cells, _, created) = Shared::build(target, spec, init)?;
         Ok((RawArray { cells }, created))

@@ -41,6 +41,11 @@ impl<T: Element + fmt::Debug> fmt::Debug for RawValue<T> {
 }
 
 impl<T: Element> RawValue<T> {
+    /// The segment behind this handle (handover to spawned children, `crate::process`).
+    pub(crate) fn segment(&self) -> &crate::shm::Segment {
+        self.cell.segment()
+    }
+
     fn make(target: Target<'_>, value: T) -> Result<(Self, bool)> {
         let spec = Spec::of::<T>(SegKind::Value, 1, LockKind::None);
         let (cell, _, created) = Shared::build(target, spec, Init::Copy(&[value]))?;

@@ -35,6 +35,7 @@ pub use header::{
 };
 pub use name::MAX_NAME_LEN;
 pub use segment::unlink;
+pub(crate) use segment::{register_inherited, unregister_inherited, INHERITED_PREFIX};
 pub(crate) use segment::{Segment, SegmentId};
 
 pub(crate) use build::{attach, build_or_attach, Built, Expect, HeaderLock, Target};

@@ -9,7 +9,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::mem::ManuallyDrop;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +34,9 @@ pub(crate) struct Segment {
     id: SegmentId,
     /// The header carries a robust mutex at `LOCK_OFFSET` (set before the segment is shared).
     header_lock: bool,
+    /// The memfd of an anonymous segment, kept open so a spawned child can inherit it
+    /// (handover, `crate::process`).
+    memfd: Option<OwnedFd>,
 }
 
 /// The identity of a shared-memory object: `(st_dev, st_ino)` of its file. Every mapping of one
@@ -126,6 +129,7 @@ impl Segment {
             unlink_on_drop: AtomicBool::new(false),
             id: identity(&file, "memfd")?,
             header_lock: false,
+            memfd: Some(OwnedFd::from(file)),
         })
     }
 
@@ -175,6 +179,7 @@ impl Segment {
             unlink_on_drop: AtomicBool::new(true),
             id,
             header_lock: false,
+            memfd: None,
         })
     }
 
@@ -182,6 +187,25 @@ impl Segment {
     /// to at least `min_size` bytes.
     pub(crate) fn open_named(name: &str, min_size: usize, wait: Duration) -> Result<Segment> {
         let os = os_name(name)?;
+        if let Some(file) = inherited(&os)? {
+            // An anonymous segment handed to this spawned child: map the inherited memfd.
+            if (file.metadata()?.len() as usize) < min_size {
+                return Err(Error::NotInitialized {
+                    name: os,
+                    waited: Duration::ZERO,
+                });
+            }
+            let map = map(&file, &os)?;
+            return Ok(Segment {
+                map: ManuallyDrop::new(map),
+                id: identity(&file, &os)?,
+                name: None,
+                owner_pid: None,
+                unlink_on_drop: AtomicBool::new(false),
+                header_lock: false,
+                memfd: Some(OwnedFd::from(file)),
+            });
+        }
         let c = cstring(&os)?;
         // SAFETY: `c` is a valid C string; flags are plain integers.
         let fd = unsafe { libc::shm_open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC, 0) };
@@ -222,6 +246,7 @@ impl Segment {
             owner_pid: None,
             unlink_on_drop: AtomicBool::new(false),
             header_lock: false,
+            memfd: None,
         })
     }
 
@@ -248,6 +273,11 @@ impl Segment {
             Some(n) => unlink(n),
             None => Ok(()),
         }
+    }
+
+    /// The memfd behind an anonymous segment (for handing it to a spawned child).
+    pub(crate) fn memfd(&self) -> Option<BorrowedFd<'_>> {
+        self.memfd.as_ref().map(|f| f.as_fd())
     }
 
     /// Keep the name when this handle drops.
@@ -306,6 +336,51 @@ impl Drop for Segment {
         }
         // SAFETY: `map` is dropped exactly once, here, and never used afterwards.
         unsafe { ManuallyDrop::drop(&mut self.map) };
+    }
+}
+
+// ---- Handover of anonymous segments to spawned children (issue 13, `crate::process`) ----
+// A spawned child inherits the memfd of an anonymous segment under a fixed descriptor number;
+// `crate::process` registers it here under a reserved name, and `open_named` maps that
+// descriptor instead of calling `shm_open`, so every type's ordinary `open` attaches to it.
+
+/// Reserved name prefix of inherited anonymous segments (`/mpshare-inherited-fd-<n>`).
+pub(crate) const INHERITED_PREFIX: &str = "mpshare-inherited-fd-";
+
+static INHERITED: std::sync::Mutex<Vec<(String, OwnedFd)>> = std::sync::Mutex::new(Vec::new());
+
+/// Register the inherited descriptor `fd` as the anonymous segment reachable by
+/// `open_named(INHERITED_PREFIX + n)`; returns that name.
+pub(crate) fn register_inherited(fd: OwnedFd) -> String {
+    let name = format!("{INHERITED_PREFIX}{}", fd.as_raw_fd());
+    let mut table = INHERITED.lock().unwrap_or_else(|p| p.into_inner());
+    let os = format!("/{name}");
+    table.retain(|(n, _)| *n != os);
+    table.push((os, fd));
+    name
+}
+
+/// Forget the registration `name` made by [`register_inherited`] (closing its descriptor).
+pub(crate) fn unregister_inherited(name: &str) {
+    let os = format!("/{}", name.trim_start_matches('/'));
+    let mut table = INHERITED.lock().unwrap_or_else(|p| p.into_inner());
+    table.retain(|(n, _)| *n != os);
+}
+
+/// A private duplicate of the inherited descriptor registered as `os`, if any.
+fn inherited(os: &str) -> Result<Option<File>> {
+    if !os[1..].starts_with(INHERITED_PREFIX) {
+        return Ok(None);
+    }
+    let table = INHERITED.lock().unwrap_or_else(|p| p.into_inner());
+    match table.iter().find(|(n, _)| n == os) {
+        None => Err(Error::NotFound {
+            name: os.to_string(),
+        }),
+        Some((_, fd)) => Ok(Some(File::from(fd.try_clone().map_err(|e| Error::Os {
+            context: format!("dup({os})"),
+            source: e,
+        })?))),
     }
 }
 
