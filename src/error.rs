@@ -433,6 +433,26 @@ pub enum Error {
         /// What was given.
         found: String,
     },
+    // ---- Manager parity (shared objects by name, server configuration files) ----
+    /// A shared object (`Registry::share`, `mpshare serve --object`) of a typeid the server does
+    /// not know or cannot create without arguments.
+    #[error("cannot share {name:?} as {typeid:?}: {reason}")]
+    Share {
+        /// The name clients call (`m.NAME()`).
+        name: String,
+        /// The typeid asked for.
+        typeid: String,
+        /// Why not (unknown typeid and the known ones, or the creation error).
+        reason: String,
+    },
+    /// A server configuration file (`mpshare serve --config`) that cannot be used.
+    #[error("configuration {path}: {reason}")]
+    Config {
+        /// The file.
+        path: String,
+        /// What is wrong, with the expected form.
+        reason: String,
+    },
 }
 
 impl Error {

@@ -21,7 +21,11 @@
 //! # Ok::<(), mpshare::Error>(())
 //! ```
 
+mod config_file;
 mod dispatch;
+mod shared;
+
+pub use config_file::{LimitsFile, ServerFile};
 mod table;
 
 use std::collections::HashMap;
@@ -72,7 +76,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// The typeids served (default: [`Registry::sync_manager`]).
     pub registry: Registry,
-    /// Print one line per connection error to stderr (default false).
+    /// Log one line per connection error (default false): through the `log` facade at `warn`
+    /// when the program installed a logger (as `mpshare serve` does), else to stderr.
     pub log_errors: bool,
     /// Set `TCP_QUICKACK` on accepted TCP sockets after every read (default true). Without it a
     /// stock CPython client's one-shot connections (`create`/`incref`/`decref`) stall on 40 ms
@@ -125,7 +130,13 @@ pub(crate) struct Shared {
 impl Shared {
     fn log(&self, msg: &str) {
         if self.config.log_errors {
-            eprintln!("mpshare server: {msg}");
+            // Through the `log` facade when the program installed a logger (`mpshare serve`
+            // does, filtered by RUST_LOG); plain stderr otherwise.
+            if log::max_level() >= log::LevelFilter::Warn {
+                log::warn!("{msg}");
+            } else {
+                eprintln!("mpshare server: {msg}");
+            }
         }
     }
 
