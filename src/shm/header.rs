@@ -365,14 +365,22 @@ impl Layout {
 
 /// The start time of the calling process: field 22 of `/proc/self/stat` (clock ticks after
 /// boot), cached per pid (a `fork` child looks its own up); 0 if unreadable.
+///
+/// Atomics, not a mutex: a `fork` child of a multi-threaded process must never find the cache
+/// locked by a thread that does not exist in the child.
 pub(crate) fn self_start_ticks() -> u64 {
-    static CACHE: std::sync::Mutex<(u32, u64)> = std::sync::Mutex::new((0, 0));
+    use std::sync::atomic::AtomicU64;
+    static PID: AtomicU32 = AtomicU32::new(0);
+    static TICKS: AtomicU64 = AtomicU64::new(0);
     let pid = std::process::id();
-    let mut c = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if c.0 != pid {
-        *c = (pid, start_ticks_of("self").unwrap_or(0));
+    if PID.load(Ordering::Acquire) == pid {
+        return TICKS.load(Ordering::Relaxed);
     }
-    c.1
+    // Threads racing here compute the same value for the same pid.
+    let t = start_ticks_of("self").unwrap_or(0);
+    TICKS.store(t, Ordering::Relaxed);
+    PID.store(pid, Ordering::Release);
+    t
 }
 
 /// Field 22 (`starttime`) of `/proc/<pid>/stat`, `None` if the process does not exist.
