@@ -13,6 +13,18 @@ use mpshare::{Condition, Error, Lock, RLock, RawValue, Value};
 
 const KILLED: Outcome = Outcome::Signaled(libc::SIGKILL);
 
+/// The process is asleep (state `S` in `/proc/<pid>/stat`).
+fn sleeping(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|t| {
+            t.rsplit(')')
+                .next()
+                .map(|r| r.trim_start().starts_with('S'))
+        })
+        .unwrap_or(false)
+}
+
 /// `n` child processes that each wait once (holding the lock while they register) and add 1
 /// to `woken` if notified.
 fn waiters(
@@ -45,9 +57,14 @@ fn notify_n_wakes_n_processes_and_notify_all_the_rest() {
     let (ready, woken) = (RawValue::new(0u32).unwrap(), RawValue::new(0u32).unwrap());
     let mut kids = waiters(&cond, 3, &ready, &woken);
     assert!(wait_until(Duration::from_secs(10), || ready.get() == 3));
-    // Taking the lock proves all three released it inside wait(); give them time to sleep.
+    // Taking the lock proves all three released it inside wait(); then wait until all three
+    // sleep in the kernel (a waiter still on its way would see the notify too: POSIX allows
+    // such extra wake-ups, and this test counts exactly).
     drop(cond.lock().unwrap());
-    std::thread::sleep(Duration::from_millis(100));
+    assert!(wait_until(Duration::from_secs(10), || kids
+        .iter()
+        .all(|k| sleeping(k.pid().as_raw()))));
+    std::thread::sleep(Duration::from_millis(20));
     {
         let _g = cond.lock().unwrap();
         cond.notify(1).unwrap();
