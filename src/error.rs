@@ -183,6 +183,12 @@ pub enum Error {
         "this thread already holds a guard on this array: use that guard instead of locking again"
     )]
     GuardAlreadyHeld,
+    /// An explicit `release` of the lock level a live `ArrayGuard` of this thread holds: the
+    /// guard's `&mut [T]` would stay alive without the lock. Drop the guard instead.
+    #[error(
+        "cannot release a lock that a live ArrayGuard of this thread holds: drop the guard instead"
+    )]
+    ReleaseUnderGuard,
     /// RLock recursion count overflow.
     #[error("lock recursion limit reached")]
     RecursionLimit,
@@ -426,6 +432,26 @@ pub enum Error {
         expected: String,
         /// What was given.
         found: String,
+    },
+    // ---- Manager parity (shared objects by name, server configuration files) ----
+    /// A shared object (`Registry::share`, `mpshare serve --object`) of a typeid the server does
+    /// not know or cannot create without arguments.
+    #[error("cannot share {name:?} as {typeid:?}: {reason}")]
+    Share {
+        /// The name clients call (`m.NAME()`).
+        name: String,
+        /// The typeid asked for.
+        typeid: String,
+        /// Why not (unknown typeid and the known ones, or the creation error).
+        reason: String,
+    },
+    /// A server configuration file (`mpshare serve --config`) that cannot be used.
+    #[error("configuration {path}: {reason}")]
+    Config {
+        /// The file.
+        path: String,
+        /// What is wrong, with the expected form.
+        reason: String,
     },
 }
 

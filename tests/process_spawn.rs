@@ -9,7 +9,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mpshare::process::{self, entry, Handover, Process, ERROR_EXIT_CODE, PANIC_EXIT_CODE};
-use mpshare::{AnyLock, Array, Error, Lock, RLock, RawArray, RawValue, Value};
+use mpshare::{
+    AnyLock, Array, DynArray, DynValue, Error, Lock, RLock, RawArray, RawValue, Scalar, Value,
+};
 use process_common::{running, wait_until, ShmName};
 
 fn main() {
@@ -76,6 +78,8 @@ fn uses_every_handle(h: Handover) -> mpshare::Result<()> {
     let rv: RawValue<u64> = h.get("rv")?;
     check(rv.get() == 41, "rv == 41")?;
     rv.fetch_add(1);
+    let again: RawValue<u64> = h.get("rv_again")?;
+    check(again.get() == 42, "rv_again is rv")?;
     let v: Value<i64> = h.get("v")?;
     v.update(|x| x - 10)?;
     let ra: RawArray<f64> = h.get("ra")?;
@@ -106,6 +110,16 @@ fn uses_every_handle(h: Handover) -> mpshare::Result<()> {
         matches!(&wrong, Err(Error::LayoutMismatch { holds, .. }) if holds.contains("[2, 2, 2]")),
         "wrong shape refused",
     )?;
+    // Typecode-keyed handles: the child learns the typecode from the header.
+    let dv: DynValue = h.get("dv")?;
+    check(dv.typecode().as_char() == 'd', "dv is 'd'")?;
+    dv.set(Scalar::Float(6.5))?;
+    let da: DynArray = h.get("da")?;
+    check(
+        da.typecode().as_char() == 'i' && da.len() == 3,
+        "da is 'i' x 3",
+    )?;
+    da.set(2, Scalar::Int(-7))?;
     let na: Array<i16> = h.get("named_a")?;
     na.write(0, &[-1, -2])?;
     check(na.name().is_some(), "named array keeps its name")?;
@@ -203,6 +217,8 @@ fn handover_of_every_handle_kind() {
     let named_rv = RawValue::create(&n1.0, 7u32).unwrap();
     let named_a = Array::<i16>::create(&n2.0, 4).unwrap();
     let nd = Array::<f64>::new_nd(&[3, 4]).unwrap();
+    let dv = DynValue::new('d', 0.5).unwrap();
+    let da = DynArray::new_raw('i', 3).unwrap();
     let n3 = ShmName::new("nd");
     let named_nd = RawArray::<u8>::create_nd(&n3.0, &[2, 2, 2]).unwrap();
     let h = Handover::new()
@@ -226,6 +242,12 @@ fn handover_of_every_handle_kind() {
         .unwrap()
         .with("nd", &nd)
         .unwrap()
+        .with("dv", &dv)
+        .unwrap()
+        .with("da", &da)
+        .unwrap()
+        .with("rv_again", &rv) // one segment under two keys: one descriptor
+        .unwrap()
         .arg("named_nd", &n3.0);
     let held = lock.lock().unwrap();
     let rheld = rlock.lock().unwrap();
@@ -247,6 +269,8 @@ fn handover_of_every_handle_kind() {
         [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]
     );
     assert_eq!(named_nd.get(7).unwrap(), 7);
+    assert_eq!(dv.get().unwrap(), Scalar::Float(6.5));
+    assert_eq!(da.get(2).unwrap(), Scalar::Int(-7));
     // A Value whose lock lives in another segment cannot cross: a clear error.
     let separate = Value::with_lock(0u8, &lock).unwrap();
     let err = Handover::new().with("x", &separate).unwrap_err();

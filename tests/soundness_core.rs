@@ -205,3 +205,34 @@ fn a_lockless_handle_on_a_locked_array_is_refused() {
         "{e}"
     );
 }
+
+/// An explicit `release` must not free the lock a live guard relies on: another thread
+/// would then get a second `&mut [T]` over the same elements.
+#[test]
+fn an_explicit_release_cannot_free_the_lock_under_a_live_guard() {
+    let a = Array::<u32>::new(8).unwrap();
+    let g = a.lock().unwrap();
+    assert!(matches!(a.release(), Err(Error::ReleaseUnderGuard)));
+    assert!(matches!(
+        a.get_lock().release(),
+        Err(Error::ReleaseUnderGuard)
+    ));
+    // Still held: another thread cannot get in.
+    std::thread::scope(|s| {
+        s.spawn(|| assert!(a.get_lock().try_acquire().unwrap().is_none()));
+    });
+    // A level of our own on top of the guard's may be released, but not the guard's.
+    let _ = a.acquire().unwrap();
+    a.release().unwrap();
+    assert!(matches!(a.release(), Err(Error::ReleaseUnderGuard)));
+    drop(g);
+    assert!(matches!(a.release(), Err(Error::NotOwner)));
+    // An array guarded by a shared non-recursive Lock: the lock's own handle is refused too.
+    let lock = Lock::new().unwrap();
+    let b = Array::<u8>::with_lock(2, &lock).unwrap();
+    let gb = b.lock().unwrap();
+    assert!(matches!(lock.release(), Err(Error::ReleaseUnderGuard)));
+    drop(gb);
+    let _ = lock.try_acquire().unwrap().expect("free after the guard");
+    lock.release().unwrap();
+}

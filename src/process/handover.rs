@@ -33,7 +33,10 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use super::os;
 use super::process::{reap, report, run_caught, ChildExit, StatusReader, READY};
 use crate::shm::Segment;
-use crate::{AnyLock, Array, Element, Error, Lock, RLock, RawArray, RawValue, Result, Value};
+use crate::{
+    AnyLock, Array, DynArray, DynValue, Element, Error, Lock, RLock, RawArray, RawValue, Result,
+    Value,
+};
 
 const ENTRY_ENV: &str = "MPSHARE_SPAWN_ENTRY";
 const STATUS_ENV: &str = "MPSHARE_SPAWN_STATUS_FD";
@@ -298,8 +301,8 @@ pub struct Handover {
 
 /// mpshare handles that can cross into a spawned child through a [`Handover`].
 ///
-/// Implemented for [`RawValue`], [`Value`], [`RawArray`], [`Array`], [`Lock`], [`RLock`] and
-/// [`AnyLock`].
+/// Implemented for [`RawValue`], [`Value`], [`RawArray`], [`Array`] (with its N-D shape),
+/// [`DynValue`], [`DynArray`], [`Lock`], [`RLock`] and [`AnyLock`].
 pub trait Handoff: sealed::Sealed {}
 
 pub(crate) mod sealed {
@@ -384,6 +387,29 @@ macro_rules! handoff_locked {
 }
 
 handoff_locked!(Value, Array);
+
+macro_rules! handoff_dyn {
+    ($($ty:ident),*) => {$(
+        impl sealed::Sealed for $ty {
+            fn token(&self) -> Result<(String, Option<RawFd>)> {
+                let (data, lock) = self.segments();
+                if lock.is_some_and(|l| !same_segment(data, l)) {
+                    return Err(Error::HandoverFailed {
+                        what: stringify!($ty).into(),
+                        reason: "its lock lives in another segment".into(),
+                    });
+                }
+                seg_token(data, stringify!($ty))
+            }
+            fn reopen(name: &str) -> Result<Self> {
+                $ty::open(name)
+            }
+        }
+        impl Handoff for $ty {}
+    )*};
+}
+
+handoff_dyn!(DynValue, DynArray);
 
 impl sealed::Sealed for AnyLock {
     fn token(&self) -> Result<(String, Option<RawFd>)> {
@@ -612,6 +638,8 @@ impl Handover {
             reason: format!("malformed line {line:?}"),
         };
         let mut h = Handover::new();
+        // A segment handed over under several keys arrives as one descriptor: adopt it once.
+        let mut adopted: Vec<(RawFd, String)> = Vec::new();
         for line in text.lines().filter(|l| !l.is_empty()) {
             let f: Vec<&str> = line.split('\t').collect();
             match f.as_slice() {
@@ -622,7 +650,14 @@ impl Handover {
                     };
                     let mut name = unescape(name);
                     if let Some(fd) = fd {
-                        name = crate::shm::register_inherited(os::adopt_inherited_fd(fd)?);
+                        name = match adopted.iter().find(|(f, _)| *f == fd) {
+                            Some((_, n)) => n.clone(),
+                            None => {
+                                let n = crate::shm::register_inherited(os::adopt_inherited_fd(fd)?);
+                                adopted.push((fd, n.clone()));
+                                n
+                            }
+                        };
                     }
                     h.items.push((
                         unescape(k),

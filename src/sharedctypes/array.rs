@@ -318,9 +318,11 @@ impl<T: Element> Synchronized<RawArray<T>> {
         if !guarded_insert(key) {
             return Err(Error::GuardAlreadyHeld);
         }
+        crate::synchronize::lock::pin(&self.lock);
         Ok(ArrayGuard {
             cells: &self.raw.cells,
             key,
+            lock: &self.lock,
             guard,
         })
     }
@@ -427,6 +429,7 @@ impl Synchronized<RawArray<CChar>> {
 pub struct ArrayGuard<'a, T: Element> {
     cells: &'a Shared<T>,
     key: SegmentId,
+    lock: &'a AnyLock,
     guard: LockGuard<'a>,
 }
 
@@ -469,6 +472,7 @@ impl<T: Element> Drop for ArrayGuard<'_, T> {
     fn drop(&mut self) {
         let key = self.key;
         GUARDED.with(|g| g.borrow_mut().retain(|k| *k != key));
+        crate::synchronize::lock::unpin(self.lock);
         // `guard` drops after this body and releases the lock.
     }
 }

@@ -366,13 +366,19 @@ impl Layout {
 /// The start time of the calling process: field 22 of `/proc/self/stat` (clock ticks after
 /// boot), cached per pid (a `fork` child looks its own up); 0 if unreadable.
 pub(crate) fn self_start_ticks() -> u64 {
-    static CACHE: std::sync::Mutex<(u32, u64)> = std::sync::Mutex::new((0, 0));
+    // Atomics, not a mutex: a `fork` while another thread held a mutex here would leave the
+    // child's copy locked forever. The ticks are published before the pid they belong to.
+    use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+    static PID: AtomicU32 = AtomicU32::new(0);
+    static TICKS: AtomicU64 = AtomicU64::new(0);
     let pid = std::process::id();
-    let mut c = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if c.0 != pid {
-        *c = (pid, start_ticks_of("self").unwrap_or(0));
+    if PID.load(Ordering::Acquire) == pid {
+        return TICKS.load(Ordering::Relaxed);
     }
-    c.1
+    let ticks = start_ticks_of("self").unwrap_or(0);
+    TICKS.store(ticks, Ordering::Relaxed);
+    PID.store(pid, Ordering::Release);
+    ticks
 }
 
 /// Field 22 (`starttime`) of `/proc/<pid>/stat`, `None` if the process does not exist.

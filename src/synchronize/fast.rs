@@ -98,11 +98,17 @@ mod imp {
     #[cold]
     #[inline(never)]
     fn lookup() -> Ctx {
-        static ATFORK: std::sync::Once = std::sync::Once::new();
-        ATFORK.call_once(|| {
+        // Not a `Once`: a `fork` while another thread runs a `Once` leaves the child's copy
+        // "running" forever, and the child's first lock would hang. Registering twice is
+        // harmless (the handler is idempotent), so racing threads may both register; a thread
+        // caches its TID only after a registration has completed, so every fork that could copy
+        // a cached TID into a child runs the handler.
+        static ATFORK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if !ATFORK.load(std::sync::atomic::Ordering::Acquire) {
             // SAFETY: registers a handler that only writes a thread-local `Cell`.
             unsafe { libc::pthread_atfork(None, None, Some(forget_tid_in_child)) };
-        });
+            ATFORK.store(true, std::sync::atomic::Ordering::Release);
+        }
         // SAFETY: gettid has no preconditions.
         let tid = unsafe { libc::gettid() } as u32;
         let mut head: *mut RobustHead = std::ptr::null_mut();
@@ -308,6 +314,33 @@ mod imp {
         };
     }
 
+    /// How many levels of `m` the calling thread holds (0 if it does not hold it), or `None`
+    /// where the layout is unknown (the fast path is off).
+    ///
+    /// # Safety
+    /// As for [`lock`].
+    pub(crate) unsafe fn levels_held(
+        m: *mut libc::pthread_mutex_t,
+        recursive: bool,
+    ) -> Option<u32> {
+        let (tid, _) = ctx()?;
+        // SAFETY: as in `lock`.
+        let d = unsafe { &*(m as *const MutexData) };
+        if !kind_ok(d, recursive) {
+            return None;
+        }
+        if d.lock.load(Ordering::Relaxed) & FUTEX_TID_MASK != tid {
+            return Some(0);
+        }
+        // `__count` is the recursion depth of a recursive mutex; an error-checking one is
+        // held once.
+        Some(if recursive {
+            d.count.load(Ordering::Relaxed)
+        } else {
+            1
+        })
+    }
+
     /// Whether the fast path is available in the calling thread.
     #[cfg(test)]
     pub(crate) fn available() -> bool {
@@ -332,6 +365,9 @@ mod imp {
     pub(crate) unsafe fn unlock(_: *mut libc::pthread_mutex_t, _: bool) -> bool {
         false
     }
+    pub(crate) unsafe fn levels_held(_: *mut libc::pthread_mutex_t, _: bool) -> Option<u32> {
+        None
+    }
     #[cfg(test)]
     pub(crate) fn available() -> bool {
         false
@@ -344,7 +380,7 @@ mod imp {
 
 #[cfg(test)]
 use imp::{available, robust_list_empty};
-pub(crate) use imp::{lock, unlock};
+pub(crate) use imp::{levels_held, lock, unlock};
 
 #[cfg(test)]
 mod tests {

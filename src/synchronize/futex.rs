@@ -205,12 +205,15 @@ pub(crate) fn my_pid() -> u32 {
 
 #[cold]
 fn my_pid_slow() -> u32 {
-    static ATFORK: std::sync::Once = std::sync::Once::new();
-    ATFORK.call_once(|| {
+    // Not a `Once`: a `fork` while another thread runs a `Once` leaves the child's copy
+    // "running" forever. Racing threads may both register; the handler is idempotent.
+    static ATFORK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !ATFORK.load(Ordering::Acquire) {
         // SAFETY: registers a child handler that only stores to atomics (async-signal-safe);
         // the function pointer lives for the whole program.
         unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) };
-    });
+        ATFORK.store(true, Ordering::Release);
+    }
     let pid = std::process::id();
     PID.store(pid, Ordering::Relaxed);
     pid

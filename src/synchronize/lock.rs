@@ -70,6 +70,51 @@ impl std::fmt::Debug for LockGuard<'_> {
     }
 }
 
+thread_local! {
+    /// One entry per live `ArrayGuard` of this thread: the identity of the segment of the lock
+    /// it holds.
+    static PINNED: std::cell::RefCell<Vec<crate::shm::SegmentId>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An `ArrayGuard` of this thread now holds one level of `lock`.
+pub(crate) fn pin(lock: &AnyLock) {
+    let id = lock.raw().segment().id();
+    PINNED.with(|p| p.borrow_mut().push(id));
+}
+
+/// That guard is gone.
+pub(crate) fn unpin(lock: &AnyLock) {
+    let id = lock.raw().segment().id();
+    PINNED.with(|p| {
+        let mut p = p.borrow_mut();
+        if let Some(i) = p.iter().position(|x| *x == id) {
+            p.swap_remove(i);
+        }
+    });
+}
+
+/// Refuse an explicit `release` that would take away the level a live `ArrayGuard` holds.
+#[inline]
+fn check_not_pinned(raw: &RawMutex) -> Result<()> {
+    let pinned = PINNED.with(|p| {
+        let p = p.borrow();
+        if p.is_empty() {
+            return 0;
+        }
+        let id = raw.segment().id();
+        p.iter().filter(|x| **x == id).count() as u32
+    });
+    if pinned == 0 {
+        return Ok(());
+    }
+    // Levels beyond the guards' own may be released; without a way to count them, refuse.
+    match raw.levels_held_here() {
+        Some(levels) if levels > pinned => Ok(()),
+        _ => Err(Error::ReleaseUnderGuard),
+    }
+}
+
 macro_rules! lock_methods {
     ($ty:ident, $new:expr) => {
         impl $ty {
@@ -147,9 +192,13 @@ macro_rules! lock_methods {
             /// ```
             ///
             /// # Errors
-            /// [`Error::NotOwner`] if this thread does not hold the lock.
+            /// [`Error::NotOwner`] if this thread does not hold the lock;
+            /// [`Error::ReleaseUnderGuard`] if the level released is the one a live
+            /// [`ArrayGuard`](crate::ArrayGuard) of this thread holds (the guard's slice would
+            /// outlive the lock).
             #[inline]
             pub fn release(&self) -> Result<()> {
+                check_not_pinned(self.raw())?;
                 self.raw().unlock()
             }
 

@@ -260,6 +260,13 @@ impl RawMutex {
         self.acquired(rc, "pthread_mutex_clocklock")
     }
 
+    /// How many levels of this mutex the calling thread holds, where that can be read
+    /// (`None` off the fast-path platforms).
+    pub(crate) fn levels_held_here(&self) -> Option<u32> {
+        // SAFETY: `ptr` is a valid initialised mutex of our kind kept mapped by `_seg`.
+        unsafe { fast::levels_held(self.ptr, self.recursive) }
+    }
+
     /// Release one level of ownership.
     #[inline(always)]
     pub(crate) fn unlock(&self) -> Result<()> {
