@@ -31,6 +31,11 @@ const BROKEN: u32 = 1 << 31;
 /// ```
 pub const MAX_PARTIES: u32 = COUNT_MASK;
 
+const REASONS: [&str; 3] = ["aborted", "timed out", "a party died"];
+const ABORTED: u32 = 0;
+const TIMED_OUT: u32 = 1;
+const PARTY_DIED: u32 = 2;
+
 fn count(w: u32) -> u32 {
     w & COUNT_MASK
 }
@@ -48,6 +53,8 @@ pub(crate) struct BarrierState {
     parties: AtomicU32,
     /// Waiters in (or about to enter) the futex sleep: the last arrival wakes only if any.
     sleepers: AtomicU32,
+    /// Why it broke last (index into `REASONS`), written before the broken bit.
+    reason: AtomicU32,
     peers: Peers,
 }
 
@@ -224,6 +231,7 @@ impl Barrier {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn abort(&self) {
+        self.st().reason.store(ABORTED, Ordering::SeqCst);
         self.st().word.fetch_or(BROKEN, Ordering::SeqCst);
         futex::wake_all(&self.st().word);
     }
@@ -301,6 +309,23 @@ impl Barrier {
         self.wait_inner(Some(timeout))
     }
 
+    /// Declare this process a party now, before its first [`wait`](Self::wait).
+    ///
+    /// A process is otherwise known to the barrier from its first `wait` on; one that dies
+    /// before ever reaching the barrier would leave the others waiting (until their timeout,
+    /// or forever without one, as in Python). After `join_party`, its death breaks the barrier
+    /// for the waiters of this round and the next.
+    ///
+    /// ```
+    /// let b = mpshare::Barrier::new(1)?;
+    /// b.join_party(); // e.g. first thing in a forked worker
+    /// assert_eq!(b.wait()?, 0);
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn join_party(&self) {
+        self.register(generation(self.st().word.load(Ordering::Acquire)));
+    }
+
     /// Record this process as a party (once per process), with the generation it arrives in.
     fn register(&self, g: u32) {
         let me = ProcId::current();
@@ -349,8 +374,9 @@ impl Barrier {
     }
 
     /// Break generation `g` (if it is still current) and wake everybody.
-    fn break_gen(&self, g: u32) {
+    fn break_gen(&self, g: u32, why: u32) {
         let st = self.st();
+        st.reason.store(why, Ordering::SeqCst);
         let mut w = st.word.load(Ordering::Acquire);
         while generation(w) == g && w & BROKEN == 0 {
             match st
@@ -415,7 +441,10 @@ impl Barrier {
                 });
             }
             if w & BROKEN != 0 {
-                return Some(Err(Error::BrokenBarrier { reason: "aborted" }));
+                let why = st.reason.load(Ordering::SeqCst) as usize;
+                return Some(Err(Error::BrokenBarrier {
+                    reason: REASONS.get(why).copied().unwrap_or("aborted"),
+                }));
             }
             None
         };
@@ -428,7 +457,7 @@ impl Barrier {
                 return r;
             }
             if deadline.passed() {
-                self.break_gen(my_gen);
+                self.break_gen(my_gen, TIMED_OUT);
                 if let Some(Ok(i)) = outcome(st.word.load(Ordering::Acquire)) {
                     return Ok(i); // tripped just before the break
                 }
@@ -445,7 +474,7 @@ impl Barrier {
                 && outcome(st.word.load(Ordering::Acquire)).is_none()
                 && self.party_died(my_gen)
             {
-                self.break_gen(my_gen);
+                self.break_gen(my_gen, PARTY_DIED);
                 if let Some(Ok(i)) = outcome(st.word.load(Ordering::Acquire)) {
                     return Ok(i);
                 }

@@ -92,7 +92,7 @@ impl Woken {
 /// let t = std::thread::spawn(move || -> mpshare::Result<()> {
 ///     let _g = c.lock()?;
 ///     r.set(1);
-///     c.notify(1);
+///     c.notify(1)?;
 ///     Ok(())
 /// });
 /// let _g = cond.lock()?;
@@ -372,37 +372,50 @@ impl Condition {
         }
     }
 
-    /// Wake up to `n` waiters (Python's `notify(n)`). Call it holding the lock.
+    /// Wake up to `n` waiters (Python's `notify(n)`). The caller must hold the lock.
     ///
     /// ```
     /// let cond = mpshare::Condition::new()?;
+    /// assert!(matches!(cond.notify(1), Err(mpshare::Error::NotOwner))); // as Python raises
     /// let _g = cond.lock()?;
-    /// cond.notify(1); // nobody waits: no effect
+    /// cond.notify(1)?; // nobody waits: no effect
     /// # Ok::<(), mpshare::Error>(())
     /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotOwner`] when the calling thread does not hold the lock (checked on 64-bit
+    /// glibc, where the owner is readable).
     #[inline]
-    pub fn notify(&self, n: u32) {
+    pub fn notify(&self, n: u32) -> Result<()> {
+        if futex::held_by_caller(&self.lock) == Some(false) {
+            return Err(Error::NotOwner);
+        }
         let st = self.st();
         if n == 0 || st.waiters.load(Ordering::SeqCst) == 0 {
-            return;
+            return Ok(());
         }
         st.peers.note();
         st.seq.fetch_add(1, Ordering::SeqCst);
         if st.sleepers.load(Ordering::SeqCst) > 0 {
             futex::wake(&st.seq, n);
         }
+        Ok(())
     }
 
     /// Wake every waiter (Python's `notify_all()`).
     ///
     /// ```
     /// let cond = mpshare::Condition::new()?;
+    /// assert!(cond.notify_all().is_err()); // lock not held
     /// let _g = cond.lock()?;
-    /// cond.notify_all();
+    /// cond.notify_all()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
-    pub fn notify_all(&self) {
-        self.notify(i32::MAX as u32);
+    ///
+    /// # Errors
+    /// As [`notify`](Self::notify).
+    pub fn notify_all(&self) -> Result<()> {
+        self.notify(i32::MAX as u32)
     }
 
     /// Release every level of the lock held by this thread; how many there were.
