@@ -17,16 +17,15 @@
 //! * pool: `Pool::map_chunks` fills row blocks, a second `map_chunks` runs the stencil (the end
 //!   of the first map is the barrier);
 //! * workers + barrier: `process::scope` forks one worker per row block, each fills its rows,
-//!   publishes its edge rows in a small shared halo array, waits at a barrier in shared memory,
+//!   publishes its edge rows in a small shared halo array, waits at an `mpshare::Barrier`,
 //!   then runs the stencil on its rows;
 //! * rayon: the same two phases on rayon threads in one process (the in-process reference).
 
 use std::ops::Range;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mpshare::process::{self, chunk_range, Pool, Process};
-use mpshare::{Array, RawArray, RawValue};
+use mpshare::{Array, Barrier, RawArray, RawValue};
 use rayon::prelude::*;
 
 /// The compute-bound cell function.
@@ -130,35 +129,6 @@ fn pool(
     sums.into_iter().sum::<mpshare::Result<f64>>()
 }
 
-/// A reusable barrier for `parties` processes in shared memory (two counters, safe code).
-struct SharedBarrier {
-    parties: u32,
-    arrived: RawValue<u32>,
-    generation: RawValue<u32>,
-}
-
-impl SharedBarrier {
-    fn new(parties: u32) -> mpshare::Result<Self> {
-        Ok(SharedBarrier {
-            parties,
-            arrived: RawValue::new(0)?,
-            generation: RawValue::new(0)?,
-        })
-    }
-
-    fn wait(&self) {
-        let generation = self.generation.load(Ordering::Acquire);
-        if self.arrived.fetch_add(1) + 1 == self.parties {
-            self.arrived.store(0, Ordering::Relaxed);
-            self.generation.store(generation + 1, Ordering::Release);
-        } else {
-            while self.generation.load(Ordering::Acquire) == generation {
-                std::thread::yield_now();
-            }
-        }
-    }
-}
-
 /// Workers + barrier: one forked worker per row block: fill its rows, publish its first and last
 /// row in a small shared halo array, wait at the barrier, then run the stencil on its rows with
 /// its neighbours' edge rows from the halo array.
@@ -169,7 +139,7 @@ fn workers_barrier(
     halo: &RawArray<f64>,
     partial: &RawArray<f64>,
 ) -> mpshare::Result<f64> {
-    let barrier = SharedBarrier::new(a.workers as u32)?;
+    let barrier = Barrier::new(a.workers as u32)?;
     let ranges: Vec<Range<usize>> = (0..a.workers)
         .map(|w| chunk_range(a.rows, a.workers, w))
         .collect();
@@ -192,7 +162,7 @@ fn workers_barrier(
                     halo.write(2 * w * cols, &mine[..cols])?;
                     halo.write((2 * w + 1) * cols, &mine[n - cols..])?;
                 }
-                barrier.wait();
+                barrier.wait()?;
                 let above = if r.start > 0 {
                     halo.read((2 * w - 1) * cols..2 * w * cols)?
                 } else {

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use mpshare::process::{self, entry, Handover, Process, ERROR_EXIT_CODE, PANIC_EXIT_CODE};
 use mpshare::{
-    AnyLock, Array, DynArray, DynValue, Error, Lock, RLock, RawArray, RawValue, Scalar, Value,
+    AnyLock, Array, Barrier, BoundedSemaphore, Condition, DynArray, DynValue, Error, Event,
+    JoinableQueue, Lock, PodQueue, Queue, RLock, RawArray, RawValue, Scalar, Semaphore,
+    SimpleQueue, Value,
 };
 use process_common::{running, wait_until, ShmName};
 
@@ -21,6 +23,7 @@ fn main() {
         entry!(panics),
         entry!(fails),
         entry!(uses_every_handle),
+        entry!(uses_coordination),
         entry!(wrong_type),
         entry!(sleeps),
         entry!(spawns_and_sleeps),
@@ -30,6 +33,10 @@ fn main() {
         (
             "handover_of_every_handle_kind",
             handover_of_every_handle_kind,
+        ),
+        (
+            "handover_of_coordination_primitives",
+            handover_of_coordination_primitives,
         ),
         (
             "wrong_type_unknown_entry_bad_handover",
@@ -124,6 +131,40 @@ fn uses_every_handle(h: Handover) -> mpshare::Result<()> {
     na.write(0, &[-1, -2])?;
     check(na.name().is_some(), "named array keeps its name")?;
     check(rv.name().is_none(), "anonymous value stays anonymous")?;
+    Ok(())
+}
+
+fn uses_coordination(h: Handover) -> mpshare::Result<()> {
+    let fail = |what: &str| Error::HandoverFailed {
+        what: what.to_string(),
+        reason: "child check failed".into(),
+    };
+    let wait = Duration::from_secs(30);
+    // The parent holds the bounded semaphore's only permit.
+    let bsem: BoundedSemaphore = h.get("bsem")?;
+    if bsem.try_acquire()? {
+        return Err(fail("bsem busy"));
+    }
+    let q: Queue = h.get("q")?;
+    let msg = q.get_timeout(wait)?;
+    let jq: JoinableQueue = h.get("jq")?;
+    jq.put(&msg)?;
+    let sq: SimpleQueue = h.get("sq")?;
+    sq.put(b"simple")?;
+    let pq: PodQueue<u64> = h.get("pq")?;
+    pq.put(&42)?;
+    let cond: Condition = h.get("cond")?;
+    {
+        let _g = cond.lock()?;
+        cond.notify_all();
+    }
+    let ev: Event = h.get("ev")?;
+    ev.set();
+    // Both sides meet at the barrier, then the child releases the semaphore.
+    let bar: Barrier = h.get("bar")?;
+    bar.wait_timeout(wait)?;
+    let sem: Semaphore = h.get("sem")?;
+    sem.release()?;
     Ok(())
 }
 
@@ -282,6 +323,62 @@ fn handover_of_every_handle_kind() {
     let h = Handover::new().with("rv", &rv).unwrap();
     h.get::<RawValue<u64>>("rv").unwrap().set(5);
     assert_eq!(rv.get(), 5);
+}
+
+fn handover_of_coordination_primitives() {
+    let wait = Duration::from_secs(30);
+    let sem = Semaphore::new(0).unwrap();
+    let bsem = BoundedSemaphore::new(1).unwrap();
+    let ev = Event::new().unwrap();
+    let cond = Condition::new().unwrap();
+    let bar = Barrier::new(2).unwrap();
+    let q = Queue::new(1024).unwrap();
+    let jq = JoinableQueue::new(1024).unwrap();
+    let sq = SimpleQueue::new(1024).unwrap();
+    let pq = PodQueue::<u64>::new(8).unwrap();
+    let n = ShmName::new("named_ev");
+    let named_ev = Event::create(&n.0).unwrap();
+    let h = Handover::new()
+        .with("sem", &sem)
+        .unwrap()
+        .with("bsem", &bsem)
+        .unwrap()
+        .with("ev", &ev)
+        .unwrap()
+        .with("cond", &cond)
+        .unwrap()
+        .with("bar", &bar)
+        .unwrap()
+        .with("q", &q)
+        .unwrap()
+        .with("jq", &jq)
+        .unwrap()
+        .with("sq", &sq)
+        .unwrap()
+        .with("pq", &pq)
+        .unwrap();
+    // A named one crosses by name (and a wrong kind is refused in the child's open).
+    let _ = h.clone().with("named_ev", &named_ev).unwrap();
+    assert!(bsem.try_acquire().unwrap());
+    q.put(b"hello child").unwrap();
+    let mut p = Process::spawn(entry!(uses_coordination), h);
+    p.start().unwrap();
+    assert!(ev.wait_timeout(wait), "the child set the event");
+    bar.wait_timeout(wait).unwrap();
+    assert!(
+        sem.acquire_timeout(wait).unwrap(),
+        "the child released the semaphore"
+    );
+    assert!(p.join_timeout(wait).unwrap());
+    p.join_checked().unwrap();
+    assert_eq!(jq.get_timeout(wait).unwrap(), b"hello child");
+    assert_eq!(sq.get().unwrap(), b"simple");
+    assert_eq!(pq.get_timeout(wait).unwrap(), 42);
+    bsem.release().unwrap();
+    // A Condition whose lock lives in another segment cannot cross by itself.
+    let separate = Condition::with_lock(Lock::new().unwrap()).unwrap();
+    let err = Handover::new().with("c", &separate).unwrap_err();
+    assert!(matches!(err, Error::HandoverFailed { .. }), "{err}");
 }
 
 fn wrong_type_unknown_entry_bad_handover() {

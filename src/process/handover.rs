@@ -34,8 +34,9 @@ use super::os;
 use super::process::{reap, report, run_caught, ChildExit, StatusReader, READY};
 use crate::shm::Segment;
 use crate::{
-    AnyLock, Array, DynArray, DynValue, Element, Error, Lock, RLock, RawArray, RawValue, Result,
-    Value,
+    AnyLock, Array, Barrier, BoundedSemaphore, Condition, DynArray, DynValue, Element, Error,
+    Event, JoinableQueue, Lock, PodQueue, Queue, RLock, RawArray, RawValue, Result, Semaphore,
+    SimpleQueue, Value,
 };
 
 const ENTRY_ENV: &str = "MPSHARE_SPAWN_ENTRY";
@@ -302,7 +303,9 @@ pub struct Handover {
 /// mpshare handles that can cross into a spawned child through a [`Handover`].
 ///
 /// Implemented for [`RawValue`], [`Value`], [`RawArray`], [`Array`] (with its N-D shape),
-/// [`DynValue`], [`DynArray`], [`Lock`], [`RLock`] and [`AnyLock`].
+/// [`DynValue`], [`DynArray`], [`Lock`], [`RLock`], [`AnyLock`], [`Semaphore`],
+/// [`BoundedSemaphore`], [`Event`], [`Condition`], [`Barrier`], [`Queue`], [`JoinableQueue`],
+/// [`SimpleQueue`] and [`PodQueue`].
 pub trait Handoff: sealed::Sealed {}
 
 pub(crate) mod sealed {
@@ -358,7 +361,34 @@ handoff! {
     [T: Element] RawArray<T> => |s| s.segment(), "RawArray";
     [] Lock => |s| AnyLock::from(s).raw().segment(), "Lock";
     [] RLock => |s| AnyLock::from(s).raw().segment(), "RLock";
+    [] Semaphore => |s| s.segment(), "Semaphore";
+    [] BoundedSemaphore => |s| s.segment(), "BoundedSemaphore";
+    [] Event => |s| s.segment(), "Event";
+    [] Barrier => |s| s.segment(), "Barrier";
+    [] Queue => |s| s.segment(), "Queue";
+    [] JoinableQueue => |s| s.segment(), "JoinableQueue";
+    [] SimpleQueue => |s| s.segment(), "SimpleQueue";
+    [T: Element] PodQueue<T> => |s| s.segment(), "PodQueue";
 }
+
+impl sealed::Sealed for Condition {
+    fn token(&self) -> Result<(String, Option<RawFd>)> {
+        let (data, lock) = self.segments();
+        if !same_segment(data, lock) {
+            return Err(Error::HandoverFailed {
+                what: "Condition".into(),
+                reason: "its lock lives in another segment (made with Condition::with_lock); \
+                         hand over the lock too and reopen with Condition::open_with_lock"
+                    .into(),
+            });
+        }
+        seg_token(data, "Condition")
+    }
+    fn reopen(name: &str) -> Result<Self> {
+        Condition::open(name)
+    }
+}
+impl Handoff for Condition {}
 
 macro_rules! handoff_locked {
     ($($ty:ident),*) => {$(

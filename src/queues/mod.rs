@@ -50,6 +50,12 @@ pub fn record_len(len: usize) -> usize {
 macro_rules! queue_common {
     ($ty:ident, $kind:expr, $py:literal) => {
         impl $ty {
+            /// The segment behind this handle (handover to spawned children,
+            /// `crate::process`).
+            pub(crate) fn segment(&self) -> &crate::shm::Segment {
+                self.ring.segment()
+            }
+
             #[doc = concat!("A new anonymous ", $py, " with a ring of `capacity` bytes (rounded up to 8), shared with `fork` children.")]
             ///
             /// A message of `len` bytes takes [`record_len(len)`](record_len) ring bytes.
@@ -646,6 +652,11 @@ impl<T: Element> Clone for PodQueue<T> {
 }
 
 impl<T: Element> PodQueue<T> {
+    /// The segment behind this handle (handover to spawned children, `crate::process`).
+    pub(crate) fn segment(&self) -> &crate::shm::Segment {
+        self.inner.segment()
+    }
+
     fn ring_for(items: usize) -> usize {
         items
             .max(1)

@@ -120,6 +120,11 @@ fn elem_of(st: &QState) -> Option<(u32, u32, u32, u64)> {
 }
 
 impl Ring {
+    /// The segment behind this handle (handover to spawned children, `crate::process`).
+    pub(crate) fn segment(&self) -> &crate::shm::Segment {
+        self.region.segment()
+    }
+
     pub(crate) fn build(
         name: Option<&str>,
         kind: SegKind,

@@ -86,6 +86,11 @@ pub struct Barrier {
 }
 
 impl Barrier {
+    /// The segment behind this handle (handover to spawned children, `crate::process`).
+    pub(crate) fn segment(&self) -> &crate::shm::Segment {
+        self.region.segment()
+    }
+
     /// A new anonymous barrier for `parties` parties, shared with `fork` children.
     ///
     /// ```

@@ -109,6 +109,11 @@ pub struct Condition {
 }
 
 impl Condition {
+    /// The segment behind this handle and its lock's (handover, `crate::process`).
+    pub(crate) fn segments(&self) -> (&crate::shm::Segment, &crate::shm::Segment) {
+        (self.region.segment(), self.lock.raw().segment())
+    }
+
     /// A new anonymous condition with its own [`RLock`](crate::RLock) (Python's `Condition()`).
     ///
     /// ```

@@ -46,6 +46,11 @@ pub struct Event {
 }
 
 impl Event {
+    /// The segment behind this handle (handover to spawned children, `crate::process`).
+    pub(crate) fn segment(&self) -> &crate::shm::Segment {
+        self.region.segment()
+    }
+
     /// A new anonymous, clear event, shared with `fork` children.
     ///
     /// ```

@@ -63,6 +63,20 @@ struct Core {
     spin: Spinner,
 }
 
+impl Semaphore {
+    /// The segment behind this handle (handover to spawned children, `crate::process`).
+    pub(crate) fn segment(&self) -> &crate::shm::Segment {
+        self.0.region.segment()
+    }
+}
+
+impl BoundedSemaphore {
+    /// The segment behind this handle (handover to spawned children, `crate::process`).
+    pub(crate) fn segment(&self) -> &crate::shm::Segment {
+        self.0.region.segment()
+    }
+}
+
 impl Core {
     fn build(name: Option<&str>, kind: SegKind, value: u32, tracked: bool) -> Result<Core> {
         if value > SEM_VALUE_MAX {
