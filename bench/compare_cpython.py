@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """CPython multiprocessing shared state vs mpshare, one table.
 
-    python3 bench/compare_cpython.py [--no-pin] [--json]
+    python3 bench/compare_cpython.py [--no-pin] [--json] [--coordination-only]
 
 Builds and runs the Rust side (`cargo run --release --example compare_cpython -- --json --pin`,
 honouring CARGO_TARGET_DIR), then times the same operations with this interpreter's
 multiprocessing (fork context) and prints one Markdown table with the ratio CPython / mpshare
 per row. Single-process rows are pinned to CPU 0 and the two workers of two-process rows to
 CPUs 0 and 1, on both sides (unless --no-pin).
+
+The coordination rows (Semaphore, Event, Condition, Barrier, Queue) come from
+`cargo run --release --example coordination -- --bench --json`; their two-process rows run
+with both processes on CPU 0 ("same CPU") and on CPUs 0 and 1 ("across CPUs"), per round
+trip, barrier round or message. `--coordination-only` prints just those rows.
 """
 import array
 import ctypes
@@ -191,6 +196,166 @@ def rust_process_start():
     return rows
 
 
+# ---- Coordination primitives (issue 11): the same workloads as examples/coordination.rs ----
+
+def sem_acq_rel(n):
+    s = CTX.Semaphore(1)
+
+    def run(n):
+        for _ in range(n):
+            s.acquire()
+            s.release()
+
+    return per_op(run, n)
+
+
+def _pair(parent, child, n, cross, do_pin):
+    """Time `parent(n)` here against `child(n)` in a forked process; ns per round."""
+    ready, go = CTX.Event(), CTX.Event()
+
+    def body():
+        pin(1 if cross else 0, do_pin)
+        ready.set()
+        go.wait()
+        child(n)
+
+    p = CTX.Process(target=body)
+    saved = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    p.start()
+    pin(0, do_pin)
+    ready.wait(60)
+    t = time.perf_counter_ns()
+    go.set()
+    parent(n)
+    took = time.perf_counter_ns() - t
+    p.join(120)
+    if p.is_alive():
+        p.kill()
+        raise RuntimeError("child did not finish within 120 s")
+    if saved is not None:
+        os.sched_setaffinity(0, saved)
+    return took / n
+
+
+def event_pingpong(n, cross, do_pin):
+    a, b = CTX.Event(), CTX.Event()
+
+    def parent(n):
+        for _ in range(n):
+            a.set(); b.wait(); b.clear()
+
+    def child(n):
+        for _ in range(n):
+            a.wait(); a.clear(); b.set()
+
+    return _pair(parent, child, n, cross, do_pin)
+
+
+def condition_pingpong(n, cross, do_pin):
+    cond, turn = CTX.Condition(CTX.Lock()), CTX.RawValue("i", 0)
+
+    def parent(n):
+        with cond:
+            for _ in range(n):
+                turn.value = 1
+                cond.notify()
+                while turn.value == 1:
+                    cond.wait()
+
+    def child(n):
+        with cond:
+            for _ in range(n):
+                while turn.value == 0:
+                    cond.wait()
+                turn.value = 0
+                cond.notify()
+
+    return _pair(parent, child, n, cross, do_pin)
+
+
+def barrier_rounds(n, cross, do_pin):
+    b = CTX.Barrier(2)
+
+    def both(n):
+        for _ in range(n):
+            b.wait()
+
+    return _pair(both, both, n, cross, do_pin)
+
+
+MSG = b"x" * 64
+
+
+def queue_throughput(n, cross, do_pin):
+    q = CTX.Queue()
+
+    def parent(n):
+        for _ in range(n):
+            q.get()
+
+    def child(n):
+        for _ in range(n):
+            q.put(MSG)
+        q.close()
+        q.join_thread()
+
+    return _pair(parent, child, n, cross, do_pin)
+
+
+def queue_pingpong(n, cross, do_pin):
+    a, b = CTX.Queue(), CTX.Queue()
+
+    def parent(n):
+        for _ in range(n):
+            a.put(MSG)
+            b.get()
+
+    def child(n):
+        for _ in range(n):
+            b.put(a.get())
+
+    return _pair(parent, child, n, cross, do_pin)
+
+
+def coordination_side(do_pin):
+    """The mpshare side of the coordination rows: examples/coordination.rs --bench --json."""
+    cargo = shutil.which("cargo")
+    if cargo is None:
+        return None
+    out = subprocess.run(
+        [cargo, "run", "--quiet", "--release", "--example", "coordination", "--", "--bench", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    if out.returncode != 0:
+        print(out.stderr, file=sys.stderr)
+        raise SystemExit("cargo run --example coordination failed")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def coordination_py(do_pin):
+    py = {}
+    pin(0, do_pin)
+    py["sem"] = sem_acq_rel(200_000)
+    for cross, tag in ((False, "same"), (True, "cross")):
+        py["event_pingpong_" + tag] = event_pingpong(2000, cross, do_pin)
+        py["condition_pingpong_" + tag] = condition_pingpong(2000, cross, do_pin)
+        py["barrier_" + tag] = barrier_rounds(2000, cross, do_pin)
+        py["queue_throughput_" + tag] = queue_throughput(100_000, cross, do_pin)
+        py["queue_pingpong_" + tag] = queue_pingpong(2000, cross, do_pin)
+    return py
+
+
+COORD_ROWS = [
+    # label, CPython op, python key, mpshare key
+    ("Semaphore acquire + release", "s.acquire(); s.release()", "sem", "sem_mpshare"),
+] + [row for tag, where in (("same", "same CPU"), ("cross", "across CPUs")) for row in (
+    ("Event ping-pong, " + where, "a.set(); b.wait(); b.clear()", "event_pingpong_" + tag, "event_pingpong_" + tag),
+    ("Condition ping-pong, " + where, "notify(); wait() on a turn", "condition_pingpong_" + tag, "condition_pingpong_" + tag),
+    ("Barrier(2) round, " + where, "b.wait()", "barrier_" + tag, "barrier_" + tag),
+    ("Queue 64 B message, " + where, "q.put(b) -> q.get()", "queue_throughput_" + tag, "queue_throughput_" + tag),
+    ("Queue 64 B ping-pong, " + where, "a.put(m); b.get()", "queue_pingpong_" + tag, "queue_pingpong_" + tag),
+)]
+
+
 def rust_side(do_pin):
     cargo = shutil.which("cargo")
     if cargo is None:
@@ -209,11 +374,16 @@ def rust_side(do_pin):
 def main():
     do_pin = "--no-pin" not in sys.argv
     as_json = "--json" in sys.argv
-    rust = rust_side(do_pin)  # first, so cargo builds with every CPU
+    only_coord = "--coordination-only" in sys.argv
+    coord = coordination_side(do_pin)
+    rust = {} if only_coord else rust_side(do_pin)  # first, so cargo builds with every CPU
+    if coord is not None and rust is not None:
+        rust.update(coord)
+    py = coordination_py(do_pin) if coord is not None else {}
     saved = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     pin(0, do_pin)
     n = 10 ** 6
-    py = {
+    py.update({} if only_coord else {
         "raw_inc": raw_inc(n),
         "get_lock_inc": get_lock_inc(n // 2),
         "locked_value_inc": locked_value_inc(n // 2),
@@ -221,15 +391,16 @@ def main():
         "array_in_memmove": array_in_memmove(n),
         "array_out_list": array_out_list(n),
         "array_out_bytes": array_out_bytes(n),
-    }
+    })
     if saved is not None:
         os.sched_setaffinity(0, saved)
-    py["two_proc_locked"] = two_proc(True, 200_000, do_pin)
-    py["two_proc_lockless"] = two_proc(False, 1_000_000, do_pin)
-    py["process_fork"] = process_start_join("fork", 200)
-    py["process_spawn"] = process_start_join("spawn", 20)
-    if rust is not None:
-        rust.update(rust_process_start())
+    if not only_coord:
+        py["two_proc_locked"] = two_proc(True, 200_000, do_pin)
+        py["two_proc_lockless"] = two_proc(False, 1_000_000, do_pin)
+        py["process_fork"] = process_start_join("fork", 200)
+        py["process_spawn"] = process_start_join("spawn", 20)
+        if rust is not None:
+            rust.update(rust_process_start())
 
     rows = [
         # label, CPython op, python key, mpshare op, rust key, unit
@@ -245,6 +416,10 @@ def main():
         ("start + join a process, fork", "Process(target=f) (fork)", "process_fork", "process_fork"),
         ("start + join a process, spawn", "Process(target=f) (spawn)", "process_spawn", "process_spawn"),
     ]
+    if only_coord:
+        rows = []
+    if coord is not None:
+        rows += COORD_ROWS
     version = "%d.%d.%d" % sys.version_info[:3]
     table = []
     for label, pyop, pk, rk in rows:

@@ -13,9 +13,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use mpshare::{Array, RawArray, RawValue, Value};
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, ForkResult};
+use mpshare::{process, Array, RawArray, RawValue, Value};
 
 fn pin_to(cpu: usize) {
     let n = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -45,11 +43,10 @@ fn per_op(n: u64, repeat: usize, mut f: impl FnMut(u64)) -> f64 {
 /// later of their end stamps.
 fn two_workers(pin: bool, work: impl Fn()) -> mpshare::Result<Duration> {
     let ctl = RawArray::<u64>::new(4)?; // ready, gate, end0, end1
-    let mut pids = Vec::new();
-    for i in 0..2 {
-        // SAFETY: the child only uses inherited mpshare handles and leaves with _exit.
-        match unsafe { fork() }? {
-            ForkResult::Child => {
+    let started = process::scope(|s| {
+        for i in 0..2 {
+            let (ctl, work) = (&ctl, &work);
+            s.fork(move || {
                 if pin {
                     pin_to(i);
                 }
@@ -57,30 +54,26 @@ fn two_workers(pin: bool, work: impl Fn()) -> mpshare::Result<Duration> {
                 while !matches!(ctl.get(1), Ok(1)) {
                     std::thread::yield_now();
                 }
-                // A panic must not unwind into the copy of the parent's stack.
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(&work)).is_err() {
-                    // SAFETY: async-signal-safe exit; nothing of the parent runs in the child.
-                    unsafe { libc::_exit(101) };
-                }
+                work();
                 let _ = ctl.set(2 + i, now_ns());
-                // SAFETY: async-signal-safe exit that skips the parent's destructors.
-                unsafe { libc::_exit(0) };
-            }
-            ForkResult::Parent { child } => pids.push(child),
+            })?;
         }
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while ctl.get(0)? < 2 && Instant::now() < deadline {
-        std::thread::yield_now();
-    }
-    let t0 = now_ns();
-    ctl.set(1, 1)?;
-    for pid in pids {
-        if let WaitStatus::Exited(_, 0) = waitpid(pid, None)? {
-        } else {
-            eprintln!("worker {pid} failed");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while ctl.get(0)? < 2 && Instant::now() < deadline {
+            std::thread::yield_now();
         }
-    }
+        let t0 = now_ns();
+        ctl.set(1, 1)?;
+        Ok::<u64, mpshare::Error>(t0)
+    });
+    // A failed worker is reported; its end stamp stays 0.
+    let t0 = match started {
+        Ok(t0) => t0?,
+        Err(e) => {
+            eprintln!("{e}");
+            0
+        }
+    };
     let end = ctl.get(2)?.max(ctl.get(3)?);
     Ok(Duration::from_nanos(end.saturating_sub(t0)))
 }

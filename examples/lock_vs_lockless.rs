@@ -21,9 +21,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use mpshare::{Lock, RawArray, RawValue, Value};
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, ForkResult};
+use mpshare::{process, Lock, RawArray, RawValue, Value};
 
 struct Opts {
     workers: usize,
@@ -84,11 +82,10 @@ fn now_ns() -> u64 {
 fn in_workers(o: &Opts, work: impl Fn()) -> mpshare::Result<Duration> {
     // [0] = ready count, [1] = gate, [2..] = end stamps.
     let ctl = RawArray::<u64>::new(2 + o.workers)?;
-    let mut pids = Vec::new();
-    for i in 0..o.workers {
-        // SAFETY: the child only uses inherited mpshare handles and leaves with _exit.
-        match unsafe { fork() }? {
-            ForkResult::Child => {
+    let started = process::scope(|s| {
+        for i in 0..o.workers {
+            let (ctl, work) = (&ctl, &work);
+            s.fork(move || {
                 if o.pin {
                     pin_to(i);
                 }
@@ -96,34 +93,30 @@ fn in_workers(o: &Opts, work: impl Fn()) -> mpshare::Result<Duration> {
                 while !matches!(ctl.get(1), Ok(1)) {
                     std::thread::yield_now();
                 }
-                // A panic must not unwind into the copy of the parent's stack.
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(&work)).is_err() {
-                    // SAFETY: async-signal-safe exit; nothing of the parent runs in the child.
-                    unsafe { libc::_exit(101) };
-                }
+                work();
                 let _ = ctl.set(2 + i, now_ns());
-                // SAFETY: async-signal-safe; skips the parent's atexit handlers and destructors.
-                unsafe { libc::_exit(0) };
+            })?;
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while ctl.get(0)? < o.workers as u64 {
+            if Instant::now() > deadline {
+                eprintln!("workers did not start within 60 s");
+                break;
             }
-            ForkResult::Parent { child } => pids.push(child),
+            std::thread::yield_now();
         }
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while ctl.get(0)? < o.workers as u64 {
-        if Instant::now() > deadline {
-            eprintln!("workers did not start within 60 s");
-            break;
+        let t0 = now_ns();
+        ctl.set(1, 1)?;
+        Ok::<u64, mpshare::Error>(t0)
+    });
+    // A failed worker is reported (the scope joined them all).
+    let t0 = match started {
+        Ok(t0) => t0?,
+        Err(e) => {
+            eprintln!("{e}");
+            0
         }
-        std::thread::yield_now();
-    }
-    let t0 = now_ns();
-    ctl.set(1, 1)?;
-    for pid in pids {
-        match waitpid(pid, None)? {
-            WaitStatus::Exited(_, 0) => {}
-            other => eprintln!("worker {pid} ended with {other:?}"),
-        }
-    }
+    };
     let end = (0..o.workers)
         .filter_map(|i| ctl.get(2 + i).ok())
         .max()

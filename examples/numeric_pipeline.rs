@@ -17,16 +17,15 @@
 //! * pool: `Pool::map_chunks` fills row blocks, a second `map_chunks` runs the stencil (the end
 //!   of the first map is the barrier);
 //! * workers + barrier: `process::scope` forks one worker per row block, each fills its rows,
-//!   publishes its edge rows in a small shared halo array, waits at a barrier in shared memory,
+//!   publishes its edge rows in a small shared halo array, waits at an `mpshare::Barrier`,
 //!   then runs the stencil on its rows;
 //! * rayon: the same two phases on rayon threads in one process (the in-process reference).
 
 use std::ops::Range;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mpshare::process::{self, chunk_range, Pool, Process};
-use mpshare::{Array, RawArray, RawValue};
+use mpshare::{Array, Barrier, RawArray, RawValue};
 use rayon::prelude::*;
 
 /// The compute-bound cell function.
@@ -130,35 +129,6 @@ fn pool(
     sums.into_iter().sum::<mpshare::Result<f64>>()
 }
 
-/// A reusable barrier for `parties` processes in shared memory (two counters, safe code).
-struct SharedBarrier {
-    parties: u32,
-    arrived: RawValue<u32>,
-    generation: RawValue<u32>,
-}
-
-impl SharedBarrier {
-    fn new(parties: u32) -> mpshare::Result<Self> {
-        Ok(SharedBarrier {
-            parties,
-            arrived: RawValue::new(0)?,
-            generation: RawValue::new(0)?,
-        })
-    }
-
-    fn wait(&self) {
-        let generation = self.generation.load(Ordering::Acquire);
-        if self.arrived.fetch_add(1) + 1 == self.parties {
-            self.arrived.store(0, Ordering::Relaxed);
-            self.generation.store(generation + 1, Ordering::Release);
-        } else {
-            while self.generation.load(Ordering::Acquire) == generation {
-                std::thread::yield_now();
-            }
-        }
-    }
-}
-
 /// Workers + barrier: one forked worker per row block: fill its rows, publish its first and last
 /// row in a small shared halo array, wait at the barrier, then run the stencil on its rows with
 /// its neighbours' edge rows from the halo array.
@@ -169,7 +139,7 @@ fn workers_barrier(
     halo: &RawArray<f64>,
     partial: &RawArray<f64>,
 ) -> mpshare::Result<f64> {
-    let barrier = SharedBarrier::new(a.workers as u32)?;
+    let barrier = Barrier::new(a.workers as u32)?;
     let ranges: Vec<Range<usize>> = (0..a.workers)
         .map(|w| chunk_range(a.rows, a.workers, w))
         .collect();
@@ -192,7 +162,7 @@ fn workers_barrier(
                     halo.write(2 * w * cols, &mine[..cols])?;
                     halo.write((2 * w + 1) * cols, &mine[n - cols..])?;
                 }
-                barrier.wait();
+                barrier.wait()?;
                 let above = if r.start > 0 {
                     halo.read((2 * w - 1) * cols..2 * w * cols)?
                 } else {
@@ -267,6 +237,27 @@ fn rayon_run(a: &Args, threads: usize, rows_per: usize) -> (f64, Duration) {
     (sum, t.elapsed())
 }
 
+/// CPU time used so far by this process and its reaped children (workers, the rayon child):
+/// fields 14-17 of `/proc/self/stat`. On a busy machine the wall time of the parallel variants
+/// says little; the CPU time says what they cost compared with one process.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    // After ')', field 3 comes first: fields 14..=17 are the 12th..=15th.
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100)
+        .max(1) as f64;
+    Duration::from_secs_f64(ticks as f64 / hz)
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -311,9 +302,12 @@ fn main() -> mpshare::Result<()> {
     let (mut t_single, mut t_pool, mut t_barrier, mut t_rayon) =
         (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
     let (mut s_single, mut s_pool, mut s_barrier) = (0.0, 0.0, 0.0);
+    // CPU time per variant (best round): one process, pool, barrier, rayon.
+    let mut cpu = [Duration::MAX; 4];
     let mut same_grid = true;
     for _ in 0..a.rounds {
         // One process, with the pool's row blocks (so that the sums are bit-identical).
+        let c = cpu_time();
         let t = Instant::now();
         let (s, grid_ref) = {
             let mut g = vec![0.0; cells];
@@ -336,18 +330,23 @@ fn main() -> mpshare::Result<()> {
             (sum, o)
         };
         t_single = t_single.min(t.elapsed());
+        cpu[0] = cpu[0].min(cpu_time().saturating_sub(c));
         s_single = s;
         let reference = grid_ref;
 
+        let c = cpu_time();
         let t = Instant::now();
         s_pool = pool(&a, &workers, &grid, &out, rows_per)?;
         t_pool = t_pool.min(t.elapsed());
+        cpu[1] = cpu[1].min(cpu_time().saturating_sub(c));
         same_grid &= *out.lock()? == reference[..];
 
         out.lock()?.fill(0.0);
+        let c = cpu_time();
         let t = Instant::now();
         s_barrier = workers_barrier(&a, &grid, &out, &halo, &partial)?;
         t_barrier = t_barrier.min(t.elapsed());
+        cpu[2] = cpu[2].min(cpu_time().saturating_sub(c));
         same_grid &= *out.lock()? == reference[..];
 
         // rayon in a forked child: its threads must not make this process multi-threaded
@@ -368,37 +367,56 @@ fn main() -> mpshare::Result<()> {
                 time.set(d.as_secs_f64());
             }
         });
+        let c = cpu_time();
         p.start()?;
         p.join_checked()?;
+        cpu[3] = cpu[3].min(cpu_time().saturating_sub(c));
         t_rayon = t_rayon.min(Duration::from_secs_f64(rayon_time.get()));
     }
 
     let x = |t: Duration| t_single.as_secs_f64() / t.as_secs_f64();
-    println!("| variant | time | speed-up vs one process | sum |");
-    println!("|---|---:|---:|---|");
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "| one process | {:.1} ms | 1.00x | {s_single:.12e} |",
-        ms(t_single)
+        "load average before the table: {}\n",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!(
-        "| pool, {} workers (map_chunks x2) | {:.1} ms | {:.2}x | {s_pool:.12e} |",
-        a.workers,
-        ms(t_pool),
-        x(t_pool)
+        "| variant | wall time | speed-up vs one process | CPU time | CPU vs one process | sum |"
     );
-    println!(
-        "| {} workers + barrier (scope) | {:.1} ms | {:.2}x | {s_barrier:.12e} |",
-        a.workers,
-        ms(t_barrier),
-        x(t_barrier)
-    );
-    println!(
-        "| rayon, {} threads, one process | {:.1} ms | {:.2}x | {:.12e} |",
-        a.workers,
-        ms(t_rayon),
-        x(t_rayon),
-        rayon_sum.get()
-    );
+    println!("|---|---:|---:|---:|---:|---|");
+    let rows = [
+        ("one process".to_string(), t_single, cpu[0], s_single),
+        (
+            format!("pool, {} workers (map_chunks x2)", a.workers),
+            t_pool,
+            cpu[1],
+            s_pool,
+        ),
+        (
+            format!("{} workers + barrier (scope)", a.workers),
+            t_barrier,
+            cpu[2],
+            s_barrier,
+        ),
+        (
+            format!("rayon, {} threads, one process", a.workers),
+            t_rayon,
+            cpu[3],
+            rayon_sum.get(),
+        ),
+    ];
+    for (label, t, c, sum) in &rows {
+        println!(
+            "| {label} | {:.1} ms | {:.2}x | {:.0} ms | {:.2} | {sum:.12e} |",
+            ms(*t),
+            x(*t),
+            ms(*c),
+            c.as_secs_f64() / cpu[0].as_secs_f64().max(1e-9)
+        );
+    }
     println!(
         "\npool / rayon time: {:.3} (1.00 = as fast as threads); workers+barrier / rayon: {:.3}",
         t_pool.as_secs_f64() / t_rayon.as_secs_f64(),

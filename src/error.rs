@@ -375,6 +375,84 @@ pub enum Error {
         task: usize,
     },
     // ---- end of the process block ----
+    // --- Coordination primitives and queues (issue 11: synchronize/{semaphore,event,condition,
+    // barrier}.rs, queues/) ---
+    /// A semaphore released more often than acquired: a [`BoundedSemaphore`](crate::BoundedSemaphore)
+    /// above its initial value (Python's `ValueError`), or any semaphore above `max`.
+    #[error("semaphore released too many times: value would exceed {max}")]
+    SemaphoreOverRelease {
+        /// The largest value the semaphore may hold.
+        max: u32,
+    },
+    /// `release` of an owner-tracked semaphore by a process that holds none of its permits.
+    #[error("this process holds no permit of this owner-tracked semaphore")]
+    NotPermitHolder,
+    /// More processes hold permits of an owner-tracked semaphore than it has slots for.
+    #[error("owner-tracked semaphore full: {slots} processes already hold permits")]
+    TooManyHolders {
+        /// Slots in the semaphore.
+        slots: usize,
+    },
+    /// The barrier is broken (Python's `BrokenBarrierError`): aborted, reset while waiting,
+    /// timed out, or a party died.
+    #[error("broken barrier: {reason}")]
+    BrokenBarrier {
+        /// Why: `"aborted"`, `"reset while waiting"`, `"timed out"`, `"a party died"`, or
+        /// broken before this call.
+        reason: &'static str,
+    },
+    /// `put` on a queue this handle closed (Python's `ValueError: Queue is closed`).
+    #[error("queue is closed")]
+    QueueClosed,
+    /// `get_nowait` / a timed-out `get` found no message (Python's `queue.Empty`).
+    #[error("queue is empty")]
+    QueueEmpty,
+    /// `put_nowait` / a timed-out `put` found no room (Python's `queue.Full`).
+    #[error("queue is full")]
+    QueueFull,
+    /// A message that can never fit the queue's ring.
+    #[error("message of {len} bytes cannot fit a queue of {capacity} bytes (largest message: {max} bytes)")]
+    MessageTooLarge {
+        /// The message's length.
+        len: usize,
+        /// The queue's ring size.
+        capacity: usize,
+        /// The largest message this queue accepts.
+        max: usize,
+    },
+    /// `task_done` called more times than items were put (Python's `ValueError`).
+    #[error("task_done() called too many times")]
+    TaskDoneTooManyTimes,
+    /// An argument outside what the primitive supports (e.g. `Barrier::new(0)`).
+    #[error("invalid argument {what}: expected {expected}, found {found}")]
+    InvalidArgument {
+        /// The argument.
+        what: &'static str,
+        /// What is accepted.
+        expected: String,
+        /// What was given.
+        found: String,
+    },
+    // ---- Manager parity (shared objects by name, server configuration files) ----
+    /// A shared object (`Registry::share`, `mpshare serve --object`) of a typeid the server does
+    /// not know or cannot create without arguments.
+    #[error("cannot share {name:?} as {typeid:?}: {reason}")]
+    Share {
+        /// The name clients call (`m.NAME()`).
+        name: String,
+        /// The typeid asked for.
+        typeid: String,
+        /// Why not (unknown typeid and the known ones, or the creation error).
+        reason: String,
+    },
+    /// A server configuration file (`mpshare serve --config`) that cannot be used.
+    #[error("configuration {path}: {reason}")]
+    Config {
+        /// The file.
+        path: String,
+        /// What is wrong, with the expected form.
+        reason: String,
+    },
 }
 
 impl Error {

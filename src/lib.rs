@@ -71,6 +71,7 @@ pub mod error;
 #[cfg(feature = "manager")]
 pub mod managers;
 pub mod process;
+pub mod queues;
 pub mod shared_memory;
 pub mod sharedctypes;
 pub mod shm;
@@ -84,6 +85,9 @@ pub use sharedctypes::{
     Array, ArrayGuard, AtomicInt, DynArray, DynValue, RawArray, RawValue, Value, ValueGuard,
 };
 pub use synchronize::{Acquired, AnyLock, Lock, LockGuard, RLock};
+// Coordination primitives and queues (issue 11).
+pub use queues::{JoinableQueue, PodQueue, Queue, SimpleQueue};
+pub use synchronize::{Barrier, BoundedSemaphore, Condition, Event, Semaphore};
 pub use typecode::{CChar, Element, Scalar, TypeCode, WChar};
 
 // Paths of 0.1, kept so existing code compiles; new code uses the paths above.

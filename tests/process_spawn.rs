@@ -9,7 +9,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mpshare::process::{self, entry, Handover, Process, ERROR_EXIT_CODE, PANIC_EXIT_CODE};
-use mpshare::{AnyLock, Array, Error, Lock, RLock, RawArray, RawValue, Value};
+use mpshare::{
+    AnyLock, Array, Barrier, BoundedSemaphore, Condition, DynArray, DynValue, Error, Event,
+    JoinableQueue, Lock, PodQueue, Queue, RLock, RawArray, RawValue, Scalar, Semaphore,
+    SimpleQueue, Value,
+};
 use process_common::{running, wait_until, ShmName};
 
 fn main() {
@@ -19,6 +23,7 @@ fn main() {
         entry!(panics),
         entry!(fails),
         entry!(uses_every_handle),
+        entry!(uses_coordination),
         entry!(wrong_type),
         entry!(sleeps),
         entry!(spawns_and_sleeps),
@@ -28,6 +33,10 @@ fn main() {
         (
             "handover_of_every_handle_kind",
             handover_of_every_handle_kind,
+        ),
+        (
+            "handover_of_coordination_primitives",
+            handover_of_coordination_primitives,
         ),
         (
             "wrong_type_unknown_entry_bad_handover",
@@ -76,6 +85,8 @@ fn uses_every_handle(h: Handover) -> mpshare::Result<()> {
     let rv: RawValue<u64> = h.get("rv")?;
     check(rv.get() == 41, "rv == 41")?;
     rv.fetch_add(1);
+    let again: RawValue<u64> = h.get("rv_again")?;
+    check(again.get() == 42, "rv_again is rv")?;
     let v: Value<i64> = h.get("v")?;
     v.update(|x| x - 10)?;
     let ra: RawArray<f64> = h.get("ra")?;
@@ -106,10 +117,54 @@ fn uses_every_handle(h: Handover) -> mpshare::Result<()> {
         matches!(&wrong, Err(Error::LayoutMismatch { holds, .. }) if holds.contains("[2, 2, 2]")),
         "wrong shape refused",
     )?;
+    // Typecode-keyed handles: the child learns the typecode from the header.
+    let dv: DynValue = h.get("dv")?;
+    check(dv.typecode().as_char() == 'd', "dv is 'd'")?;
+    dv.set(Scalar::Float(6.5))?;
+    let da: DynArray = h.get("da")?;
+    check(
+        da.typecode().as_char() == 'i' && da.len() == 3,
+        "da is 'i' x 3",
+    )?;
+    da.set(2, Scalar::Int(-7))?;
     let na: Array<i16> = h.get("named_a")?;
     na.write(0, &[-1, -2])?;
     check(na.name().is_some(), "named array keeps its name")?;
     check(rv.name().is_none(), "anonymous value stays anonymous")?;
+    Ok(())
+}
+
+fn uses_coordination(h: Handover) -> mpshare::Result<()> {
+    let fail = |what: &str| Error::HandoverFailed {
+        what: what.to_string(),
+        reason: "child check failed".into(),
+    };
+    let wait = Duration::from_secs(30);
+    // The parent holds the bounded semaphore's only permit.
+    let bsem: BoundedSemaphore = h.get("bsem")?;
+    if bsem.try_acquire()? {
+        return Err(fail("bsem busy"));
+    }
+    let q: Queue = h.get("q")?;
+    let msg = q.get_timeout(wait)?;
+    let jq: JoinableQueue = h.get("jq")?;
+    jq.put(&msg)?;
+    let sq: SimpleQueue = h.get("sq")?;
+    sq.put(b"simple")?;
+    let pq: PodQueue<u64> = h.get("pq")?;
+    pq.put(&42)?;
+    let cond: Condition = h.get("cond")?;
+    {
+        let _g = cond.lock()?;
+        cond.notify_all();
+    }
+    let ev: Event = h.get("ev")?;
+    ev.set();
+    // Both sides meet at the barrier, then the child releases the semaphore.
+    let bar: Barrier = h.get("bar")?;
+    bar.wait_timeout(wait)?;
+    let sem: Semaphore = h.get("sem")?;
+    sem.release()?;
     Ok(())
 }
 
@@ -203,6 +258,8 @@ fn handover_of_every_handle_kind() {
     let named_rv = RawValue::create(&n1.0, 7u32).unwrap();
     let named_a = Array::<i16>::create(&n2.0, 4).unwrap();
     let nd = Array::<f64>::new_nd(&[3, 4]).unwrap();
+    let dv = DynValue::new('d', 0.5).unwrap();
+    let da = DynArray::new_raw('i', 3).unwrap();
     let n3 = ShmName::new("nd");
     let named_nd = RawArray::<u8>::create_nd(&n3.0, &[2, 2, 2]).unwrap();
     let h = Handover::new()
@@ -226,6 +283,12 @@ fn handover_of_every_handle_kind() {
         .unwrap()
         .with("nd", &nd)
         .unwrap()
+        .with("dv", &dv)
+        .unwrap()
+        .with("da", &da)
+        .unwrap()
+        .with("rv_again", &rv) // one segment under two keys: one descriptor
+        .unwrap()
         .arg("named_nd", &n3.0);
     let held = lock.lock().unwrap();
     let rheld = rlock.lock().unwrap();
@@ -247,6 +310,8 @@ fn handover_of_every_handle_kind() {
         [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]
     );
     assert_eq!(named_nd.get(7).unwrap(), 7);
+    assert_eq!(dv.get().unwrap(), Scalar::Float(6.5));
+    assert_eq!(da.get(2).unwrap(), Scalar::Int(-7));
     // A Value whose lock lives in another segment cannot cross: a clear error.
     let separate = Value::with_lock(0u8, &lock).unwrap();
     let err = Handover::new().with("x", &separate).unwrap_err();
@@ -258,6 +323,62 @@ fn handover_of_every_handle_kind() {
     let h = Handover::new().with("rv", &rv).unwrap();
     h.get::<RawValue<u64>>("rv").unwrap().set(5);
     assert_eq!(rv.get(), 5);
+}
+
+fn handover_of_coordination_primitives() {
+    let wait = Duration::from_secs(30);
+    let sem = Semaphore::new(0).unwrap();
+    let bsem = BoundedSemaphore::new(1).unwrap();
+    let ev = Event::new().unwrap();
+    let cond = Condition::new().unwrap();
+    let bar = Barrier::new(2).unwrap();
+    let q = Queue::new(1024).unwrap();
+    let jq = JoinableQueue::new(1024).unwrap();
+    let sq = SimpleQueue::new(1024).unwrap();
+    let pq = PodQueue::<u64>::new(8).unwrap();
+    let n = ShmName::new("named_ev");
+    let named_ev = Event::create(&n.0).unwrap();
+    let h = Handover::new()
+        .with("sem", &sem)
+        .unwrap()
+        .with("bsem", &bsem)
+        .unwrap()
+        .with("ev", &ev)
+        .unwrap()
+        .with("cond", &cond)
+        .unwrap()
+        .with("bar", &bar)
+        .unwrap()
+        .with("q", &q)
+        .unwrap()
+        .with("jq", &jq)
+        .unwrap()
+        .with("sq", &sq)
+        .unwrap()
+        .with("pq", &pq)
+        .unwrap();
+    // A named one crosses by name (and a wrong kind is refused in the child's open).
+    let _ = h.clone().with("named_ev", &named_ev).unwrap();
+    assert!(bsem.try_acquire().unwrap());
+    q.put(b"hello child").unwrap();
+    let mut p = Process::spawn(entry!(uses_coordination), h);
+    p.start().unwrap();
+    assert!(ev.wait_timeout(wait), "the child set the event");
+    bar.wait_timeout(wait).unwrap();
+    assert!(
+        sem.acquire_timeout(wait).unwrap(),
+        "the child released the semaphore"
+    );
+    assert!(p.join_timeout(wait).unwrap());
+    p.join_checked().unwrap();
+    assert_eq!(jq.get_timeout(wait).unwrap(), b"hello child");
+    assert_eq!(sq.get().unwrap(), b"simple");
+    assert_eq!(pq.get_timeout(wait).unwrap(), 42);
+    bsem.release().unwrap();
+    // A Condition whose lock lives in another segment cannot cross by itself.
+    let separate = Condition::with_lock(Lock::new().unwrap()).unwrap();
+    let err = Handover::new().with("c", &separate).unwrap_err();
+    assert!(matches!(err, Error::HandoverFailed { .. }), "{err}");
 }
 
 fn wrong_type_unknown_entry_bad_handover() {

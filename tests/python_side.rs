@@ -408,3 +408,31 @@ fn module_openers_leave_rust_blocks_to_rust() {
         );
     }
 }
+
+/// A real N-D array from the layout-v2 writer: the module reports its shape, `as_numpy()` has
+/// it, and a write through numpy lands at the C-order index Rust expects.
+#[test]
+fn python_module_sees_the_shape_of_an_nd_array() {
+    for mut peer in peers() {
+        let v = peer.version.clone();
+        let mut guard = Unlinker::default();
+        let name = guard.add(&unique("pyside-nd"));
+        let a = Array::<f64>::create_nd(&name, &[2, 3]).expect("nd array");
+        a.write(0, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).expect("write");
+        let info = peer.ok(&format!("info {name}"));
+        let f: Vec<&str> = info.split(' ').collect();
+        assert_eq!(
+            (f[0], f[1], f[2], f[3], f[4]),
+            ("Array", "d", "6", "2", "2,3"),
+            "python {v}: {info}"
+        );
+        let out = peer.ok(&format!("numpy {name} 4 50.0"));
+        if let Some(reason) = out.strip_prefix("skip ") {
+            eprintln!("python {v}: numpy part skipped: {reason}");
+        } else {
+            assert_eq!(out, "21.0 2x3 'float64'", "python {v}");
+            assert_eq!(a.get(4).expect("get"), 50.0, "row 1, column 1 in C order");
+        }
+        peer.ok(&format!("close {name}"));
+    }
+}

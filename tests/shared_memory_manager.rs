@@ -2,6 +2,7 @@
 //! the blocks the manager creates (`track_segment`), lists them (`list_segments`), unlinks one on
 //! `release_segment`, and unlinks the rest when it shuts down — by a client's `shutdown` request
 //! or by SIGTERM.
+#![cfg(feature = "manager")]
 
 mod common;
 mod shared_memory_support;

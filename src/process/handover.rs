@@ -33,7 +33,11 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use super::os;
 use super::process::{reap, report, run_caught, ChildExit, StatusReader, READY};
 use crate::shm::Segment;
-use crate::{AnyLock, Array, Element, Error, Lock, RLock, RawArray, RawValue, Result, Value};
+use crate::{
+    AnyLock, Array, Barrier, BoundedSemaphore, Condition, DynArray, DynValue, Element, Error,
+    Event, JoinableQueue, Lock, PodQueue, Queue, RLock, RawArray, RawValue, Result, Semaphore,
+    SimpleQueue, Value,
+};
 
 const ENTRY_ENV: &str = "MPSHARE_SPAWN_ENTRY";
 const STATUS_ENV: &str = "MPSHARE_SPAWN_STATUS_FD";
@@ -298,8 +302,10 @@ pub struct Handover {
 
 /// mpshare handles that can cross into a spawned child through a [`Handover`].
 ///
-/// Implemented for [`RawValue`], [`Value`], [`RawArray`], [`Array`], [`Lock`], [`RLock`] and
-/// [`AnyLock`].
+/// Implemented for [`RawValue`], [`Value`], [`RawArray`], [`Array`] (with its N-D shape),
+/// [`DynValue`], [`DynArray`], [`Lock`], [`RLock`], [`AnyLock`], [`Semaphore`],
+/// [`BoundedSemaphore`], [`Event`], [`Condition`], [`Barrier`], [`Queue`], [`JoinableQueue`],
+/// [`SimpleQueue`] and [`PodQueue`].
 pub trait Handoff: sealed::Sealed {}
 
 pub(crate) mod sealed {
@@ -355,7 +361,34 @@ handoff! {
     [T: Element] RawArray<T> => |s| s.segment(), "RawArray";
     [] Lock => |s| AnyLock::from(s).raw().segment(), "Lock";
     [] RLock => |s| AnyLock::from(s).raw().segment(), "RLock";
+    [] Semaphore => |s| s.segment(), "Semaphore";
+    [] BoundedSemaphore => |s| s.segment(), "BoundedSemaphore";
+    [] Event => |s| s.segment(), "Event";
+    [] Barrier => |s| s.segment(), "Barrier";
+    [] Queue => |s| s.segment(), "Queue";
+    [] JoinableQueue => |s| s.segment(), "JoinableQueue";
+    [] SimpleQueue => |s| s.segment(), "SimpleQueue";
+    [T: Element] PodQueue<T> => |s| s.segment(), "PodQueue";
 }
+
+impl sealed::Sealed for Condition {
+    fn token(&self) -> Result<(String, Option<RawFd>)> {
+        let (data, lock) = self.segments();
+        if !same_segment(data, lock) {
+            return Err(Error::HandoverFailed {
+                what: "Condition".into(),
+                reason: "its lock lives in another segment (made with Condition::with_lock); \
+                         hand over the lock too and reopen with Condition::open_with_lock"
+                    .into(),
+            });
+        }
+        seg_token(data, "Condition")
+    }
+    fn reopen(name: &str) -> Result<Self> {
+        Condition::open(name)
+    }
+}
+impl Handoff for Condition {}
 
 macro_rules! handoff_locked {
     ($($ty:ident),*) => {$(
@@ -384,6 +417,29 @@ macro_rules! handoff_locked {
 }
 
 handoff_locked!(Value, Array);
+
+macro_rules! handoff_dyn {
+    ($($ty:ident),*) => {$(
+        impl sealed::Sealed for $ty {
+            fn token(&self) -> Result<(String, Option<RawFd>)> {
+                let (data, lock) = self.segments();
+                if lock.is_some_and(|l| !same_segment(data, l)) {
+                    return Err(Error::HandoverFailed {
+                        what: stringify!($ty).into(),
+                        reason: "its lock lives in another segment".into(),
+                    });
+                }
+                seg_token(data, stringify!($ty))
+            }
+            fn reopen(name: &str) -> Result<Self> {
+                $ty::open(name)
+            }
+        }
+        impl Handoff for $ty {}
+    )*};
+}
+
+handoff_dyn!(DynValue, DynArray);
 
 impl sealed::Sealed for AnyLock {
     fn token(&self) -> Result<(String, Option<RawFd>)> {
@@ -612,6 +668,8 @@ impl Handover {
             reason: format!("malformed line {line:?}"),
         };
         let mut h = Handover::new();
+        // A segment handed over under several keys arrives as one descriptor: adopt it once.
+        let mut adopted: Vec<(RawFd, String)> = Vec::new();
         for line in text.lines().filter(|l| !l.is_empty()) {
             let f: Vec<&str> = line.split('\t').collect();
             match f.as_slice() {
@@ -622,7 +680,14 @@ impl Handover {
                     };
                     let mut name = unescape(name);
                     if let Some(fd) = fd {
-                        name = crate::shm::register_inherited(os::adopt_inherited_fd(fd)?);
+                        name = match adopted.iter().find(|(f, _)| *f == fd) {
+                            Some((_, n)) => n.clone(),
+                            None => {
+                                let n = crate::shm::register_inherited(os::adopt_inherited_fd(fd)?);
+                                adopted.push((fd, n.clone()));
+                                n
+                            }
+                        };
                     }
                     h.items.push((
                         unescape(k),

@@ -44,6 +44,9 @@
 //! atomic units, and [`SharedMemory::atomic`] hands out `&AtomicU64` (and friends) for aligned
 //! words. Plain typed views ([`SharedMemory::as_slice`], [`SharedMemory::as_mut_slice`]) and
 //! [`SharedMemory::as_ptr`] are for callers who can promise exclusivity by other means.
+//! The size is fixed when a handle maps the block: another process that `ftruncate`s the file
+//! smaller makes later access to the lost pages fault with `SIGBUS`, exactly as it would under
+//! Python's `SharedMemory`; neither side resizes a block it did not create.
 
 mod inspect;
 mod list;

@@ -313,7 +313,8 @@ impl super::SharedMemory {
     /// // SAFETY: nothing else writes `shm` while `v` lives.
     /// let v: &[f64] = unsafe { shm.as_slice(8, 3)? };
     /// assert_eq!(v.iter().sum::<f64>(), 6.0);
-    /// assert!(unsafe { shm.as_slice::<f64>(4, 1) }.is_err()); // misaligned
+    /// // SAFETY: as above; this call fails anyway (offset 4 is misaligned for f64).
+    /// assert!(unsafe { shm.as_slice::<f64>(4, 1) }.is_err());
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub unsafe fn as_slice<T: bytemuck::Pod>(&self, offset: usize, len: usize) -> Result<&[T]> {

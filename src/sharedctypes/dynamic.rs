@@ -134,6 +134,10 @@ impl Cells {
         each!(self, s => s.segment().name())
     }
 
+    fn segment(&self) -> &crate::shm::Segment {
+        each!(self, s => s.segment())
+    }
+
     fn load(&self, code: TypeCode, i: usize) -> Result<Scalar> {
         each!(self, s => {
             let v = s.load(i)?;
@@ -183,6 +187,15 @@ fn code_of(c: char) -> Result<TypeCode> {
 }
 
 impl DynArray {
+    /// The segment behind this handle, and the lock's if it lives in another one (handover to
+    /// spawned children, `crate::process`).
+    pub(crate) fn segments(&self) -> (&crate::shm::Segment, Option<&crate::shm::Segment>) {
+        (
+            self.cells.segment(),
+            self.lock.as_ref().map(|l| l.raw().segment()),
+        )
+    }
+
     /// `len` zeroed elements of typecode `code`, with an RLock.
     ///
     /// ```
@@ -430,6 +443,11 @@ pub struct DynValue {
 }
 
 impl DynValue {
+    /// As [`DynArray::segments`] (handover, `crate::process`).
+    pub(crate) fn segments(&self) -> (&crate::shm::Segment, Option<&crate::shm::Segment>) {
+        self.inner.segments()
+    }
+
     /// A cell of typecode `code` holding `value` (an `i128` for integer codes), with an RLock.
     ///
     /// ```

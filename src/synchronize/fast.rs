@@ -98,11 +98,17 @@ mod imp {
     #[cold]
     #[inline(never)]
     fn lookup() -> Ctx {
-        static ATFORK: std::sync::Once = std::sync::Once::new();
-        ATFORK.call_once(|| {
+        // Not a `Once`: a `fork` while another thread runs a `Once` leaves the child's copy
+        // "running" forever, and the child's first lock would hang. Registering twice is
+        // harmless (the handler is idempotent), so racing threads may both register; a thread
+        // caches its TID only after a registration has completed, so every fork that could copy
+        // a cached TID into a child runs the handler.
+        static ATFORK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if !ATFORK.load(std::sync::atomic::Ordering::Acquire) {
             // SAFETY: registers a handler that only writes a thread-local `Cell`.
             unsafe { libc::pthread_atfork(None, None, Some(forget_tid_in_child)) };
-        });
+            ATFORK.store(true, std::sync::atomic::Ordering::Release);
+        }
         // SAFETY: gettid has no preconditions.
         let tid = unsafe { libc::gettid() } as u32;
         let mut head: *mut RobustHead = std::ptr::null_mut();

@@ -265,6 +265,22 @@ macro_rules! lock_methods {
 /// }
 /// # Ok::<(), mpshare::Error>(())
 /// ```
+///
+/// Unlike Python's, this lock is owned: only its holder may release it
+/// ([`Error::NotOwner`]), which is what lets a dead holder be detected.
+/// For Python's idiom of acquiring in one process and releasing in another (a hand-off
+/// signal), use a [`Semaphore`](crate::Semaphore)`(1)`, or a
+/// [`BoundedSemaphore`](crate::BoundedSemaphore)`(1)` to catch a double release:
+///
+/// ```
+/// let gate = mpshare::BoundedSemaphore::new(1)?;
+/// gate.acquire()?;                 // taken here ...
+/// let other = gate.clone();        // (a forked child's handle works the same)
+/// std::thread::spawn(move || other.release()).join().unwrap()?; // ... given back elsewhere
+/// assert_eq!(gate.get_value(), 1);
+/// assert!(gate.release().is_err()); // a second release is an error, as in Python
+/// # Ok::<(), mpshare::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Lock {
     raw: RawMutex,

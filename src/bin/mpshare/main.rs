@@ -1,97 +1,128 @@
 //! `mpshare`: command-line tools.
 //!
-//! * `mpshare serve [--address ADDR] [--authkey-env VAR] [--max-connections N] [--quiet]` runs a
-//!   manager server that stock CPython clients can use:
-//!   `SyncManager(address=('127.0.0.1', 50000), authkey=b'...').connect()`.
-//! * `mpshare segments [--remove-stale]` lists mpshare shared-memory segments (kind, type,
-//!   length, size, creator pid, whether the creator runs) or removes the stale ones;
+//! * `mpshare serve [--address ADDR] [--authkey-env VAR] [--max-connections N] [--quiet]
+//!   [--object NAME=TYPEID]... [--config FILE]` runs a manager server that stock CPython clients
+//!   can use: `SyncManager(address=('127.0.0.1', 50000), authkey=b'...').connect()`.
+//! * `mpshare segments [--remove-stale [PREFIX]]` lists mpshare shared-memory segments (kind,
+//!   type, length, size, creator pid, whether the creator runs) or removes the stale ones;
 //!   `mpshare rm NAME` removes one.
 //! * `mpshare inspect NAME` prints what a segment holds (mpshare header and data preview, a
 //!   Python ShareableList's items, or a raw block's size).
 //!
 //! `serve` needs the cargo feature `manager` (on by default); the segment commands work without.
+//! Log lines go to stderr, filtered by `RUST_LOG` (`error`, `warn`, `info` — the default —,
+//! `debug`, `trace`, `off`).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Args, Parser, Subcommand};
+
+#[cfg(feature = "manager")]
+mod logger;
 #[cfg(feature = "manager")]
 mod serve;
 
-const HELP: &str = "\
-mpshare — Python multiprocessing-style shared state for Rust
+/// Python multiprocessing-style shared state for Rust.
+#[derive(Parser, Debug)]
+#[command(
+    name = "mpshare",
+    version,
+    about = "mpshare — Python multiprocessing-style shared state for Rust",
+    after_help = "Example:\n    MPSHARE_AUTHKEY=secret mpshare serve --address 127.0.0.1:50000 --object get_queue=Queue\n\nLog lines go to stderr, filtered by RUST_LOG (error, warn, info [default], debug, trace, off)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-USAGE:
-    mpshare serve [--address ADDR] [--authkey-env VAR] [--max-connections N] [--quiet]
-    mpshare segments [--remove-stale [PREFIX]]
-    mpshare rm NAME
-    mpshare inspect NAME
-    mpshare --help
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a manager server speaking CPython's multiprocessing.managers protocol.
+    ///
+    /// Stock Python clients connect with
+    /// `SyncManager(address=('127.0.0.1', 50000), authkey=b'<key>').connect()`. The bound address
+    /// is printed on stdout as `serving on ADDR`; SIGINT/SIGTERM shut down cleanly. It also
+    /// answers CPython's SharedMemoryManager (track_segment, release_segment, list_segments)
+    /// and unlinks the blocks it tracks when it shuts down.
+    Serve(ServeArgs),
+    /// List mpshare shared-memory segments in /dev/shm: name, kind, type, length, size in bytes,
+    /// creator pid and whether the creator still runs (pid and start time compared).
+    Segments {
+        /// Remove the segments (whose names start with PREFIX) whose creator is dead and that
+        /// no running process maps, printing each one removed. A live segment is never removed.
+        #[arg(long, value_name = "PREFIX", num_args = 0..=1, default_missing_value = "")]
+        remove_stale: Option<String>,
+    },
+    /// Unlink the shared-memory segment NAME.
+    Rm {
+        /// The segment's name.
+        name: String,
+    },
+    /// Print what the shared-memory segment NAME holds: an mpshare header (kind, typecode,
+    /// shape, lock state) and its first elements, a Python ShareableList's items, or a raw
+    /// block's size and first bytes. Writes nothing.
+    Inspect {
+        /// The segment's name.
+        name: String,
+    },
+}
 
-serve:
-    Runs a manager server speaking CPython's multiprocessing.managers protocol. Stock Python
-    clients connect with:
-        from multiprocessing.managers import SyncManager
-        m = SyncManager(address=('127.0.0.1', 50000), authkey=b'<key>'); m.connect()
-    --address ADDR       127.0.0.1:PORT (default 127.0.0.1:50000; port 0 picks a free port),
-                         /path/to.sock or unix:/path, @abstract-name. Listening beyond loopback
-                         happens only when you name such an address (e.g. 0.0.0.0:50000).
-    --authkey-env VAR    environment variable holding the authkey (default MPSHARE_AUTHKEY);
-                         required and non-empty; its bytes are the key.
-    --max-connections N  refuse connections beyond N (default 1024).
-    --quiet              do not log connection errors to stderr.
-    The bound address is printed on stdout as `serving on ADDR`. SIGINT/SIGTERM shut down
-    cleanly. It also answers CPython's SharedMemoryManager (track_segment, release_segment,
-    list_segments) and unlinks the blocks it tracks when it shuts down.
-
-segments:
-    Lists mpshare shared-memory segments in /dev/shm: name, kind, type, length, size in
-    bytes, creator pid and whether the creator still runs (pid and start time compared).
-    --remove-stale [PREFIX]  removes the segments (whose names start with PREFIX) whose
-                         creator is dead and that no running process maps, printing each one
-                         removed. A live segment is never removed.
-
-rm NAME:
-    Unlinks the shared-memory segment NAME.
-
-inspect NAME:
-    Prints what the shared-memory segment NAME holds: an mpshare header (kind, typecode,
-    shape, lock state) and its first elements, a Python ShareableList's items, or a raw
-    block's size and first bytes. Writes nothing.
-";
+/// Options of `mpshare serve` (command-line options override the `--config` file).
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// 127.0.0.1:PORT (default 127.0.0.1:50000; port 0 picks a free port), /path/to.sock or
+    /// unix:/path, @abstract-name. Listening beyond loopback happens only when you name such an
+    /// address (e.g. 0.0.0.0:50000).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) address: Option<String>,
+    /// Environment variable holding the authkey (default MPSHARE_AUTHKEY); required and
+    /// non-empty; its bytes are the key.
+    #[arg(long, value_name = "VAR")]
+    pub(crate) authkey_env: Option<String>,
+    /// Refuse connections beyond N (default 1024).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_connections: Option<usize>,
+    /// Do not log connection errors.
+    #[arg(long)]
+    pub(crate) quiet: bool,
+    /// Serve one object of TYPEID (Queue, dict, list, set, RLock, Lock, Event, Namespace, ...)
+    /// under typeid NAME: every client's m.NAME() returns a proxy of that same object, as
+    /// CPython's register(NAME, callable=lambda: obj). Clients declare it with register(NAME).
+    /// Repeatable.
+    #[arg(long, value_name = "NAME=TYPEID")]
+    pub(crate) object: Vec<String>,
+    /// TOML file: address, authkey_env, max_connections, handshake_timeout_secs, max_frame,
+    /// quiet, [objects] NAME = "TYPEID", [limits] max_depth/max_elements/max_bytes/
+    /// max_total_bytes/max_memo.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        None | Some("-h") | Some("--help") | Some("help") => {
-            print!("{HELP}");
-            Ok(())
-        }
+    let cli = Cli::parse();
+    let result = match cli.command {
         #[cfg(feature = "manager")]
-        Some("serve") => serve::serve(&args[1..]),
+        Command::Serve(args) => {
+            logger::init();
+            serve::serve(&args)
+        }
         #[cfg(not(feature = "manager"))]
-        Some("serve") => Err("serve: this mpshare was built without the `manager` feature".into()),
-        Some("segments") => match args.get(1).map(String::as_str) {
-            None => mpshare::shm::segments()
-                .map(|all| all.iter().for_each(|s| println!("{s}")))
-                .map_err(|e| e.to_string()),
-            Some("--remove-stale") => {
-                let prefix = args.get(2).map(String::as_str).unwrap_or("");
-                mpshare::shm::remove_stale(|n| n.starts_with(prefix))
-                    .map(|gone| gone.iter().for_each(|s| println!("removed {s}")))
-                    .map_err(|e| e.to_string())
-            }
-            Some(other) => Err(format!("segments: unknown option {other:?} (see --help)")),
-        },
-        Some("rm") => match args.get(1) {
-            Some(name) => mpshare::shm::unlink(name).map_err(|e| e.to_string()),
-            None => Err("rm expects a segment NAME".to_string()),
-        },
-        Some("inspect") => match args.get(1) {
-            Some(name) => mpshare::shared_memory::inspect(name)
-                .map(|report| println!("{report}"))
-                .map_err(|e| e.to_string()),
-            None => Err("inspect expects a segment NAME".to_string()),
-        },
-        Some(other) => Err(format!("unknown command {other:?} (see --help)")),
+        Command::Serve(_) => {
+            Err("serve: this mpshare was built without the `manager` feature".to_string())
+        }
+        Command::Segments { remove_stale: None } => mpshare::shm::segments()
+            .map(|all| all.iter().for_each(|s| println!("{s}")))
+            .map_err(|e| e.to_string()),
+        Command::Segments {
+            remove_stale: Some(prefix),
+        } => mpshare::shm::remove_stale(|n| n.starts_with(prefix.as_str()))
+            .map(|gone| gone.iter().for_each(|s| println!("removed {s}")))
+            .map_err(|e| e.to_string()),
+        Command::Rm { name } => mpshare::shm::unlink(&name).map_err(|e| e.to_string()),
+        Command::Inspect { name } => mpshare::shared_memory::inspect(&name)
+            .map(|report| println!("{report}"))
+            .map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

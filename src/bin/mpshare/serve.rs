@@ -2,40 +2,35 @@
 
 use std::io::Write;
 
+use mpshare::managers::server::ServerFile;
 use mpshare::managers::{Address, AuthKey, Server, ServerConfig};
 use nix::sys::signal::{SigSet, Signal};
 
-use crate::HELP;
+use crate::ServeArgs;
 
-pub(crate) fn serve(args: &[String]) -> Result<(), String> {
-    let mut address = "127.0.0.1:50000".to_string();
-    let mut env_var = "MPSHARE_AUTHKEY".to_string();
-    let mut max_conn = 1024usize;
-    let mut quiet = false;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} expects a value"))
-        };
-        match a.as_str() {
-            "--address" => address = value("--address")?,
-            "--authkey-env" => env_var = value("--authkey-env")?,
-            "--max-connections" => {
-                let v = value("--max-connections")?;
-                max_conn = v
-                    .parse()
-                    .map_err(|_| format!("--max-connections: expected a number, found {v:?}"))?;
-            }
-            "--quiet" => quiet = true,
-            "-h" | "--help" => {
-                print!("{HELP}");
-                return Ok(());
-            }
-            other => return Err(format!("serve: unknown argument {other:?} (see --help)")),
-        }
+pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
+    let address = args.address.clone();
+    let env_var = args.authkey_env.clone();
+    let max_conn = args.max_connections;
+    let quiet = args.quiet;
+    let mut objects: Vec<(String, String)> = Vec::new();
+    for v in &args.object {
+        let (name, typeid) = v.split_once('=').ok_or_else(|| {
+            format!("--object: expected NAME=TYPEID (e.g. get_queue=Queue), found {v:?}")
+        })?;
+        objects.push((name.trim().to_string(), typeid.trim().to_string()));
     }
+    let config = args.config.clone();
+    let file = match &config {
+        Some(path) => ServerFile::load(path).map_err(|e| e.to_string())?,
+        None => ServerFile::default(),
+    };
+    let address = address
+        .or_else(|| file.address.clone())
+        .unwrap_or_else(|| "127.0.0.1:50000".to_string());
+    let env_var = env_var
+        .or_else(|| file.authkey_env.clone())
+        .unwrap_or_else(|| "MPSHARE_AUTHKEY".to_string());
     let key = match std::env::var_os(&env_var) {
         Some(v) if !v.is_empty() => {
             use std::os::unix::ffi::OsStrExt;
@@ -56,26 +51,60 @@ pub(crate) fn serve(args: &[String]) -> Result<(), String> {
         .thread_block()
         .map_err(|e| format!("cannot block signals: {e}"))?;
     let mut cfg = ServerConfig::new(address, key);
-    cfg.max_connections = max_conn;
-    cfg.log_errors = !quiet;
+    cfg.log_errors = true;
+    file.apply(&mut cfg).map_err(|e| e.to_string())?;
+    if let Some(n) = max_conn {
+        cfg.max_connections = n;
+    }
+    if quiet {
+        cfg.log_errors = false;
+    }
+    // --object after the file's [objects]: the command line wins for a name in both.
+    for (name, typeid) in &objects {
+        cfg.registry
+            .share(name, typeid)
+            .map_err(|e| format!("--object: {e}"))?;
+    }
     let server = Server::bind_with(cfg).map_err(|e| format!("cannot listen: {e}"))?;
     if let Address::Tcp(sa) = server.address() {
         if !sa.ip().is_loopback() {
-            eprintln!(
-                "mpshare: warning: listening on {sa}, reachable beyond this machine; anyone with the authkey can use the server"
+            log::warn!(
+                "listening on {sa}, reachable beyond this machine; anyone with the authkey can use the server"
             );
         }
     }
+    let mut shared: Vec<&String> = file
+        .objects
+        .keys()
+        .chain(objects.iter().map(|(n, _)| n))
+        .collect();
+    shared.sort();
+    shared.dedup();
+    if !shared.is_empty() && !quiet {
+        eprintln!(
+            "mpshare: shared objects: {}",
+            shared
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     println!("serving on {}", server.address());
+    log::info!(
+        "serving on {} (mpshare {})",
+        server.address(),
+        env!("CARGO_PKG_VERSION")
+    );
     let _ = std::io::stdout().flush();
     let stop = server.shutdown_handle();
     std::thread::spawn(move || {
         if let Ok(sig) = signals.wait() {
-            eprintln!("mpshare: {sig:?} received, shutting down");
+            log::info!("{sig:?} received, shutting down");
         }
         stop.shutdown();
     });
     server.serve_forever().map_err(|e| e.to_string())?;
-    eprintln!("mpshare: server stopped");
+    log::info!("server stopped");
     Ok(())
 }

@@ -318,9 +318,10 @@ impl Manager {
 
     /// `dummy`: a liveness and authkey check.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?;
-    /// m.dummy()?;
+    /// m.dummy()?; // a liveness and authkey check, like `BaseManager.connect()`
+    /// assert_eq!(m.number_of_objects()?, 0);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn dummy(&self) -> Result<()> {
@@ -357,9 +358,10 @@ impl Manager {
 
     /// [`Manager::create`] with serde arguments (a tuple; `()` for none).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let b = m.create_with("Barrier", (2,))?;
+    /// assert_eq!(b.token().typeid, "Barrier");
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn create_with<A: Serialize>(&self, typeid: &str, args: A) -> Result<Proxy> {
@@ -428,9 +430,10 @@ impl Manager {
 
     /// `debug_info()`: the server's text listing of objects and refcounts.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?;
-    /// println!("{}", m.debug_info()?);
+    /// # let _d = m.dict()?;
+    /// assert!(m.debug_info()?.contains("refcount=1"));
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn debug_info(&self) -> Result<String> {

@@ -1,7 +1,7 @@
 //! `Condition`: `threading.Condition()` with its own `RLock`, owned per connection.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use super::locks::lock_acquire_args;
 use crate::managers::pickle::{PyDict, PyValue};
@@ -9,6 +9,7 @@ use crate::managers::sdk::{bind_args, deadline};
 use crate::managers::sdk::{
     int_arg, lock, names, timeout_arg, CallCtx, CallError, ConnId, ServedObject,
 };
+use crate::managers::wire::ProxyRef;
 
 #[derive(Debug, Default)]
 struct State {
@@ -31,14 +32,26 @@ struct State {
 /// assert_eq!(c.call(&ctx, "wait", &[PyValue::Float(0.01)], &PyDict::new()).unwrap(), PyValue::Bool(false));
 /// c.call(&ctx, "release", &[], &PyDict::new()).unwrap();
 /// ```
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ConditionObject {
     state: Mutex<State>,
     cv: Condvar,
+    /// The `Lock`/`RLock` of `Condition(lock)`, when one was given (else the own RLock).
+    external: Option<Arc<dyn ServedObject>>,
+}
+
+impl std::fmt::Debug for ConditionObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConditionObject")
+            .field("state", &self.state)
+            .field("external_lock", &self.external.is_some())
+            .finish()
+    }
 }
 
 impl ConditionObject {
-    /// `threading.Condition(lock=None)` (only `None` is supported for `lock`).
+    /// `threading.Condition(lock=None)` without a server behind it (`lock` must be `None`; see
+    /// [`create_in`](Self::create_in) for a lock proxy).
     ///
     /// ```
     /// use mpshare::managers::pickle::{PyDict, PyValue};
@@ -47,13 +60,34 @@ impl ConditionObject {
     /// assert!(ConditionObject::create(&[PyValue::Int(1)], &PyDict::new()).is_err());
     /// ```
     pub fn create(args: &[PyValue], kwargs: &PyDict) -> Result<ConditionObject, CallError> {
+        ConditionObject::create_in(&CallCtx::detached(0), args, kwargs)
+    }
+
+    /// `threading.Condition(lock=None)` on a server: `lock` may be a proxy of this server's
+    /// `Lock` or `RLock` (as `m.Condition(m.Lock())`), which the condition then uses.
+    ///
+    /// ```
+    /// use mpshare::managers::pickle::{PyDict, PyValue};
+    /// use mpshare::managers::objects::{condition::ConditionObject, CallCtx};
+    /// let ctx = CallCtx::detached(1);
+    /// assert!(ConditionObject::create_in(&ctx, &[PyValue::None], &PyDict::new()).is_ok());
+    /// let e = ConditionObject::create_in(&ctx, &[PyValue::Int(1)], &PyDict::new()).unwrap_err();
+    /// assert!(e.to_string().contains("expected None or a Lock/RLock proxy"));
+    /// ```
+    pub fn create_in(
+        ctx: &CallCtx,
+        args: &[PyValue],
+        kwargs: &PyDict,
+    ) -> Result<ConditionObject, CallError> {
         let b = bind_args("Condition", args, kwargs, &["lock"], 0)?;
-        if b[0].is_some_and(|l| !l.is_none()) {
-            return Err(CallError::type_error(
-                "Condition(lock=...) is not supported by this server: use Condition()",
-            ));
-        }
-        Ok(ConditionObject::default())
+        let external = match b[0] {
+            None | Some(PyValue::None) => None,
+            Some(l) => Some(external_lock(ctx, l)?),
+        };
+        Ok(ConditionObject {
+            external,
+            ..ConditionObject::default()
+        })
     }
 
     /// Takes the internal lock for the caller (re-entrant).
@@ -149,6 +183,149 @@ impl ConditionObject {
         &["acquire", "release", "wait", "notify", "notify_all"];
 }
 
+/// The served `Lock`/`RLock` a `Condition(lock)` argument (a proxy) names.
+fn external_lock(ctx: &CallCtx, l: &PyValue) -> Result<Arc<dyn ServedObject>, CallError> {
+    let found = || {
+        CallError::type_error(&format!(
+            "Condition(lock): expected None or a Lock/RLock proxy of this server, found {}",
+            l.type_name()
+        ))
+    };
+    if !ProxyRef::is_proxy(l) {
+        return Err(found());
+    }
+    let p = ProxyRef::from_value(l).map_err(|_| found())?;
+    if !matches!(p.token.typeid.as_str(), "Lock" | "RLock") {
+        return Err(CallError::type_error(&format!(
+            "Condition(lock): expected a Lock or RLock proxy, found a {:?} proxy",
+            p.token.typeid
+        )));
+    }
+    ctx.table()
+        .and_then(std::sync::Weak::upgrade)
+        .and_then(|t| t.object(&p.token.id))
+        .ok_or_else(|| {
+            CallError::type_error(&format!(
+                "Condition(lock): the lock {:?} is not an object of this server",
+                p.token.id
+            ))
+        })
+}
+
+impl ConditionObject {
+    /// `Condition(lock)`: acquire/release are the lock's; `wait` releases it fully, waits for a
+    /// notification and takes it back (like `threading.Condition` with that lock).
+    fn call_external(
+        &self,
+        ext: &Arc<dyn ServedObject>,
+        ctx: &CallCtx,
+        method: &str,
+        args: &[PyValue],
+        kwargs: &PyDict,
+    ) -> Result<PyValue, CallError> {
+        let none = PyDict::new();
+        let owned = || -> Result<bool, CallError> {
+            Ok(ext.call(ctx, "#is_owned", &[], &none)? == PyValue::Bool(true))
+        };
+        match method {
+            "acquire" | "release" => ext.call(ctx, method, args, kwargs),
+            "wait" => {
+                let b = bind_args(method, args, kwargs, &["timeout"], 0)?;
+                let timeout =
+                    timeout_arg(b[0]).or_else(|e| match b[0].and_then(PyValue::as_f64) {
+                        Some(t) if t < 0.0 => Ok(Some(std::time::Duration::ZERO)),
+                        _ => Err(e),
+                    })?;
+                if !owned()? {
+                    return Err(CallError::runtime_error("cannot wait on un-acquired lock"));
+                }
+                let dl = deadline(timeout);
+                let wid = {
+                    let mut st = lock(&self.state);
+                    let wid = st.next_waiter;
+                    st.next_waiter += 1;
+                    st.waiters.push_back(wid);
+                    wid
+                };
+                let saved = match ext.call(ctx, "#release_save", &[], &none) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        lock(&self.state).waiters.retain(|w| *w != wid);
+                        return Err(e);
+                    }
+                };
+                let mut st = lock(&self.state);
+                let mut notified = false;
+                let mut aborted = None;
+                loop {
+                    if st.notified.remove(&wid) {
+                        notified = true;
+                        break;
+                    }
+                    match ctx.wait(&self.cv, st, dl) {
+                        Ok((g, timed_out)) => {
+                            st = g;
+                            if timed_out {
+                                notified = st.notified.remove(&wid);
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            st = lock(&self.state);
+                            aborted = Some(e);
+                            break;
+                        }
+                    }
+                }
+                st.waiters.retain(|w| *w != wid);
+                if let Some(e) = aborted {
+                    if st.notified.remove(&wid) {
+                        if let Some(w) = st.waiters.pop_front() {
+                            st.notified.insert(w);
+                            self.cv.notify_all();
+                        }
+                    }
+                    return Err(e);
+                }
+                drop(st);
+                ext.call(ctx, "#acquire_restore", &[saved], &none)?;
+                Ok(PyValue::Bool(notified))
+            }
+            "notify" | "notify_all" => {
+                let n = if method == "notify" {
+                    let b = bind_args(method, args, kwargs, &["n"], 0)?;
+                    match b[0] {
+                        Some(v) => int_arg(v)?.max(0) as usize,
+                        None => 1,
+                    }
+                } else {
+                    bind_args(method, args, kwargs, &[], 0)?;
+                    usize::MAX
+                };
+                if !owned()? {
+                    return Err(CallError::runtime_error(
+                        "cannot notify on un-acquired lock",
+                    ));
+                }
+                let mut st = lock(&self.state);
+                let mut k = 0;
+                while k < n {
+                    match st.waiters.pop_front() {
+                        Some(w) => {
+                            st.notified.insert(w);
+                            k += 1;
+                        }
+                        None => break,
+                    }
+                }
+                self.cv.notify_all();
+                Ok(PyValue::None)
+            }
+            _ => Err(CallError::no_method("Condition", method)),
+        }
+    }
+}
+
 impl ServedObject for ConditionObject {
     fn call(
         &self,
@@ -157,6 +334,9 @@ impl ServedObject for ConditionObject {
         args: &[PyValue],
         kwargs: &PyDict,
     ) -> Result<PyValue, CallError> {
+        if let Some(ext) = &self.external {
+            return self.call_external(ext, ctx, method, args, kwargs);
+        }
         match method {
             "acquire" => {
                 let (blocking, timeout) = lock_acquire_args(args, kwargs)?;
@@ -225,6 +405,13 @@ impl ServedObject for ConditionObject {
     }
 
     fn repr(&self) -> String {
+        if let Some(ext) = &self.external {
+            return format!(
+                "<Condition({}, {})>",
+                ext.repr(),
+                lock(&self.state).waiters.len()
+            );
+        }
         let st = lock(&self.state);
         format!(
             "<Condition(<{} _thread.RLock object count={}>, {})>",
@@ -239,6 +426,11 @@ impl ServedObject for ConditionObject {
     }
 
     fn on_disconnect(&self, conn: ConnId) {
+        // What the connection took through the condition is given back by the lock.
+        if let Some(ext) = &self.external {
+            ext.on_disconnect(conn);
+            return;
+        }
         let mut st = lock(&self.state);
         if st.owner == Some(conn) {
             st.owner = None;

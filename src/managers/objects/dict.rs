@@ -26,7 +26,7 @@ struct State {
 /// ```
 #[derive(Debug, Default)]
 pub struct DictObject {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
 }
 
 fn insert(d: &mut PyDict, k: PyValue, v: PyValue) -> Result<(), CallError> {
@@ -38,6 +38,24 @@ fn insert(d: &mut PyDict, k: PyValue, v: PyValue) -> Result<(), CallError> {
 
 /// `dict.update(other)`: a dict, or an iterable of key/value pairs.
 fn update_from(d: &mut PyDict, other: &PyValue) -> Result<(), CallError> {
+    if crate::managers::pickle::is_kept(other) {
+        use crate::managers::pickle::{kept_parts, KeptParts, Limits};
+        // An OrderedDict, defaultdict, Counter subclass... kept as sent: its pairs.
+        return match kept_parts(other, &Limits::default()) {
+            Some(Ok(KeptParts::Pairs(pairs))) => {
+                for (k, v) in pairs {
+                    insert(d, k, v)?;
+                }
+                Ok(())
+            }
+            Some(Ok(KeptParts::Items(items))) => update_from(d, &PyValue::List(items)),
+            Some(Err(e)) => Err(CallError::value_error(&e.to_string())),
+            None => Err(CallError::type_error(&format!(
+                "'{}' object is not iterable by the server (kept as sent)",
+                other.type_name()
+            ))),
+        };
+    }
     match other {
         PyValue::Dict(o) => {
             for (k, v) in o.iter() {
@@ -99,10 +117,10 @@ impl DictObject {
             insert(&mut d, k.clone(), v.clone())?;
         }
         Ok(DictObject {
-            state: Mutex::new(State {
+            state: Arc::new(Mutex::new(State {
                 d,
                 pins: PinSet::default(),
-            }),
+            })),
         })
     }
 
@@ -122,16 +140,24 @@ fn values_of(d: &PyDict) -> impl Iterator<Item = &PyValue> {
 }
 
 impl DictObject {
-    /// CPython's exposed list of `dict` (with `'__iter__'` twice, as `create` reports it).
+    /// CPython 3.14's exposed list of `dict` (3.11–3.13's plus `__ior__`, `__or__`,
+    /// `__reversed__`, `__ror__` and `fromkeys`, which 3.14 clients call), with `'__iter__'`
+    /// twice, as `create` reports it (the `method_to_typeid` name is appended again). Older
+    /// clients' `DictProxy` ignores the reported list.
     pub const EXPOSED: &'static [&'static str] = &[
         "__contains__",
         "__delitem__",
         "__getitem__",
+        "__ior__",
         "__iter__",
         "__len__",
+        "__or__",
+        "__reversed__",
+        "__ror__",
         "__setitem__",
         "clear",
         "copy",
+        "fromkeys",
         "get",
         "items",
         "keys",
@@ -156,7 +182,14 @@ impl ServedObject for DictObject {
         let st = &mut *st;
         let mutating = matches!(
             method,
-            "__setitem__" | "__delitem__" | "clear" | "pop" | "popitem" | "setdefault" | "update"
+            "__setitem__"
+                | "__delitem__"
+                | "clear"
+                | "pop"
+                | "popitem"
+                | "setdefault"
+                | "update"
+                | "__ior__"
         );
         let r = match method {
             "__getitem__" => {
@@ -258,6 +291,47 @@ impl ServedObject for DictObject {
                     }
                 }
             }
+            // CPython 3.14's DictProxy: `|`, `|=`, reversed(), fromkeys.
+            "__or__" | "__ror__" => {
+                let b = bind_args(method, args, kwargs, &["other"], 1)?;
+                let other = b[0].unwrap_or(&PyValue::None);
+                if !matches!(other, PyValue::Dict(_)) && !crate::managers::pickle::is_kept(other) {
+                    return Ok(PyValue::global("builtins", "NotImplemented"));
+                }
+                let mut out = if method == "__or__" {
+                    st.d.clone()
+                } else {
+                    PyDict::new()
+                };
+                update_from(&mut out, other)?;
+                if method == "__ror__" {
+                    for (k, v) in st.d.iter() {
+                        insert(&mut out, k.clone(), v.clone())?;
+                    }
+                }
+                Ok(PyValue::Dict(out))
+            }
+            "__ior__" => {
+                let b = bind_args(method, args, kwargs, &["other"], 1)?;
+                update_from(&mut st.d, b[0].unwrap_or(&PyValue::None))?;
+                Ok(PyValue::Dict(st.d.clone()))
+            }
+            "__reversed__" => {
+                bind_args(method, args, kwargs, &[], 0)?;
+                Ok(PyValue::List(
+                    st.d.iter().rev().map(|(k, _)| k.clone()).collect(),
+                ))
+            }
+            "fromkeys" => {
+                let b = bind_args(method, args, kwargs, &["iterable", "value"], 1)?;
+                let keys = super::list::iterate(b[0].unwrap_or(&PyValue::None))?;
+                let v = b[1].cloned().unwrap_or(PyValue::None);
+                let mut out = PyDict::new();
+                for k in keys {
+                    insert(&mut out, k, v.clone())?;
+                }
+                Ok(PyValue::Dict(out))
+            }
             "update" => {
                 if args.len() > 1 {
                     return Err(CallError::type_error(&format!(
@@ -295,8 +369,24 @@ impl ServedObject for DictObject {
         match method {
             "__iter__" => {
                 bind_args(method, args, kwargs, &[], 0)?;
-                let keys = lock(&self.state).d.keys().cloned().collect();
-                Ok(Arc::new(IteratorObject::new(keys)))
+                let (keys, len): (Vec<PyValue>, usize) = {
+                    let st = lock(&self.state);
+                    (st.d.keys().cloned().collect(), st.d.len())
+                };
+                // Like CPython's dict iterator: a dict whose size changed ends the iteration
+                // with RuntimeError.
+                let dict = Arc::downgrade(&self.state);
+                Ok(Arc::new(IteratorObject::checked(
+                    keys,
+                    move || match dict.upgrade() {
+                        Some(st) if lock(&st).d.len() != len => Err(PyValue::exception(
+                            "builtins",
+                            "RuntimeError",
+                            vec![PyValue::str("dictionary changed size during iteration")],
+                        )),
+                        _ => Ok(()),
+                    },
+                )))
             }
             _ => Err(CallError::no_method("dict", method)),
         }

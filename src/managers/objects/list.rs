@@ -41,6 +41,14 @@ pub(crate) fn iterate(v: &PyValue) -> Result<Vec<PyValue>, CallError> {
         }
         PyValue::Dict(d) => d.keys().cloned().collect(),
         PyValue::Set(s) | PyValue::FrozenSet(s) => s.iter().cloned().collect(),
+        other
+            if other
+                .as_reduce()
+                .is_some_and(|(m, n, _)| (m, n) == ("builtins", "range")) =>
+        {
+            range_items(other)?
+        }
+        other if crate::managers::pickle::is_kept(other) => kept_items(other)?,
         other => {
             return Err(CallError::type_error(&format!(
                 "'{}' object is not iterable",
@@ -48,6 +56,56 @@ pub(crate) fn iterate(v: &PyValue) -> Result<Vec<PyValue>, CallError> {
             )))
         }
     })
+}
+
+/// What the server sees inside a value kept as sent (a `deque`, a list with shared items,
+/// an `OrderedDict`, ...): its items, or the keys of its pairs.
+pub(crate) fn kept_items(v: &PyValue) -> Result<Vec<PyValue>, CallError> {
+    use crate::managers::pickle::{kept_parts, KeptParts, Limits};
+    match kept_parts(v, &Limits::default()) {
+        Some(Ok(KeptParts::Items(items))) => Ok(items),
+        Some(Ok(KeptParts::Pairs(pairs))) => Ok(pairs.into_iter().map(|(k, _)| k).collect()),
+        Some(Err(e)) => Err(CallError::value_error(&e.to_string())),
+        None => Err(CallError::type_error(&format!(
+            "'{}' object is not iterable by the server (kept as sent)",
+            v.type_name()
+        ))),
+    }
+}
+
+/// Most items a `range` argument may produce (a list of this many ints is about 1 GiB).
+const MAX_RANGE_ITEMS: i64 = 1 << 26;
+
+/// The ints of `range(start, stop, step)` as pickled (`builtins.range` reduced with 3 ints).
+fn range_items(v: &PyValue) -> Result<Vec<PyValue>, CallError> {
+    let bad = || CallError::type_error("range argument: expected range(start, stop, step) of ints");
+    let (_, _, a) = v.as_reduce().ok_or_else(bad)?;
+    let [start, stop, step] = a else {
+        return Err(bad());
+    };
+    let (Some(start), Some(stop), Some(step)) = (start.as_i64(), stop.as_i64(), step.as_i64())
+    else {
+        return Err(CallError::type_error(
+            "range argument: only ranges whose bounds fit 64 bits are supported",
+        ));
+    };
+    if step == 0 {
+        return Err(CallError::value_error("range() arg 3 must not be zero"));
+    }
+    let len = if step > 0 {
+        (i128::from(stop) - i128::from(start) + i128::from(step) - 1) / i128::from(step)
+    } else {
+        (i128::from(start) - i128::from(stop) - i128::from(step) - 1) / -i128::from(step)
+    }
+    .max(0);
+    if len > i128::from(MAX_RANGE_ITEMS) {
+        return Err(CallError::value_error(&format!(
+            "range argument of {len} items: expected at most {MAX_RANGE_ITEMS}"
+        )));
+    }
+    Ok((0..len as i64)
+        .map(|i| PyValue::Int(start + i * step))
+        .collect())
 }
 
 /// Python's `slice.indices(len)`: `(start, stop, step)`.
@@ -305,6 +363,15 @@ fn call_list(
                 None => Err(CallError::index_error("list assignment index out of range")),
             }
         }
+        "clear" => {
+            bind_args(method, args, kwargs, &[], 0)?;
+            items.clear();
+            Ok(PyValue::None)
+        }
+        "copy" => {
+            bind_args(method, args, kwargs, &[], 0)?;
+            Ok(PyValue::List(items.clone()))
+        }
         "__add__" => {
             let b = bind_args(method, args, kwargs, &["value"], 1)?;
             match b[0] {
@@ -466,6 +533,9 @@ impl ListObject {
         "reverse",
         "sort",
         "__imul__",
+        // CPython 3.14's ListProxy adds these.
+        "clear",
+        "copy",
     ];
 }
 

@@ -55,6 +55,10 @@ fn no_args(method: &str, args: &[PyValue], kwargs: &PyDict) -> Result<(), CallEr
 struct LockState {
     locked: bool,
     owner: Option<ConnId>,
+    /// Releases owed by a vanished holder whose hold the server gave back: a later `release`
+    /// from a connection not holding the lock pays one instead of releasing again (CPython's
+    /// child-acquires, parent-releases pattern keeps working). Cleared when a holder releases.
+    owed: u64,
 }
 
 /// The `Lock` typeid (`threading.Lock`): no owner for `release`, but a lock still held by a
@@ -128,14 +132,38 @@ impl ServedObject for LockObject {
             "release" => {
                 no_args(method, args, kwargs)?;
                 let mut st = lock(&self.state);
+                let holder = st.locked && st.owner == Some(ctx.conn());
+                if !holder && st.owed > 0 {
+                    // Pays the release of a vanished holder, already given back.
+                    st.owed -= 1;
+                    return Ok(PyValue::None);
+                }
                 if !st.locked {
                     return Err(CallError::runtime_error("release unlocked lock"));
+                }
+                // Like threading.Lock, any connection may release.
+                if holder {
+                    st.owed = 0;
                 }
                 st.locked = false;
                 st.owner = None;
                 self.cv.notify_all();
                 Ok(PyValue::None)
             }
+            // For Condition(lock) (never exposed to clients): like threading.Condition with a
+            // Lock, the lock is "owned" while anyone holds it.
+            "#is_owned" => Ok(PyValue::Bool(lock(&self.state).locked)),
+            "#release_save" => {
+                let mut st = lock(&self.state);
+                if !st.locked {
+                    return Err(CallError::runtime_error("cannot wait on un-acquired lock"));
+                }
+                st.locked = false;
+                st.owner = None;
+                self.cv.notify_all();
+                Ok(PyValue::Int(1))
+            }
+            "#acquire_restore" => self.call(ctx, "acquire", &[], &PyDict::new()),
             _ => Err(CallError::no_method("lock", method)),
         }
     }
@@ -157,6 +185,7 @@ impl ServedObject for LockObject {
         if st.locked && st.owner == Some(conn) {
             st.locked = false;
             st.owner = None;
+            st.owed = 1;
             self.cv.notify_all();
         }
     }
@@ -271,6 +300,26 @@ impl ServedObject for RLockObject {
                 no_args(method, args, kwargs)?;
                 rrelease(ctx, &self.state, &self.cv).map(|_| PyValue::None)
             }
+            // For Condition(rlock) (never exposed to clients): RLock's _is_owned,
+            // _release_save and _acquire_restore.
+            "#is_owned" => Ok(PyValue::Bool(lock(&self.state).owner == Some(ctx.conn()))),
+            "#release_save" => {
+                let mut st = lock(&self.state);
+                if st.owner != Some(ctx.conn()) {
+                    return Err(CallError::runtime_error("cannot wait on un-acquired lock"));
+                }
+                let count = st.count;
+                st.owner = None;
+                st.count = 0;
+                self.cv.notify_all();
+                Ok(PyValue::Int(count as i64))
+            }
+            "#acquire_restore" => {
+                let count = args.first().and_then(PyValue::as_i64).unwrap_or(1).max(1) as u64;
+                racquire(ctx, &self.state, &self.cv, true, None)?;
+                lock(&self.state).count = count;
+                Ok(PyValue::None)
+            }
             _ => Err(CallError::no_method("RLock", method)),
         }
     }
@@ -307,6 +356,10 @@ impl ServedObject for RLockObject {
 struct SemState {
     value: i64,
     held: HashMap<ConnId, u64>,
+    /// Units given back for vanished connections: a `release` from a connection holding no
+    /// unit pays these first instead of raising the value again (as for `Lock`). Cleared when
+    /// a holder's release leaves no unit held.
+    owed: u64,
 }
 
 /// The `Semaphore` and `BoundedSemaphore` typeids. Acquisitions are counted per connection so
@@ -361,6 +414,7 @@ impl SemaphoreObject {
             state: Mutex::new(SemState {
                 value,
                 held: HashMap::new(),
+                owed: 0,
             }),
             cv: Condvar::new(),
         })
@@ -433,13 +487,23 @@ impl ServedObject for SemaphoreObject {
                     return Err(CallError::value_error("n must be one or more"));
                 }
                 let mut st = lock(&self.state);
+                let me = ctx.conn();
+                let mut n = n;
+                if !st.held.contains_key(&me) && st.owed > 0 {
+                    let paid = st.owed.min(n as u64);
+                    st.owed -= paid;
+                    n -= paid as i64;
+                    if n == 0 {
+                        return Ok(PyValue::None);
+                    }
+                }
+                let holder = st.held.contains_key(&me);
                 if self.bounded && st.value + n > self.initial {
                     return Err(CallError::value_error("Semaphore released too many times"));
                 }
                 st.value += n;
                 // Attribute the release: first to the caller's own units, then to others'.
                 let mut left = n as u64;
-                let me = ctx.conn();
                 for conn in std::iter::once(me).chain(st.held.keys().copied().collect::<Vec<_>>()) {
                     if left == 0 {
                         break;
@@ -452,6 +516,9 @@ impl ServedObject for SemaphoreObject {
                             st.held.remove(&conn);
                         }
                     }
+                }
+                if holder && st.held.is_empty() {
+                    st.owed = 0;
                 }
                 self.cv.notify_all();
                 Ok(PyValue::None)
@@ -481,6 +548,7 @@ impl ServedObject for SemaphoreObject {
         let mut st = lock(&self.state);
         if let Some(h) = st.held.remove(&conn) {
             st.value += h as i64;
+            st.owed += h;
             if self.bounded {
                 st.value = st.value.min(self.initial);
             }

@@ -42,6 +42,7 @@ pub mod list;
 pub mod locks;
 pub mod namespace;
 pub mod queue;
+pub mod set;
 pub mod value;
 
 use std::sync::Arc;
@@ -55,7 +56,7 @@ pub use super::sdk::{
 /// CPython's exposed list of `dict` ([`dict::DictObject::EXPOSED`]).
 ///
 /// ```
-/// assert_eq!(mpshare::managers::objects::DICT_EXPOSED.len(), 17);
+/// assert_eq!(mpshare::managers::objects::DICT_EXPOSED.len(), 22);
 /// ```
 pub const DICT_EXPOSED: &[&str] = dict::DictObject::EXPOSED;
 
@@ -78,7 +79,7 @@ impl Registry {
     /// The typeids of CPython's `SyncManager` (everything but `Pool`/`AsyncResult`).
     ///
     /// ```
-    /// let reg = mpshare::managers::objects::Registry::sync_manager();
+    /// let reg = mpshare::managers::sdk::Registry::sync_manager();
     /// assert_eq!(reg.get("dict").unwrap().result_typeid("__iter__"), Some("Iterator"));
     /// ```
     pub fn sync_manager() -> Registry {
@@ -147,8 +148,8 @@ impl Registry {
             .exposed(locks::SemaphoreObject::EXPOSED),
         );
         r.register(
-            TypeSpec::new("Condition", |_c, a, k| {
-                Ok(Arc::new(condition::ConditionObject::create(a, k)?))
+            TypeSpec::new("Condition", |c, a, k| {
+                Ok(Arc::new(condition::ConditionObject::create_in(c, a, k)?))
             })
             .exposed(condition::ConditionObject::EXPOSED),
         );
@@ -165,6 +166,23 @@ impl Registry {
             .exposed(barrier::BarrierObject::EXPOSED),
         );
         r.register(TypeSpec::result_only("Iterator").exposed(iterator::IteratorObject::EXPOSED));
+        // CPython 3.14: SyncManager.set().
+        r.register(
+            TypeSpec::new("set", |_c, a, k| {
+                Ok(Arc::new(set::SetObject::create(a, k)?))
+            })
+            .exposed(set::SetObject::EXPOSED),
+        );
+        // Pool runs the client's functions inside the manager process; this server never runs
+        // client code, so creating one says so instead of failing with KeyError: 'Pool'.
+        r.register(TypeSpec::new("Pool", |_c, _a, _k| {
+            Err(CallError::raise(
+                "NotImplementedError",
+                vec![crate::managers::pickle::PyValue::str(
+                    "manager.Pool() is not available: a Pool runs your Python functions inside the manager process, and mpshare serve never runs client code; use multiprocessing.Pool in your own process",
+                )],
+            ))
+        }));
         r
     }
 }
@@ -198,7 +216,7 @@ mod tests {
         let mut checked = 0;
         for typeid in typeids {
             let spec = reg.get(typeid).unwrap();
-            if !spec.has_factory() {
+            if !spec.has_factory() || typeid == "Pool" {
                 continue;
             }
             let detached = CallCtx::detached(1);
@@ -223,5 +241,18 @@ mod tests {
             }
         }
         assert!(checked > 60, "only {checked} names checked");
+    }
+
+    /// `Pool` exists only to say why it cannot be created.
+    #[test]
+    fn pool_explains_why_it_is_not_served() {
+        let reg = Registry::sync_manager();
+        let err = reg
+            .get("Pool")
+            .unwrap()
+            .create(&CallCtx::detached(1), &[], &PyDict::new())
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("never runs client code"), "{err}");
     }
 }

@@ -134,12 +134,14 @@ impl ServedObject for NamespaceObject {
 
     fn repr(&self) -> String {
         let st = lock(&self.state);
-        let parts: Vec<String> = st
+        let mut parts: Vec<String> = st
             .attrs
             .iter()
             .filter(|(k, _)| !k.as_str().unwrap_or("").starts_with('_'))
             .map(|(k, v)| format!("{}={}", k.as_str().unwrap_or(""), v))
             .collect();
+        // CPython sorts the `name=value` texts.
+        parts.sort();
         format!("Namespace({})", parts.join(", "))
     }
 

@@ -23,7 +23,8 @@ mod serde_ser;
 mod value;
 
 pub use bigint::PyBigInt;
-pub use decode::{loads, loads_with};
+pub use decode::{is_kept, kept_parts, loads, loads_with, KeptParts};
+pub(crate) use decode::{kept_bytes, kept_proxies, kept_type, loads_request};
 pub use dict::{PyDict, PySet};
 pub use encode::{dumps, dumps_protocol};
 pub use limits::Limits;

@@ -164,6 +164,63 @@ fn join(f: &mut fmt::Formatter<'_>, items: &[PyValue]) -> fmt::Result {
     Ok(())
 }
 
+thread_local! {
+    /// How deep `kept_repr` is nested (a value containing itself stops at `...`).
+    static KEPT_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The repr of a value kept as sent: the value's own repr when it is a plain tree, else
+/// `Type([items])` / `Type({pairs})` from what the server can see, `...` for a recursion.
+fn kept_repr(v: &PyValue, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let depth = KEPT_DEPTH.with(|d| d.get());
+    if depth >= 3 {
+        return f.write_str("...");
+    }
+    KEPT_DEPTH.with(|d| d.set(depth + 1));
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            KEPT_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+        }
+    }
+    let _reset = Reset;
+    if let Some(tree) = super::kept_bytes(v).and_then(|b| super::loads(b).ok()) {
+        return write!(f, "{tree}");
+    }
+    let ty = super::kept_type(v).unwrap_or_else(|| "object".into());
+    let short = ty.rsplit('.').next().unwrap_or(&ty).to_string();
+    match super::kept_parts(v, &super::Limits::default()) {
+        Some(Ok(super::KeptParts::Items(items))) => {
+            let open = if ty == "list" { "[" } else { "([" };
+            let close = if ty == "list" { "]" } else { "])" };
+            if ty != "list" {
+                f.write_str(&short)?;
+            }
+            f.write_str(open)?;
+            join(f, &items)?;
+            f.write_str(close)
+        }
+        Some(Ok(super::KeptParts::Pairs(pairs))) => {
+            if ty != "dict" {
+                write!(f, "{short}(")?;
+            }
+            f.write_str("{")?;
+            for (i, (k, x)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{k}: {x}")?;
+            }
+            f.write_str("}")?;
+            if ty != "dict" {
+                f.write_str(")")?;
+            }
+            Ok(())
+        }
+        _ => write!(f, "<{ty} object>"),
+    }
+}
+
 impl Display for PyValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -223,6 +280,7 @@ impl Display for PyValue {
                 Ok(())
             }
             PyValue::Global { module, name } => write!(f, "<class '{module}.{name}'>"),
+            PyValue::Reduce { .. } if super::is_kept(self) => kept_repr(self, f),
             PyValue::Reduce { callable, args } => {
                 match callable.as_global() {
                     Some((_, name)) => f.write_str(name)?,

@@ -530,6 +530,10 @@ impl PyValue {
                 Error::Conversion(format!("unhashable type: '{}'", self.type_name())),
             ),
             PyValue::Tuple(items) => items.iter().try_for_each(PyValue::check_hashable),
+            v if super::is_kept(v) => Err(Error::Conversion(format!(
+                "unhashable type: '{}' (a value the server keeps as sent cannot be a key)",
+                super::kept_type(v).unwrap_or_else(|| "object".into())
+            ))),
             _ => Ok(()),
         }
     }

@@ -26,9 +26,9 @@ typed_proxy! {
 impl ArrayProxy {
     /// `len(a)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
-    /// let n = a.len()?;
+    /// assert_eq!(a.len()?, 3);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn len(&self) -> Result<usize> {
@@ -37,9 +37,9 @@ impl ArrayProxy {
 
     /// `len(a) == 0`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
-    /// let e = a.is_empty()?;
+    /// assert!(!a.is_empty()?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn is_empty(&self) -> Result<bool> {
@@ -48,9 +48,10 @@ impl ArrayProxy {
 
     /// `a[index]` (negative counts from the end; `IndexError` out of range).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let x: f64 = a.get(-1)?;
+    /// assert_eq!(x, 3.0);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn get<T: FromPy>(&self, index: i64) -> Result<T> {
@@ -59,9 +60,10 @@ impl ArrayProxy {
 
     /// `a[index] = value` (`TypeError`/`OverflowError` from the server for a bad value).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// a.set(0, 7)?;
+    /// assert_eq!(a.get::<i64>(0)?, 7);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn set<T: Serialize>(&self, index: i64, value: T) -> Result<()> {
@@ -72,9 +74,10 @@ impl ArrayProxy {
     /// `a[start:stop]` as numbers (Python slice rules: negative bounds count from the end,
     /// bounds are clamped).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let head: Vec<i64> = a.slice(0, 2)?;
+    /// assert_eq!(head, [1, 2]);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn slice<T: FromPy>(&self, start: i64, stop: i64) -> Result<Vec<T>> {
@@ -85,9 +88,10 @@ impl ArrayProxy {
 
     /// The whole array as numbers (`#GETVALUE`, one round trip).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let a = m.array('i', &[1, 2, 3])?;
     /// let all: Vec<f64> = a.to_vec()?;
+    /// assert_eq!(all, [1.0, 2.0, 3.0]);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn to_vec<T: FromPy>(&self) -> Result<Vec<T>> {

@@ -25,9 +25,10 @@ typed_proxy! {
 impl BarrierProxy {
     /// `wait(timeout)`: this party's index (0..parties).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let b = m.barrier(1)?;
-    /// let i = b.wait(Some(std::time::Duration::from_secs(5)))?;
+    /// let i = b.wait(Some(std::time::Duration::from_secs(5)))?; // one party: passes at once
+    /// assert_eq!(i, 0);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn wait(&self, timeout: Option<Duration>) -> Result<usize> {
@@ -36,9 +37,10 @@ impl BarrierProxy {
 
     /// `abort()`: breaks the barrier for current and future waiters.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let b = m.barrier(1)?;
     /// b.abort()?;
+    /// assert!(b.broken()?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn abort(&self) -> Result<()> {
@@ -48,9 +50,11 @@ impl BarrierProxy {
 
     /// `reset()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let b = m.barrier(1)?;
+    /// # b.abort()?;
     /// b.reset()?;
+    /// assert!(!b.broken()?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn reset(&self) -> Result<()> {
@@ -64,9 +68,9 @@ impl BarrierProxy {
 
     /// `.parties`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let b = m.barrier(1)?;
-    /// let n = b.parties()?;
+    /// assert_eq!(b.parties()?, 1);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn parties(&self) -> Result<usize> {
@@ -75,9 +79,9 @@ impl BarrierProxy {
 
     /// `.n_waiting`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let b = m.barrier(1)?;
-    /// let n = b.n_waiting()?;
+    /// assert_eq!(b.n_waiting()?, 0);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn n_waiting(&self) -> Result<usize> {
@@ -86,9 +90,9 @@ impl BarrierProxy {
 
     /// `.broken`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let b = m.barrier(1)?;
-    /// let broken = b.broken()?;
+    /// assert!(!b.broken()?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn broken(&self) -> Result<bool> {

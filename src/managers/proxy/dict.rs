@@ -25,10 +25,11 @@ typed_proxy! {
 impl DictProxy {
     /// `d[key]`; a missing key is `KeyError` ([`crate::Error::is_key_error`]).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// # d.set("name", "ada")?;
     /// let v: String = d.get_item("name")?;
+    /// assert_eq!(v, "ada");
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn get_item<K: Serialize + ?Sized, V: FromPy>(&self, key: &K) -> Result<V> {
@@ -37,10 +38,11 @@ impl DictProxy {
 
     /// `d[key]` with a [`PyValue`] key, returning the raw value (proxy references included).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// # d.set("k", 1)?;
     /// let v = d.get_item_value("k".into())?;
+    /// assert_eq!(v, mpshare::managers::pickle::PyValue::Int(1));
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn get_item_value(&self, key: PyValue) -> Result<PyValue> {
@@ -49,9 +51,10 @@ impl DictProxy {
 
     /// `d.get(key)`: `None` when missing (or when the stored value is `None`).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// let v: Option<i64> = d.get("k")?;
+    /// assert_eq!(v, None);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn get<K: Serialize + ?Sized, V: FromPy>(&self, key: &K) -> Result<Option<V>> {
@@ -63,9 +66,10 @@ impl DictProxy {
 
     /// `d[key] = value`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// d.set("k", (1, "x"))?;
+    /// assert_eq!(d.get_item::<_, (i64, String)>("k")?, (1, "x".to_string()));
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn set<K: Serialize, V: Serialize>(&self, key: K, value: V) -> Result<()> {
@@ -75,10 +79,11 @@ impl DictProxy {
 
     /// `d[key] = value` with [`PyValue`]s as given (no serde; sets, proxy references, ...).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// d.set_value("q".into(), q.to_ref().to_value())?;
+    /// assert!(d.contains("q")?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn set_value(&self, key: PyValue, value: PyValue) -> Result<()> {
@@ -88,10 +93,11 @@ impl DictProxy {
 
     /// `del d[key]` (`KeyError` when missing).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// # d.set("k", 1)?;
     /// d.del("k")?;
+    /// assert!(!d.contains("k")?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn del<K: Serialize + ?Sized>(&self, key: &K) -> Result<()> {
@@ -112,9 +118,10 @@ impl DictProxy {
 
     /// `len(d)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
-    /// let n = d.len()?;
+    /// d.set("a", 1)?;
+    /// assert_eq!(d.len()?, 1);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn len(&self) -> Result<usize> {
@@ -123,9 +130,9 @@ impl DictProxy {
 
     /// `len(d) == 0`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
-    /// let empty = d.is_empty()?;
+    /// assert!(d.is_empty()?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn is_empty(&self) -> Result<bool> {
@@ -134,9 +141,11 @@ impl DictProxy {
 
     /// `list(d.keys())`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
+    /// # d.set("a", 1)?;
     /// let keys: Vec<String> = d.keys()?;
+    /// assert_eq!(keys, ["a"]);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn keys<K: FromPy>(&self) -> Result<Vec<K>> {
@@ -145,9 +154,11 @@ impl DictProxy {
 
     /// `list(d.values())`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
+    /// # d.set("a", 1)?;
     /// let values: Vec<i64> = d.values()?;
+    /// assert_eq!(values, [1]);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn values<V: FromPy>(&self) -> Result<Vec<V>> {
@@ -156,9 +167,11 @@ impl DictProxy {
 
     /// `list(d.items())`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
+    /// # d.set("a", 1)?;
     /// let items: Vec<(String, i64)> = d.items()?;
+    /// assert_eq!(items, [("a".to_string(), 1)]);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn items<K: FromPy, V: FromPy>(&self) -> Result<Vec<(K, V)>> {
@@ -168,10 +181,11 @@ impl DictProxy {
 
     /// `d.pop(key)` (`KeyError` when missing).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// # d.set("k", 1)?;
     /// let v: i64 = d.pop("k")?;
+    /// assert_eq!((v, d.len()?), (1, 0));
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn pop<K: Serialize + ?Sized, V: FromPy>(&self, key: &K) -> Result<V> {
@@ -180,9 +194,10 @@ impl DictProxy {
 
     /// `d.pop(key, default)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// let v: i64 = d.pop_or("k", 0)?;
+    /// assert_eq!(v, 0);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn pop_or<K: Serialize + ?Sized, D: Serialize, V: FromPy>(
@@ -195,10 +210,11 @@ impl DictProxy {
 
     /// `d.popitem()` (`KeyError` when empty).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// # d.set("k", 1)?;
     /// let (k, v): (String, i64) = d.popitem()?;
+    /// assert_eq!((k.as_str(), v), ("k", 1));
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn popitem<K: FromPy, V: FromPy>(&self) -> Result<(K, V)> {
@@ -207,9 +223,10 @@ impl DictProxy {
 
     /// `d.setdefault(key, default)`: the value now stored under `key`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// let v: i64 = d.setdefault("k", 5)?;
+    /// assert_eq!((v, d.get_item::<_, i64>("k")?), (5, 5));
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn setdefault<K: Serialize + ?Sized, D: Serialize, V: FromPy>(
@@ -222,9 +239,10 @@ impl DictProxy {
 
     /// `d.update(mapping)` from a serde map or a list of pairs.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
     /// d.update(&vec![("a", 1), ("b", 2)])?;
+    /// assert_eq!(d.len()?, 2);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn update<T: Serialize + ?Sized>(&self, mapping: &T) -> Result<()> {
@@ -234,9 +252,11 @@ impl DictProxy {
 
     /// `d.clear()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
+    /// # d.set("a", 1)?;
     /// d.clear()?;
+    /// assert!(d.is_empty()?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn clear(&self) -> Result<()> {
@@ -246,9 +266,11 @@ impl DictProxy {
 
     /// `d.copy()`: a plain (unshared) copy, e.g. as a `HashMap` or a [`PyValue`] dict.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
-    /// let m: std::collections::HashMap<String, i64> = d.copy()?;
+    /// # d.set("a", 1)?;
+    /// let copy: std::collections::HashMap<String, i64> = d.copy()?;
+    /// assert_eq!(copy["a"], 1);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn copy<T: FromPy>(&self) -> Result<T> {
@@ -257,11 +279,11 @@ impl DictProxy {
 
     /// `iter(d)`: an iterator proxy over the keys (one server call per key).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let d = m.dict()?;
-    /// for key in d.iter()? {
-    ///     println!("{}", key?);
-    /// }
+    /// # d.set("a", 1)?;
+    /// let keys: Vec<_> = d.iter()?.collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, [mpshare::managers::pickle::PyValue::str("a")]);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn iter(&self) -> Result<IteratorProxy> {

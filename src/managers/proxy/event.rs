@@ -23,9 +23,9 @@ typed_proxy! {
 impl EventProxy {
     /// `is_set()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let e = m.event()?;
-    /// let on = e.is_set()?;
+    /// assert!(!e.is_set()?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn is_set(&self) -> Result<bool> {
@@ -34,9 +34,10 @@ impl EventProxy {
 
     /// `set()`: wakes every waiter.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let e = m.event()?;
     /// e.set()?;
+    /// assert!(e.is_set()?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn set(&self) -> Result<()> {
@@ -46,9 +47,11 @@ impl EventProxy {
 
     /// `clear()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let e = m.event()?;
+    /// # e.set()?;
     /// e.clear()?;
+    /// assert!(!e.is_set()?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn clear(&self) -> Result<()> {

@@ -19,10 +19,11 @@ impl Manager {
 
     /// `m.dict()`: an empty shared dict.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let d = m.dict()?;
     /// d.set("k", vec![1, 2])?;
+    /// assert_eq!(d.get_item::<_, Vec<i64>>("k")?, [1, 2]);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn dict(&self) -> Result<DictProxy> {
@@ -50,9 +51,10 @@ impl Manager {
 
     /// `m.list()`: an empty shared list.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let l = m.list()?;
+    /// assert!(l.is_empty()?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn list(&self) -> Result<ListProxy> {
@@ -78,10 +80,11 @@ impl Manager {
 
     /// `m.Namespace()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let ns = m.namespace()?;
     /// ns.set("x", 5)?;
+    /// assert_eq!(ns.get::<i64>("x")?, 5);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn namespace(&self) -> Result<NamespaceProxy> {
@@ -131,11 +134,11 @@ impl Manager {
 
     /// `m.JoinableQueue()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let q = m.joinable_queue()?;
     /// q.put(1)?;
-    /// q.get::<i32>()?;
+    /// assert_eq!(q.get::<i32>()?, 1);
     /// q.task_done()?;
     /// q.join()?;
     /// # Ok::<(), mpshare::Error>(())
@@ -146,10 +149,11 @@ impl Manager {
 
     /// `m.Lock()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let l = m.lock()?;
     /// let _g = l.guard()?;
+    /// assert!(!l.try_acquire()?); // not re-entrant
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn lock(&self) -> Result<LockProxy> {
@@ -158,11 +162,12 @@ impl Manager {
 
     /// `m.RLock()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?;
     /// let l = m.rlock()?;
     /// l.acquire()?;
-    /// l.acquire()?;
+    /// l.acquire()?; // re-entrant
+    /// assert!(l.repr()?.contains("count=2"));
     /// l.release()?;
     /// l.release()?;
     /// # Ok::<(), mpshare::Error>(())

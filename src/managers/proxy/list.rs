@@ -24,9 +24,10 @@ typed_proxy! {
 impl ListProxy {
     /// `l.append(value)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// l.append("x")?;
+    /// assert_eq!(l.to_vec::<String>()?, ["x"]);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn append<T: Serialize>(&self, value: T) -> Result<()> {
@@ -36,9 +37,10 @@ impl ListProxy {
 
     /// `l.extend(values)` (Python's `l += values`).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// l.extend(&[1, 2])?;
+    /// assert_eq!(l.to_vec::<i64>()?, [1, 2]);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn extend<T: Serialize + ?Sized>(&self, values: &T) -> Result<()> {
@@ -48,10 +50,11 @@ impl ListProxy {
 
     /// `l[index]` (negative indexes count from the end; `IndexError` out of range).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// # l.extend(&[1, 2, 3])?;
     /// let last: i64 = l.get(-1)?;
+    /// assert_eq!(last, 3);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn get<T: FromPy>(&self, index: i64) -> Result<T> {
@@ -60,10 +63,11 @@ impl ListProxy {
 
     /// `l[index] = value`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// # l.extend(&[1, 2, 3])?;
     /// l.set(0, 42)?;
+    /// assert_eq!(l.to_vec::<i64>()?, [42, 2, 3]);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn set<T: Serialize>(&self, index: i64, value: T) -> Result<()> {
@@ -73,10 +77,11 @@ impl ListProxy {
 
     /// `del l[index]`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// # l.extend(&[1, 2, 3])?;
     /// l.del(0)?;
+    /// assert_eq!(l.to_vec::<i64>()?, [2, 3]);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn del(&self, index: i64) -> Result<()> {
@@ -86,9 +91,11 @@ impl ListProxy {
 
     /// `l.insert(index, value)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
+    /// # l.append("second")?;
     /// l.insert(0, "first")?;
+    /// assert_eq!(l.to_vec::<String>()?, ["first", "second"]);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn insert<T: Serialize>(&self, index: i64, value: T) -> Result<()> {
@@ -98,10 +105,11 @@ impl ListProxy {
 
     /// `l.pop()` (`IndexError` when empty).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// # l.extend(&[1, 2, 3])?;
     /// let v: i64 = l.pop()?;
+    /// assert_eq!((v, l.len()?), (3, 2));
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn pop<T: FromPy>(&self) -> Result<T> {
@@ -110,10 +118,11 @@ impl ListProxy {
 
     /// `l.pop(index)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// # l.extend(&[1, 2, 3])?;
     /// let v: i64 = l.pop_at(0)?;
+    /// assert_eq!(v, 1);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn pop_at<T: FromPy>(&self, index: i64) -> Result<T> {
@@ -122,10 +131,11 @@ impl ListProxy {
 
     /// `l.remove(value)` (`ValueError` when absent).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// # l.extend(&[1, 2, 3])?;
     /// l.remove(3)?;
+    /// assert_eq!(l.to_vec::<i64>()?, [1, 2]);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn remove<T: Serialize>(&self, value: T) -> Result<()> {
@@ -135,10 +145,11 @@ impl ListProxy {
 
     /// `l.index(value)` (`ValueError` when absent).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
     /// # l.extend(&[1, 2, 3])?;
     /// let i = l.index(3)?;
+    /// assert_eq!(i, 2);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn index<T: Serialize>(&self, value: T) -> Result<usize> {
@@ -147,9 +158,11 @@ impl ListProxy {
 
     /// `l.count(value)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
+    /// # l.extend(&[3, 1, 3])?;
     /// let n = l.count(3)?;
+    /// assert_eq!(n, 2);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn count<T: Serialize>(&self, value: T) -> Result<usize> {
@@ -158,9 +171,10 @@ impl ListProxy {
 
     /// `value in l`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
-    /// let yes = l.contains(3)?;
+    /// # l.append(3)?;
+    /// assert!(l.contains(3)?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn contains<T: Serialize>(&self, value: T) -> Result<bool> {
@@ -169,9 +183,10 @@ impl ListProxy {
 
     /// `len(l)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
-    /// let n = l.len()?;
+    /// # l.extend(&[1, 2])?;
+    /// assert_eq!(l.len()?, 2);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn len(&self) -> Result<usize> {
@@ -180,9 +195,9 @@ impl ListProxy {
 
     /// `len(l) == 0`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
-    /// let e = l.is_empty()?;
+    /// assert!(l.is_empty()?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn is_empty(&self) -> Result<bool> {
@@ -191,9 +206,11 @@ impl ListProxy {
 
     /// `l.reverse()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
+    /// # l.extend(&[1, 2, 3])?;
     /// l.reverse()?;
+    /// assert_eq!(l.to_vec::<i64>()?, [3, 2, 1]);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn reverse(&self) -> Result<()> {
@@ -203,9 +220,11 @@ impl ListProxy {
 
     /// `l.sort()` (`TypeError` for unorderable items).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
+    /// # l.extend(&[3, 1, 2])?;
     /// l.sort()?;
+    /// assert_eq!(l.to_vec::<i64>()?, [1, 2, 3]);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn sort(&self) -> Result<()> {
@@ -215,9 +234,11 @@ impl ListProxy {
 
     /// `l.sort(reverse=True)`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
+    /// # l.extend(&[3, 1, 2])?;
     /// l.sort_reverse()?;
+    /// assert_eq!(l.to_vec::<i64>()?, [3, 2, 1]);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn sort_reverse(&self) -> Result<()> {
@@ -227,9 +248,11 @@ impl ListProxy {
 
     /// A copy of the whole list (`#GETVALUE`, one round trip).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.list()?;
+    /// # l.append("a")?;
     /// let all: Vec<String> = l.to_vec()?;
+    /// assert_eq!(all, ["a"]);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn to_vec<T: FromPy>(&self) -> Result<Vec<T>> {

@@ -40,11 +40,11 @@ impl LockProxy {
 
     /// `acquire(True, timeout)`: whether it was acquired within `timeout`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.lock()?;
-    /// if l.acquire_timeout(std::time::Duration::from_millis(100))? {
-    ///     l.release()?;
-    /// }
+    /// assert!(l.acquire_timeout(std::time::Duration::from_millis(100))?);
+    /// assert!(!l.acquire_timeout(std::time::Duration::from_millis(10))?); // held: times out
+    /// l.release()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool> {
@@ -58,11 +58,11 @@ impl LockProxy {
 
     /// `acquire(False)`: whether it was acquired, without blocking.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.lock()?;
-    /// if l.try_acquire()? {
-    ///     l.release()?;
-    /// }
+    /// assert!(l.try_acquire()?);
+    /// assert!(!l.try_acquire()?);
+    /// l.release()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn try_acquire(&self) -> Result<bool> {
@@ -87,10 +87,12 @@ impl LockProxy {
     /// Acquire (blocking) and return a guard that releases on drop (Python's `with lock:`).
     /// A failed release in drop is ignored; call [`LockGuard::release`] to see it.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.lock()?;
     /// let g = l.guard()?;
+    /// assert!(!l.try_acquire()?);
     /// g.release()?;
+    /// assert!(l.try_acquire()?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn guard(&self) -> Result<LockGuard<'_>> {
@@ -113,11 +115,13 @@ pub(crate) fn truthy(v: PyValue) -> Result<bool> {
 
 /// Holds a [`LockProxy`] acquired; releases it when dropped.
 ///
-/// ```no_run
+/// ```
 /// # let m = mpshare::managers::client::Manager::start()?; let l = m.lock()?;
 /// {
 ///     let _g = l.guard()?;
-/// }
+///     assert!(!l.try_acquire()?);
+/// } // released here
+/// assert!(l.try_acquire()?);
 /// # Ok::<(), mpshare::Error>(())
 /// ```
 #[derive(Debug)]
@@ -129,9 +133,10 @@ pub struct LockGuard<'a> {
 impl LockGuard<'_> {
     /// Release now and report the outcome.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let l = m.lock()?;
     /// l.guard()?.release()?;
+    /// assert!(l.try_acquire()?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn release(mut self) -> Result<()> {

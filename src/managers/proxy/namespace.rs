@@ -23,10 +23,11 @@ typed_proxy! {
 impl NamespaceProxy {
     /// `ns.name` (`AttributeError` when missing).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let ns = m.namespace()?;
     /// # ns.set("x", 1.5)?;
     /// let x: f64 = ns.get("x")?;
+    /// assert_eq!(x, 1.5);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn get<T: FromPy>(&self, name: &str) -> Result<T> {
@@ -35,9 +36,10 @@ impl NamespaceProxy {
 
     /// `ns.name = value`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let ns = m.namespace()?;
     /// ns.set("x", 1.5)?;
+    /// assert_eq!(ns.get::<f64>("x")?, 1.5);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn set<T: Serialize>(&self, name: &str, value: T) -> Result<()> {
@@ -51,10 +53,11 @@ impl NamespaceProxy {
 
     /// `del ns.name` (`AttributeError` when missing).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let ns = m.namespace()?;
     /// # ns.set("x", 1.5)?;
     /// ns.del("x")?;
+    /// assert!(ns.get::<f64>("x").unwrap_err().is_attribute_error());
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn del(&self, name: &str) -> Result<()> {

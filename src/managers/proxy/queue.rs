@@ -30,9 +30,10 @@ typed_proxy! {
 impl QueueProxy {
     /// `q.put(item)` (blocks while a bounded queue is full).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// q.put(("job", 1))?;
+    /// assert_eq!(q.qsize()?, 1);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn put<T: Serialize>(&self, item: T) -> Result<()> {
@@ -42,9 +43,10 @@ impl QueueProxy {
 
     /// `q.put(item, timeout=t)` (`queue.Full` after `t`).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// q.put_timeout(1, std::time::Duration::from_secs(1))?;
+    /// assert_eq!(q.get::<i64>()?, 1);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn put_timeout<T: Serialize>(&self, item: T, timeout: Duration) -> Result<()> {
@@ -58,9 +60,10 @@ impl QueueProxy {
 
     /// `q.put_nowait(item)` (`queue.Full` at once when full).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// q.put_nowait(1)?;
+    /// assert_eq!(q.get_nowait::<i64>()?, 1);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn put_nowait<T: Serialize>(&self, item: T) -> Result<()> {
@@ -70,10 +73,11 @@ impl QueueProxy {
 
     /// `q.get()`: blocks until an item is available.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// # q.put(("job", 1))?;
     /// let job: (String, i64) = q.get()?;
+    /// assert_eq!(job, ("job".to_string(), 1));
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn get<T: FromPy>(&self) -> Result<T> {
@@ -97,9 +101,10 @@ impl QueueProxy {
 
     /// `q.get_nowait()` (`queue.Empty` at once when empty).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
     /// let r = q.get_nowait::<i64>();
+    /// assert!(r.unwrap_err().is_empty_error());
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn get_nowait<T: FromPy>(&self) -> Result<T> {
@@ -108,9 +113,9 @@ impl QueueProxy {
 
     /// `q.qsize()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
-    /// let n = q.qsize()?;
+    /// assert_eq!(q.qsize()?, 0);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn qsize(&self) -> Result<usize> {
@@ -119,9 +124,9 @@ impl QueueProxy {
 
     /// `q.empty()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
-    /// let e = q.empty()?;
+    /// assert!(q.empty()?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn empty(&self) -> Result<bool> {
@@ -130,9 +135,9 @@ impl QueueProxy {
 
     /// `q.full()`.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
-    /// let f = q.full()?;
+    /// assert!(!q.full()?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn full(&self) -> Result<bool> {
@@ -154,9 +159,10 @@ impl QueueProxy {
 
     /// `q.join()`: blocks until every item put has been marked done.
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let q = m.queue(0)?;
-    /// q.join()?;
+    /// q.join()?; // nothing unfinished: returns at once
+    /// assert!(q.empty()?);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn join(&self) -> Result<()> {

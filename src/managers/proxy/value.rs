@@ -22,9 +22,10 @@ typed_proxy! {
 impl ValueProxy {
     /// `v.value` (sends `get()`).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let v = m.value('i', 7)?;
     /// let x: i64 = v.get()?;
+    /// assert_eq!(x, 7);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn get<T: FromPy>(&self) -> Result<T> {
@@ -33,9 +34,10 @@ impl ValueProxy {
 
     /// `v.value = x` (sends `set(x)`).
     ///
-    /// ```no_run
+    /// ```
     /// # let m = mpshare::managers::client::Manager::start()?; let v = m.value('i', 7)?;
     /// v.set(3)?;
+    /// assert_eq!(v.get::<i64>()?, 3);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn set<T: Serialize>(&self, value: T) -> Result<()> {

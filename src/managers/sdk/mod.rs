@@ -620,7 +620,7 @@ impl fmt::Debug for TypeSpec {
 /// use mpshare::managers::sdk::Registry;
 /// let reg = Registry::sync_manager();
 /// assert!(reg.get("dict").is_some());
-/// assert!(reg.get("Pool").is_none());
+/// assert!(reg.get("NoSuchType").is_none());
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Registry {

@@ -22,6 +22,11 @@ pub trait RefTable: Send + Sync {
     fn incref(&self, ident: &str) -> bool;
     /// Drops a reference to `ident` (the object goes away at zero).
     fn decref(&self, ident: &str);
+    /// The served object `ident` names, if it is one of this server's (a proxy passed as an
+    /// argument, e.g. the lock of `Condition(lock)`).
+    fn object(&self, _ident: &str) -> Option<std::sync::Arc<dyn super::ServedObject>> {
+        None
+    }
 }
 
 /// One reference to a served object held by a value stored in another object; dropping the pin
@@ -73,6 +78,10 @@ impl Drop for Pin {
 pub fn contains_proxy(v: &PyValue) -> bool {
     match v {
         PyValue::Reduce { .. } if ProxyRef::is_proxy(v) => true,
+        // A value kept as sent (pickle.loads(b'...')): the proxies inside its pickle.
+        PyValue::Reduce { .. } if crate::managers::pickle::is_kept(v) => {
+            !crate::managers::pickle::kept_proxies(v).is_empty()
+        }
         PyValue::Tuple(t) | PyValue::List(t) => t.iter().any(contains_proxy),
         PyValue::Dict(d) => d
             .iter()
@@ -92,6 +101,11 @@ fn collect_idents(v: &PyValue, out: &mut Vec<String>) {
         PyValue::Reduce { .. } if ProxyRef::is_proxy(v) => {
             if let Ok(p) = ProxyRef::from_value(v) {
                 out.push(p.token.id);
+            }
+        }
+        PyValue::Reduce { .. } if crate::managers::pickle::is_kept(v) => {
+            for p in crate::managers::pickle::kept_proxies(v) {
+                collect_idents(&p, out);
             }
         }
         PyValue::Tuple(t) | PyValue::List(t) => t.iter().for_each(|x| collect_idents(x, out)),

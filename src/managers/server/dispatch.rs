@@ -135,15 +135,16 @@ impl Shared {
             }
         };
         quickack(self, &conn);
-        let req =
-            match pickle::loads_with(&first, &self.config.limits).and_then(Request::from_value) {
-                Ok(r) => r,
-                Err(e) => {
-                    self.log(&format!("connection {id}: bad request: {e}"));
-                    send_reply(self, &mut conn, id, &tb("ValueError", &e.to_string()));
-                    return;
-                }
-            };
+        let req = match pickle::loads_request(&first, &self.config.limits)
+            .and_then(Request::from_value)
+        {
+            Ok(r) => r,
+            Err(e) => {
+                self.log(&format!("connection {id}: bad request: {e}"));
+                send_reply(self, &mut conn, id, &tb("ValueError", &e.to_string()));
+                return;
+            }
+        };
         if req.method == "accept_connection" {
             if !send_reply(self, &mut conn, id, &Reply::Return(PyValue::None)) {
                 return;
@@ -290,7 +291,7 @@ impl Shared {
                 quickack(self, &conn);
                 served += 1;
             }
-            let reply = match pickle::loads_with(&bytes, &self.config.limits)
+            let reply = match pickle::loads_request(&bytes, &self.config.limits)
                 .and_then(Request::from_value)
             {
                 Ok(req) => self.proxy_call(id, &conn, req, &mut touched),

@@ -9,16 +9,23 @@
 //! limit are refused politely; frames are size-limited and the pickle decoder never executes
 //! anything.
 //!
-//! ```no_run
+//! ```
 //! use mpshare::managers::{auth::AuthKey, server::Server};
 //! let server = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("secret"))?;
 //! let handle = server.spawn()?;
-//! println!("serving on {}", handle.address());
+//! let m = mpshare::managers::Manager::connect(handle.address(), AuthKey::from("secret"))?;
+//! let d = m.dict()?;
+//! d.set("k", 1)?;
+//! assert_eq!(handle.number_of_objects(), 1);
 //! handle.shutdown();
 //! # Ok::<(), mpshare::Error>(())
 //! ```
 
+mod config_file;
 mod dispatch;
+mod shared;
+
+pub use config_file::{LimitsFile, ServerFile};
 mod table;
 
 use std::collections::HashMap;
@@ -69,7 +76,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// The typeids served (default: [`Registry::sync_manager`]).
     pub registry: Registry,
-    /// Print one line per connection error to stderr (default false).
+    /// Log one line per connection error (default false): through the `log` facade at `warn`
+    /// when the program installed a logger (as `mpshare serve` does), else to stderr.
     pub log_errors: bool,
     /// Set `TCP_QUICKACK` on accepted TCP sockets after every read (default true). Without it a
     /// stock CPython client's one-shot connections (`create`/`incref`/`decref`) stall on 40 ms
@@ -122,7 +130,13 @@ pub(crate) struct Shared {
 impl Shared {
     fn log(&self, msg: &str) {
         if self.config.log_errors {
-            eprintln!("mpshare server: {msg}");
+            // Through the `log` facade when the program installed a logger (`mpshare serve`
+            // does, filtered by RUST_LOG); plain stderr otherwise.
+            if log::max_level() >= log::LevelFilter::Warn {
+                log::warn!("{msg}");
+            } else {
+                eprintln!("mpshare server: {msg}");
+            }
         }
     }
 
@@ -237,10 +251,10 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// Binds with default settings and the `SyncManager` typeids.
     ///
-    /// ```no_run
+    /// ```
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
-    /// # drop(s);
+    /// assert!(s.address().is_tcp()); // port 0 resolved to the real port
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn bind(address: &Address, authkey: AuthKey) -> Result<Server> {
@@ -249,12 +263,12 @@ impl Server {
 
     /// Binds with explicit settings.
     ///
-    /// ```no_run
+    /// ```
     /// use mpshare::managers::{auth::AuthKey, server::{Server, ServerConfig}};
     /// let mut cfg = ServerConfig::new("127.0.0.1:0".parse()?, AuthKey::from("k"));
     /// cfg.max_connections = 8;
     /// let s = Server::bind_with(cfg)?;
-    /// # drop(s);
+    /// assert_eq!(s.number_of_objects(), 0);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn bind_with(config: ServerConfig) -> Result<Server> {
@@ -300,10 +314,11 @@ impl Server {
 
     /// Write access to the typeid registry (register before clients `create`).
     ///
-    /// ```no_run
-    /// use mpshare::managers::{auth::AuthKey, objects::TypeSpec, server::Server};
+    /// ```
+    /// use mpshare::managers::{auth::AuthKey, sdk::TypeSpec, server::Server};
     /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
     /// s.registry_mut().register(TypeSpec::result_only("Thing"));
+    /// assert!(s.registry_mut().get("Thing").is_some());
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn registry_mut(&self) -> RwLockWriteGuard<'_, Registry> {
@@ -315,11 +330,12 @@ impl Server {
 
     /// Registers a typeid (CPython's `BaseManager.register`).
     ///
-    /// ```no_run
-    /// use mpshare::managers::{auth::AuthKey, objects::{dict::DictObject, TypeSpec}, server::Server};
+    /// ```
+    /// use mpshare::managers::{auth::AuthKey, objects::dict::DictObject, sdk::TypeSpec, server::Server};
     /// use std::sync::Arc;
     /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
     /// s.register(TypeSpec::new("mydict", |_c, a, k| Ok(Arc::new(DictObject::create(a, k)?))));
+    /// assert!(s.registry_mut().get("mydict").is_some_and(|t| t.has_factory()));
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn register(&self, spec: TypeSpec) {
@@ -378,11 +394,13 @@ impl Server {
     /// Stops accepting, closes every connection and wakes blocked calls (their clients see
     /// EOF).
     ///
-    /// ```no_run
+    /// ```
     /// use mpshare::managers::{auth::AuthKey, server::Server};
     /// let s = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?;
     /// s.shutdown();
+    /// let t = std::time::Instant::now();
     /// s.serve_forever()?; // returns at once
+    /// assert!(t.elapsed() < std::time::Duration::from_secs(5));
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn shutdown(&self) {
@@ -438,9 +456,11 @@ impl std::fmt::Debug for ShutdownHandle {
 impl ShutdownHandle {
     /// Stops the server (see [`Server::shutdown`]).
     ///
-    /// ```no_run
+    /// ```
     /// use mpshare::managers::{auth::AuthKey, server::Server};
-    /// Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.shutdown_handle().shutdown();
+    /// let stop = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.shutdown_handle();
+    /// stop.shutdown();
+    /// assert!(stop.is_shut_down());
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn shutdown(&self) {
@@ -461,12 +481,12 @@ impl ShutdownHandle {
 
 /// A server running on a background thread; dropping it shuts the server down and joins.
 ///
-/// ```no_run
+/// ```
 /// use mpshare::managers::{auth::AuthKey, server::Server};
 /// let h = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.spawn()?;
 /// let addr = h.address().clone();
 /// drop(h); // shuts down and joins
-/// # let _ = addr;
+/// assert!(mpshare::managers::connection::Connection::connect(&addr, std::time::Duration::from_secs(1)).is_err());
 /// # Ok::<(), mpshare::Error>(())
 /// ```
 pub struct ServerHandle {
@@ -521,10 +541,11 @@ impl ServerHandle {
 
     /// Registers a typeid on the running server.
     ///
-    /// ```no_run
-    /// use mpshare::managers::{auth::AuthKey, objects::TypeSpec, server::Server};
+    /// ```
+    /// use mpshare::managers::{auth::AuthKey, sdk::TypeSpec, server::Server};
     /// let h = Server::bind(&"127.0.0.1:0".parse()?, AuthKey::from("k"))?.spawn()?;
     /// h.register(TypeSpec::result_only("Thing"));
+    /// assert_eq!(h.number_of_objects(), 0);
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn register(&self, spec: TypeSpec) {

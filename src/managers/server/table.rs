@@ -121,4 +121,8 @@ impl RefTable for Table {
     fn decref(&self, ident: &str) {
         let _ = self.decref_checked(ident);
     }
+
+    fn object(&self, ident: &str) -> Option<Arc<dyn ServedObject>> {
+        self.get(ident).map(|(o, _)| o)
+    }
 }

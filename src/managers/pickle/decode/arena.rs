@@ -24,6 +24,10 @@ pub(super) enum Node {
     Reduce(Item, Item),
     NewObj(Item, Item, Option<Item>),
     Build(Item, Item),
+    /// An object filled by `APPEND(S)` (keep mode only): the object, then its items.
+    Appends(Item, Vec<Item>),
+    /// An object filled by `SETITEM(S)` (keep mode only): the object, then its pairs.
+    SetItems(Item, Vec<(Item, Item)>),
     /// Placeholder while a node is moved.
     Empty,
 }

@@ -30,6 +30,21 @@ fn limit(what: &str, limit: usize) -> Error {
 
 /// Run the interpreter over `data`: the root item and the arena it refers into.
 pub(super) fn interpret(data: &[u8], limits: &Limits) -> Result<(Item, Vec<Node>)> {
+    interpret_mode(data, limits, false)
+}
+
+/// Most open `MARK`s when values are kept as sent (memory stays bounded by `max_elements`).
+pub(super) const KEEP_MAX_MARKS: usize = 100_000;
+
+/// [`interpret`] for values the server keeps as sent (`keep`): objects filled by
+/// `APPEND(S)`/`SETITEM(S)` (`OrderedDict`, `defaultdict`, `deque`, ...) become
+/// [`Node::Appends`]/[`Node::SetItems`], and nesting may go beyond `max_depth` (up to
+/// [`KEEP_MAX_MARKS`] open marks).
+pub(super) fn interpret_mode(
+    data: &[u8],
+    limits: &Limits,
+    keep: bool,
+) -> Result<(Item, Vec<Node>)> {
     let mut m = Machine {
         data,
         pos: 0,
@@ -39,6 +54,7 @@ pub(super) fn interpret(data: &[u8], limits: &Limits) -> Result<(Item, Vec<Node>
         nodes: Vec::new(),
         limits,
         elements: 0,
+        keep,
     };
     let root = m.run()?;
     Ok((root, m.nodes))
@@ -53,6 +69,7 @@ struct Machine<'a> {
     nodes: Vec<Node>,
     limits: &'a Limits,
     elements: usize,
+    keep: bool,
 }
 
 impl<'a> Machine<'a> {
@@ -208,6 +225,48 @@ impl<'a> Machine<'a> {
         }
     }
 
+    /// `APPEND(S)`/`SETITEM(S)` on an object (keep mode): the object's node `i` becomes an
+    /// `Appends`/`SetItems` wrapper around it, so references to `i` see the filled object.
+    fn fill_object(
+        &mut self,
+        target: Item,
+        op: u8,
+        items: Vec<Item>,
+        pairs: bool,
+        what: &'static str,
+    ) -> Result<()> {
+        let Item::Ref(i) = target else {
+            return Err(self.op_err(op, what));
+        };
+        if !self.keep {
+            return Err(self.op_err(op, what));
+        }
+        match &mut self.nodes[i] {
+            Node::Appends(_, l) if !pairs => {
+                l.extend(items);
+                return Ok(());
+            }
+            Node::SetItems(_, d) if pairs => {
+                d.extend(items.chunks(2).map(|c| (c[0], c[1])));
+                return Ok(());
+            }
+            Node::Reduce(..)
+            | Node::NewObj(..)
+            | Node::Build(..)
+            | Node::Appends(..)
+            | Node::SetItems(..) => {}
+            _ => return Err(self.op_err(op, what)),
+        }
+        let old = std::mem::replace(&mut self.nodes[i], Node::Empty);
+        let moved = self.node(old)?;
+        self.nodes[i] = if pairs {
+            Node::SetItems(moved, items.chunks(2).map(|c| (c[0], c[1])).collect())
+        } else {
+            Node::Appends(moved, items)
+        };
+        Ok(())
+    }
+
     fn container_mut(&mut self, it: Item, op: u8) -> Result<&mut Node> {
         match it {
             Item::Ref(i) => Ok(&mut self.nodes[i]),
@@ -326,8 +385,13 @@ impl<'a> Machine<'a> {
                 self.take(8, op)?;
             }
             op::MARK => {
-                if self.marks.len() >= self.limits.max_depth {
-                    return Err(limit("nesting depth (open MARKs)", self.limits.max_depth));
+                let max = if self.keep {
+                    self.limits.max_depth.max(KEEP_MAX_MARKS)
+                } else {
+                    self.limits.max_depth
+                };
+                if self.marks.len() >= max {
+                    return Err(limit("nesting depth (open MARKs)", max));
                 }
                 self.marks.push(self.stack.len());
             }
@@ -567,7 +631,9 @@ impl<'a> Machine<'a> {
                 let target = self.top(op)?;
                 match self.container_mut(target, op)? {
                     Node::List(l) => l.push(v),
-                    _ => return Err(self.op_err(op, "APPEND target is not a list")),
+                    _ => {
+                        self.fill_object(target, op, vec![v], false, "APPEND target is not a list")?
+                    }
                 }
             }
             op::APPENDS => {
@@ -575,7 +641,9 @@ impl<'a> Machine<'a> {
                 let target = self.top(op)?;
                 match self.container_mut(target, op)? {
                     Node::List(l) => l.extend(items),
-                    _ => return Err(self.op_err(op, "APPENDS target is not a list")),
+                    _ => {
+                        self.fill_object(target, op, items, false, "APPENDS target is not a list")?
+                    }
                 }
             }
             op::SETITEM => {
@@ -584,7 +652,13 @@ impl<'a> Machine<'a> {
                 let target = self.top(op)?;
                 match self.container_mut(target, op)? {
                     Node::Dict(d) => d.push((k, v)),
-                    _ => return Err(self.op_err(op, "SETITEM target is not a dict")),
+                    _ => self.fill_object(
+                        target,
+                        op,
+                        vec![k, v],
+                        true,
+                        "SETITEM target is not a dict",
+                    )?,
                 }
             }
             op::SETITEMS => {
@@ -595,7 +669,9 @@ impl<'a> Machine<'a> {
                 let target = self.top(op)?;
                 match self.container_mut(target, op)? {
                     Node::Dict(d) => d.extend(items.chunks(2).map(|c| (c[0], c[1]))),
-                    _ => return Err(self.op_err(op, "SETITEMS target is not a dict")),
+                    _ => {
+                        self.fill_object(target, op, items, true, "SETITEMS target is not a dict")?
+                    }
                 }
             }
             op::ADDITEMS => {

@@ -18,17 +18,11 @@ fn limit(what: &str, limit: usize) -> Error {
 
 /// The value `root` stands for in `nodes`.
 pub(super) fn materialise(nodes: &[Node], root: Item, limits: &Limits) -> Result<PyValue> {
-    Materialiser {
-        nodes,
-        state: vec![0u8; nodes.len()],
-        limits,
-        elements: 0,
-        bytes: 0,
-    }
-    .item(root, 0)
+    Materialiser::new(nodes, limits).item(root, 0)
 }
 
-struct Materialiser<'n> {
+/// One budget for several values of one arena (the arguments of a request).
+pub(super) struct Materialiser<'n> {
     nodes: &'n [Node],
     /// 0 = not visiting, 1 = on the current path (cycle detection)
     state: Vec<u8>,
@@ -37,7 +31,17 @@ struct Materialiser<'n> {
     bytes: usize,
 }
 
-impl Materialiser<'_> {
+impl<'n> Materialiser<'n> {
+    pub(super) fn new(nodes: &'n [Node], limits: &'n Limits) -> Materialiser<'n> {
+        Materialiser {
+            nodes,
+            state: vec![0u8; nodes.len()],
+            limits,
+            elements: 0,
+            bytes: 0,
+        }
+    }
+
     fn count(&mut self) -> Result<()> {
         self.elements += 1;
         if self.elements > self.limits.max_elements {
@@ -130,7 +134,7 @@ impl Materialiser<'_> {
         })
     }
 
-    fn item(&mut self, it: Item, depth: usize) -> Result<PyValue> {
+    pub(super) fn item(&mut self, it: Item, depth: usize) -> Result<PyValue> {
         self.count()?;
         match it {
             Item::None => Ok(PyValue::None),
@@ -157,6 +161,11 @@ impl Materialiser<'_> {
     fn node(&mut self, i: usize, depth: usize) -> Result<PyValue> {
         let nodes = self.nodes;
         Ok(match &nodes[i] {
+            Node::Appends(..) | Node::SetItems(..) => {
+                return Err(Error::Pickle(PickleError::Invalid {
+                    detail: "an object filled by APPENDS/SETITEMS (OrderedDict, defaultdict, deque, ...) has no value-tree form".into(),
+                }))
+            }
             Node::Leaf(v) => self.leaf(v)?,
             Node::Empty => return Err(invalid("internal: empty node".into())),
             Node::Tuple(t) => PyValue::Tuple(self.items(t, depth)?),

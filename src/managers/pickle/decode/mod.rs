@@ -9,8 +9,12 @@
 
 mod arena;
 mod fast;
+mod keep;
 mod machine;
 mod materialise;
+
+pub use keep::{is_kept, kept_parts, KeptParts};
+pub(crate) use keep::{kept_bytes, kept_proxies, kept_type, loads_request};
 
 use super::limits::Limits;
 use super::PyValue;

@@ -1,0 +1,163 @@
+//! The server configuration file of `mpshare serve --config FILE` (TOML).
+//!
+//! ```toml
+//! address = "127.0.0.1:50000"        # as --address
+//! authkey_env = "MPSHARE_AUTHKEY"    # the environment variable holding the authkey
+//! max_connections = 1024
+//! handshake_timeout_secs = 10.0
+//! max_frame = 67108864               # bytes
+//! quiet = false
+//!
+//! [objects]                          # shared objects by name (as --object NAME=TYPEID)
+//! get_queue = "Queue"
+//! shared_dict = "dict"
+//! login_lock = "RLock"
+//!
+//! [limits]                           # pickle decoder limits for requests
+//! max_depth = 200
+//! max_elements = 4000000
+//! max_bytes = 536870912
+//! max_total_bytes = 1073741824
+//! max_memo = 1000000
+//! ```
+//!
+//! Every key is optional; unknown keys are refused (a misspelt key must not be ignored).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::ServerConfig;
+use crate::{Error, Result};
+
+/// A parsed configuration file; [`apply`](Self::apply) puts it into a [`ServerConfig`].
+///
+/// ```
+/// use mpshare::managers::server::ServerFile;
+/// let f = ServerFile::parse("address = \"127.0.0.1:0\"\n[objects]\nget_queue = \"Queue\"\n", "x.toml")?;
+/// assert_eq!(f.address.as_deref(), Some("127.0.0.1:0"));
+/// assert_eq!(f.objects["get_queue"], "Queue");
+/// assert!(ServerFile::parse("adress = 1", "x.toml").is_err()); // misspelt key
+/// # Ok::<(), mpshare::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFile {
+    /// Where to listen (the `--address` forms).
+    pub address: Option<String>,
+    /// The environment variable holding the authkey (never the key itself).
+    pub authkey_env: Option<String>,
+    /// Most connections served at once.
+    pub max_connections: Option<usize>,
+    /// Time allowed for the handshake and the first request, in seconds.
+    pub handshake_timeout_secs: Option<f64>,
+    /// Largest request frame in bytes.
+    pub max_frame: Option<u64>,
+    /// Do not log connection errors.
+    pub quiet: Option<bool>,
+    /// Shared objects: name → typeid (see [`Registry::share`](crate::managers::sdk::Registry::share)).
+    #[serde(default)]
+    pub objects: BTreeMap<String, String>,
+    /// Pickle decoder limits for requests.
+    pub limits: Option<LimitsFile>,
+}
+
+/// The `[limits]` table: any subset of [`Limits`](crate::managers::pickle::Limits)' fields.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    /// Maximum nesting depth the server interprets (deeper stored values are kept as sent).
+    pub max_depth: Option<usize>,
+    /// Maximum number of values in one request.
+    pub max_elements: Option<usize>,
+    /// Maximum size of one `str`/`bytes` payload.
+    pub max_bytes: Option<usize>,
+    /// Maximum total size of the `str`/`bytes` payloads of one request.
+    pub max_total_bytes: Option<usize>,
+    /// Maximum number of memo entries.
+    pub max_memo: Option<usize>,
+}
+
+impl ServerFile {
+    /// Parses TOML `text`; `path` only names the file in errors.
+    ///
+    /// ```
+    /// use mpshare::managers::server::ServerFile;
+    /// let e = ServerFile::parse("max_connections = \"many\"", "serve.toml").unwrap_err();
+    /// assert!(e.to_string().contains("serve.toml"));
+    /// ```
+    pub fn parse(text: &str, path: &str) -> Result<ServerFile> {
+        let f: ServerFile = toml::from_str(text).map_err(|e| Error::Config {
+            path: path.to_string(),
+            reason: e.to_string().trim().to_string(),
+        })?;
+        if let Some(t) = f.handshake_timeout_secs {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(Error::Config {
+                    path: path.to_string(),
+                    reason: format!(
+                        "handshake_timeout_secs: expected a positive number of seconds, found {t}"
+                    ),
+                });
+            }
+        }
+        Ok(f)
+    }
+
+    /// Reads and parses a file.
+    ///
+    /// ```
+    /// use mpshare::managers::server::ServerFile;
+    /// assert!(ServerFile::load("/no/such/serve.toml").is_err());
+    /// ```
+    pub fn load(path: impl AsRef<Path>) -> Result<ServerFile> {
+        let p = path.as_ref();
+        let text = std::fs::read_to_string(p).map_err(|e| Error::Config {
+            path: p.display().to_string(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        ServerFile::parse(&text, &p.display().to_string())
+    }
+
+    /// Puts the file's settings (all but `address` and `authkey_env`, which decide how the
+    /// config is built) into `cfg`, sharing its objects in `cfg.registry`.
+    ///
+    /// ```
+    /// use mpshare::managers::{AuthKey, ServerConfig, server::ServerFile};
+    /// let f = ServerFile::parse("max_connections = 8\n[objects]\nq = \"Queue\"\n[limits]\nmax_depth = 50\n", "f")?;
+    /// let mut cfg = ServerConfig::new("127.0.0.1:0".parse()?, AuthKey::from("k"));
+    /// f.apply(&mut cfg)?;
+    /// assert_eq!(cfg.max_connections, 8);
+    /// assert_eq!(cfg.limits.max_depth, 50);
+    /// assert!(cfg.registry.get("q").is_some());
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn apply(&self, cfg: &mut ServerConfig) -> Result<()> {
+        if let Some(n) = self.max_connections {
+            cfg.max_connections = n;
+        }
+        if let Some(t) = self.handshake_timeout_secs {
+            cfg.handshake_timeout = Duration::from_secs_f64(t);
+        }
+        if let Some(n) = self.max_frame {
+            cfg.max_frame = n;
+        }
+        if let Some(q) = self.quiet {
+            cfg.log_errors = !q;
+        }
+        if let Some(l) = &self.limits {
+            let lim = &mut cfg.limits;
+            lim.max_depth = l.max_depth.unwrap_or(lim.max_depth);
+            lim.max_elements = l.max_elements.unwrap_or(lim.max_elements);
+            lim.max_bytes = l.max_bytes.unwrap_or(lim.max_bytes);
+            lim.max_total_bytes = l.max_total_bytes.unwrap_or(lim.max_total_bytes);
+            lim.max_memo = l.max_memo.unwrap_or(lim.max_memo);
+        }
+        for (name, typeid) in &self.objects {
+            cfg.registry.share(name, typeid)?;
+        }
+        Ok(())
+    }
+}

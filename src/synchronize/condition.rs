@@ -1,0 +1,478 @@
+//! [`Condition`]: Python's `multiprocessing.Condition` over any mpshare lock.
+//!
+//! The state is a futex sequence word and a waiter count. `wait` reads the sequence while
+//! holding the lock, releases the lock (every level of an [`RLock`](crate::RLock)), sleeps
+//! until the sequence moves, and re-acquires; `notify(n)` moves the sequence and wakes `n`
+//! sleepers. Nothing about a waiter is recorded beyond the count, so a waiter killed while
+//! sleeping never swallows a notification meant for a live one (the kernel drops dead
+//! sleepers from the futex queue); a lock holder that dies is reported on re-acquisition as
+//! the lock reports it ([`Woken::owner_died`]).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::futex::{self, fault, Deadline, Peers, Region, SharedState, Spinner};
+use super::lock::{AnyLock, LockGuard};
+use super::raw::Acquired;
+use crate::shm::{LockKind, SegKind};
+use crate::{Error, Result};
+
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct CondState {
+    seq: AtomicU32,
+    /// Threads between reading `seq` and re-acquiring the lock (a notify moves `seq` then).
+    waiters: AtomicU32,
+    /// Of those, the ones in (or about to enter) the futex sleep (a notify wakes them then).
+    sleepers: AtomicU32,
+    peers: Peers,
+}
+
+// SAFETY: atomics only.
+unsafe impl SharedState for CondState {}
+
+/// How a [`Condition`] wait ended.
+///
+/// ```
+/// let cond = mpshare::Condition::new()?;
+/// let _g = cond.lock()?;
+/// let w = cond.wait_timeout(std::time::Duration::from_millis(1))?;
+/// assert!(!w.notified() && !w.owner_died());
+/// # Ok::<(), mpshare::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "check notified() (false on timeout) and owner_died()"]
+pub struct Woken {
+    notified: bool,
+    owner_died: bool,
+}
+
+impl Woken {
+    /// False when the wait timed out (Python's `wait()` returning `False`); for
+    /// [`Condition::wait_for`], the predicate's last value.
+    ///
+    /// ```
+    /// let cond = mpshare::Condition::new()?;
+    /// let _g = cond.lock()?;
+    /// assert!(cond.wait_for(|| true, None)?.notified());
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn notified(self) -> bool {
+        self.notified
+    }
+
+    /// True when the lock's previous holder died holding it: the lock is held again by the
+    /// caller, but the state it protects may be half-updated.
+    ///
+    /// ```
+    /// let cond = mpshare::Condition::new()?;
+    /// let _g = cond.lock()?;
+    /// assert!(!cond.wait_for(|| true, None)?.owner_died());
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn owner_died(self) -> bool {
+        self.owner_died
+    }
+}
+
+/// A condition variable in shared memory (Python's `multiprocessing.Condition`).
+///
+/// Waits release and re-acquire the condition's lock: its own [`RLock`](crate::RLock) (Python's
+/// default) or any mpshare [`Lock`](crate::Lock)/[`RLock`](crate::RLock) given to
+/// [`with_lock`](Self::with_lock). As with POSIX condition variables a wait may occasionally
+/// return without a notification (Python's does not): wait in a loop on the state, or use
+/// [`wait_for`](Self::wait_for).
+///
+/// ```
+/// use mpshare::{Condition, RawValue};
+/// use std::time::Duration;
+/// let cond = Condition::new()?;
+/// let ready = RawValue::new(0u32)?;
+/// let (c, r) = (cond.clone(), ready.clone());
+/// let t = std::thread::spawn(move || -> mpshare::Result<()> {
+///     let _g = c.lock()?;
+///     r.set(1);
+///     c.notify(1)?;
+///     Ok(())
+/// });
+/// let _g = cond.lock()?;
+/// let w = cond.wait_for(|| ready.get() == 1, Some(Duration::from_secs(10)))?;
+/// assert!(w.notified());
+/// t.join().unwrap()?;
+/// # Ok::<(), mpshare::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Condition {
+    region: Region<CondState>,
+    lock: AnyLock,
+    spin: Spinner,
+}
+
+impl Condition {
+    /// The segment behind this handle and its lock's (handover, `crate::process`).
+    pub(crate) fn segments(&self) -> (&crate::shm::Segment, &crate::shm::Segment) {
+        (self.region.segment(), self.lock.raw().segment())
+    }
+
+    /// A new anonymous condition with its own [`RLock`](crate::RLock) (Python's `Condition()`).
+    ///
+    /// ```
+    /// assert!(mpshare::Condition::new()?.get_lock().is_recursive());
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn new() -> Result<Condition> {
+        Self::build(None, None)
+    }
+
+    /// A new anonymous condition over `lock` (Python's `Condition(lock)`), e.g. the lock of a
+    /// [`Value`](crate::Value).
+    ///
+    /// ```
+    /// let v = mpshare::Value::new(0i32)?;
+    /// let cond = mpshare::Condition::with_lock(v.get_lock().clone())?;
+    /// let _g = cond.lock()?;
+    /// assert!(v.get_lock().try_acquire()?.is_some()); // one RLock: we re-enter it
+    /// v.release()?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn with_lock(lock: impl Into<AnyLock>) -> Result<Condition> {
+        Self::build(None, Some(lock.into()))
+    }
+
+    /// Create the named condition `name` with its own [`RLock`](crate::RLock).
+    ///
+    /// ```
+    /// let name = format!("mpshare-doc-cond-{}", std::process::id());
+    /// let a = mpshare::Condition::create(&name)?;
+    /// let b = mpshare::Condition::open(&name)?;
+    /// let _g = a.lock()?;
+    /// assert!(b.get_lock().is_recursive());
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn create(name: &str) -> Result<Condition> {
+        Self::build(Some(name), None)
+    }
+
+    /// Create the named condition `name` over a lock of the caller's (say, a named
+    /// [`Lock`](crate::Lock)); openers pass their own handle of that lock to
+    /// [`open_with_lock`](Self::open_with_lock).
+    ///
+    /// ```
+    /// let name = format!("mpshare-doc-condl-{}", std::process::id());
+    /// let lock = mpshare::Lock::create(&format!("{name}-lock"))?;
+    /// let a = mpshare::Condition::create_with_lock(&name, &lock)?;
+    /// let other = mpshare::Lock::open(&format!("{name}-lock"))?;
+    /// let b = mpshare::Condition::open_with_lock(&name, other)?;
+    /// assert!(matches!(mpshare::Condition::open(&name), Err(mpshare::Error::LayoutMismatch { .. })));
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn create_with_lock(name: &str, lock: impl Into<AnyLock>) -> Result<Condition> {
+        Self::build(Some(name), Some(lock.into()))
+    }
+
+    /// Open the named condition `name` made by [`create`](Self::create).
+    ///
+    /// ```
+    /// let r = mpshare::Condition::open("mpshare-doc-no-such-cond");
+    /// assert!(matches!(r, Err(mpshare::Error::NotFound { .. })));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::LayoutMismatch`] when it holds something else or was
+    /// created over an outside lock.
+    pub fn open(name: &str) -> Result<Condition> {
+        let (region, lock) = Region::attach(name, SegKind::Condition, None)?;
+        let lock = lock.ok_or_else(|| Error::LayoutMismatch {
+            name: region.segment().name().unwrap_or(name).to_string(),
+            holds: "Condition over an outside lock (open it with open_with_lock)".into(),
+            asked: "Condition with its own RLock".into(),
+        })?;
+        Ok(Condition {
+            region,
+            lock: AnyLock::from_raw(lock),
+            spin: Spinner::default(),
+        })
+    }
+
+    /// Open the named condition `name` made by [`create_with_lock`](Self::create_with_lock),
+    /// over this process's handle of the same lock.
+    ///
+    /// ```
+    /// let name = format!("mpshare-doc-condo-{}", std::process::id());
+    /// let _a = mpshare::Condition::create(&name)?;
+    /// let r = mpshare::Condition::open_with_lock(&name, mpshare::Lock::new()?);
+    /// assert!(matches!(r, Err(mpshare::Error::LayoutMismatch { .. }))); // it has its own lock
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn open_with_lock(name: &str, lock: impl Into<AnyLock>) -> Result<Condition> {
+        let (region, own) = Region::attach(name, SegKind::Condition, None)?;
+        if own.is_some() {
+            return Err(Error::LayoutMismatch {
+                name: region.segment().name().unwrap_or(name).to_string(),
+                holds: "Condition with its own RLock (open it with open)".into(),
+                asked: "Condition over an outside lock".into(),
+            });
+        }
+        Ok(Condition {
+            region,
+            lock: lock.into(),
+            spin: Spinner::default(),
+        })
+    }
+
+    /// Open the named condition `name` (own lock), creating it if it does not exist.
+    ///
+    /// ```
+    /// let name = format!("mpshare-doc-condooc-{}", std::process::id());
+    /// let a = mpshare::Condition::open_or_create(&name)?;
+    /// let b = mpshare::Condition::open_or_create(&name)?;
+    /// let _g = a.lock()?;
+    /// assert!(b.get_lock().try_acquire()?.is_some()); // same RLock, same thread: re-enters
+    /// b.release()?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn open_or_create(name: &str) -> Result<Condition> {
+        futex::open_or_create(|| Self::create(name), || Self::open(name))
+    }
+
+    fn build(name: Option<&str>, lock: Option<AnyLock>) -> Result<Condition> {
+        let kind = if lock.is_some() {
+            LockKind::None
+        } else {
+            LockKind::RLock
+        };
+        let (region, own) = Region::build(name, SegKind::Condition, kind, 0, |_| {})?;
+        let lock = match (lock, own) {
+            (Some(l), _) => l,
+            (None, Some(raw)) => AnyLock::from_raw(raw),
+            (None, None) => {
+                return Err(Error::BadSegment {
+                    name: name.unwrap_or("<anonymous>").to_string(),
+                    reason: "condition built without its lock".into(),
+                })
+            }
+        };
+        Ok(Condition {
+            region,
+            lock,
+            spin: Spinner::default(),
+        })
+    }
+
+    fn st(&self) -> &CondState {
+        self.region.state()
+    }
+
+    /// The lock (Python's `cond._lock`; `acquire`/`release` below forward to it).
+    ///
+    /// ```
+    /// let cond = mpshare::Condition::new()?;
+    /// assert!(cond.get_lock().try_acquire()?.is_some());
+    /// cond.release()?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn get_lock(&self) -> &AnyLock {
+        &self.lock
+    }
+
+    /// Acquire the lock (Python's `cond.acquire()`).
+    ///
+    /// ```
+    /// let cond = mpshare::Condition::new()?;
+    /// assert!(!cond.acquire()?.owner_died());
+    /// cond.release()?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn acquire(&self) -> Result<Acquired> {
+        self.lock.acquire()
+    }
+
+    /// Release the lock (Python's `cond.release()`).
+    ///
+    /// ```
+    /// let cond = mpshare::Condition::new()?;
+    /// assert!(matches!(cond.release(), Err(mpshare::Error::NotOwner)));
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn release(&self) -> Result<()> {
+        self.lock.release()
+    }
+
+    /// Acquire the lock with a guard (Python's `with cond:`).
+    ///
+    /// ```
+    /// let cond = mpshare::Condition::new()?;
+    /// let g = cond.lock()?;
+    /// assert!(!g.owner_died());
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn lock(&self) -> Result<LockGuard<'_>> {
+        self.lock.lock()
+    }
+
+    /// Release the lock, sleep until notified, re-acquire (Python's `wait()`). The caller must
+    /// hold the lock.
+    ///
+    /// ```
+    /// let cond = mpshare::Condition::new()?;
+    /// assert!(matches!(cond.wait(), Err(mpshare::Error::NotOwner))); // lock not held
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotOwner`] when the caller does not hold the lock; lock errors on re-acquire.
+    pub fn wait(&self) -> Result<Woken> {
+        self.wait_inner(None)
+    }
+
+    /// [`wait`](Self::wait) at most `timeout`; [`Woken::notified`] is false on timeout
+    /// (Python's `wait(timeout)`).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let cond = mpshare::Condition::new()?;
+    /// let _g = cond.lock()?;
+    /// let t = Instant::now();
+    /// assert!(!cond.wait_timeout(Duration::from_millis(20))?.notified());
+    /// assert!(t.elapsed() >= Duration::from_millis(20));
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<Woken> {
+        self.wait_inner(Some(timeout))
+    }
+
+    /// Wait until `predicate()` is true, at most `timeout` in all (Python's
+    /// `wait_for(predicate, timeout)`); [`Woken::notified`] is the predicate's last value.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cond = mpshare::Condition::new()?;
+    /// let _g = cond.lock()?;
+    /// let w = cond.wait_for(|| false, Some(Duration::from_millis(5)))?;
+    /// assert!(!w.notified());
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn wait_for(
+        &self,
+        mut predicate: impl FnMut() -> bool,
+        timeout: Option<Duration>,
+    ) -> Result<Woken> {
+        let deadline = Deadline::after(timeout);
+        let mut owner_died = false;
+        loop {
+            if predicate() {
+                return Ok(Woken {
+                    notified: true,
+                    owner_died,
+                });
+            }
+            if deadline.passed() {
+                return Ok(Woken {
+                    notified: false,
+                    owner_died,
+                });
+            }
+            let w = self.wait_inner(deadline.remaining())?;
+            owner_died |= w.owner_died;
+        }
+    }
+
+    /// Wake up to `n` waiters (Python's `notify(n)`). The caller must hold the lock.
+    ///
+    /// ```
+    /// let cond = mpshare::Condition::new()?;
+    /// assert!(matches!(cond.notify(1), Err(mpshare::Error::NotOwner))); // as Python raises
+    /// let _g = cond.lock()?;
+    /// cond.notify(1)?; // nobody waits: no effect
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotOwner`] when the calling thread does not hold the lock (checked on 64-bit
+    /// glibc, where the owner is readable).
+    #[inline]
+    pub fn notify(&self, n: u32) -> Result<()> {
+        if futex::held_by_caller(&self.lock) == Some(false) {
+            return Err(Error::NotOwner);
+        }
+        let st = self.st();
+        if n == 0 || st.waiters.load(Ordering::SeqCst) == 0 {
+            return Ok(());
+        }
+        st.peers.note();
+        st.seq.fetch_add(1, Ordering::SeqCst);
+        if st.sleepers.load(Ordering::SeqCst) > 0 {
+            futex::wake(&st.seq, n);
+        }
+        Ok(())
+    }
+
+    /// Wake every waiter (Python's `notify_all()`).
+    ///
+    /// ```
+    /// let cond = mpshare::Condition::new()?;
+    /// assert!(cond.notify_all().is_err()); // lock not held
+    /// let _g = cond.lock()?;
+    /// cond.notify_all()?;
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`notify`](Self::notify).
+    pub fn notify_all(&self) -> Result<()> {
+        self.notify(i32::MAX as u32)
+    }
+
+    /// Release every level of the lock held by this thread; how many there were.
+    fn release_all(&self) -> Result<u32> {
+        self.lock.release()?;
+        let mut depth = 1;
+        if self.lock.is_recursive() {
+            while self.lock.release().is_ok() {
+                depth += 1;
+            }
+        }
+        Ok(depth)
+    }
+
+    fn wait_inner(&self, timeout: Option<Duration>) -> Result<Woken> {
+        let st = self.st();
+        let deadline = Deadline::after(timeout);
+        // Read under the lock: a notify after this point (it needs the lock) moves `seq`.
+        let seq = st.seq.load(Ordering::SeqCst);
+        st.waiters.fetch_add(1, Ordering::SeqCst);
+        let depth = match self.release_all() {
+            Ok(d) => d,
+            Err(e) => {
+                st.waiters.fetch_sub(1, Ordering::SeqCst);
+                return Err(e);
+            }
+        };
+        st.peers.note();
+        fault::hit(fault::CONDITION_WAIT);
+        let moved = || st.seq.load(Ordering::Acquire) != seq;
+        let mut notified = self.spin.spin(&st.peers, moved);
+        while !notified {
+            if deadline.passed() {
+                break;
+            }
+            // Announce the sleep before it (a notify that misses the count moved `seq`
+            // first, so the kernel's check of `seq` fails and we do not sleep).
+            st.sleepers.fetch_add(1, Ordering::SeqCst);
+            futex::wait(&st.seq, seq, deadline.remaining());
+            st.sleepers.fetch_sub(1, Ordering::SeqCst);
+            notified = moved();
+        }
+        st.waiters.fetch_sub(1, Ordering::SeqCst);
+        let mut owner_died = false;
+        for _ in 0..depth {
+            owner_died |= self.lock.acquire()?.owner_died();
+        }
+        Ok(Woken {
+            notified,
+            owner_died,
+        })
+    }
+}
+
+futex::named_methods!(Condition, "mpshare::Condition::new()?");
