@@ -37,7 +37,20 @@ macro_rules! queue_common {
             /// # Ok::<(), mpshare::Error>(())
             /// ```
             pub fn create(name: &str, capacity: usize) -> Result<Self> {
-                Ok(Self::wrap(Ring::build(Some(name), $kind, capacity, 0, None)?))
+                Self::create_with(name, capacity, &Options::default())
+            }
+
+            /// [`create`](Self::create) with [`Options`] (the permission bits).
+            ///
+            /// ```
+            /// let name = format!("mpshare-doc-qmode-{}-{}", stringify!($ty), std::process::id());
+            /// let opts = mpshare::shm::Options::default().mode(0o660);
+            #[doc = concat!("let q = mpshare::", stringify!($ty), "::create_with(&name, 1024, &opts)?;")]
+            /// assert_eq!(q.capacity(), 1024);
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            pub fn create_with(name: &str, capacity: usize, opts: &Options) -> Result<Self> {
+                Ok(Self::wrap(Ring::build(Some((name, opts)), $kind, capacity, 0, None)?))
             }
 
             #[doc = concat!("Open the named ", $py, " `name`.")]
@@ -360,7 +373,13 @@ macro_rules! queue_maxsize {
             /// # Ok::<(), mpshare::Error>(())
             /// ```
             pub fn create_with_maxsize(name: &str, capacity: usize, maxsize: usize) -> Result<Self> {
-                Ok(Self::wrap(Ring::build(Some(name), $kind, capacity, maxsize, None)?))
+                Ok(Self::wrap(Ring::build(
+                    Some((name, &Options::default())),
+                    $kind,
+                    capacity,
+                    maxsize,
+                    None,
+                )?))
             }
 
             /// The message limit (0: none besides the ring's bytes).

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::ring::Ring;
 use super::{record_len, Queue};
-use crate::shm::{ElemDesc, SegKind};
+use crate::shm::{ElemDesc, Options, SegKind};
 use crate::synchronize::futex;
 use crate::{Element, Error, Result};
 
@@ -85,8 +85,22 @@ impl<T: Element> PodQueue<T> {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn create(name: &str, items: usize) -> Result<Self> {
+        Self::create_with(name, items, &Options::default())
+    }
+
+    /// [`create`](Self::create) with [`Options`] (the permission bits).
+    ///
+    /// ```
+    /// let name = format!("mpshare-doc-podqmode-{}", std::process::id());
+    /// let opts = mpshare::shm::Options::default().mode(0o660);
+    /// let q = mpshare::PodQueue::<u64>::create_with(&name, 4, &opts)?;
+    /// q.put(&9)?;
+    /// assert_eq!(q.get()?, 9);
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn create_with(name: &str, items: usize, opts: &Options) -> Result<Self> {
         Self::wrap(Ring::build(
-            Some(name),
+            Some((name, opts)),
             SegKind::Queue,
             Self::ring_for(items),
             0,

@@ -22,7 +22,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::shm::{ElemDesc, LockKind, SegKind};
+use crate::shm::{ElemDesc, LockKind, Options, SegKind};
 use std::sync::Arc;
 
 use crate::synchronize::futex::{
@@ -154,7 +154,7 @@ impl Ring {
     }
 
     pub(crate) fn build(
-        name: Option<&str>,
+        name: Option<(&str, &Options)>,
         kind: SegKind,
         capacity: usize,
         maxsize: usize,
@@ -190,7 +190,7 @@ impl Ring {
                 s.elem_hash.store(e.type_hash, Ordering::Relaxed);
             }
         })?;
-        Self::assemble(region, lock, name.unwrap_or("<anonymous>"), kind)
+        Self::assemble(region, lock, name.map_or("<anonymous>", |n| n.0), kind)
     }
 
     pub(crate) fn open(name: &str, kind: SegKind, elem: Option<ElemDesc>) -> Result<Ring> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::ring::Ring;
-use crate::shm::SegKind;
+use crate::shm::{Options, SegKind};
 use crate::synchronize::futex;
 use crate::{Error, Result};
 

@@ -16,7 +16,7 @@ use super::futex::{
     DEATH_POLL,
 };
 use super::raw::RawMutex;
-use crate::shm::{LockKind, SegKind};
+use crate::shm::{LockKind, Options, SegKind};
 use crate::{Error, Result};
 
 const COUNT_MASK: u32 = 0xffff;
@@ -114,7 +114,19 @@ impl Barrier {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn create(name: &str, parties: u32) -> Result<Barrier> {
-        Self::build(Some(name), parties)
+        Self::create_with(name, parties, &Options::default())
+    }
+
+    /// [`create`](Self::create) with [`Options`] (the permission bits).
+    ///
+    /// ```
+    /// let name = format!("mpshare-doc-barrier-mode-{}", std::process::id());
+    /// let opts = mpshare::shm::Options::default().mode(0o660);
+    /// assert_eq!(mpshare::Barrier::create_with(&name, 3, &opts)?.parties(), 3);
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn create_with(name: &str, parties: u32, opts: &Options) -> Result<Barrier> {
+        Self::build(Some((name, opts)), parties)
     }
 
     /// Open the named barrier `name`.
@@ -141,7 +153,7 @@ impl Barrier {
         futex::open_or_create(|| Self::create(name, parties), || Self::open(name))
     }
 
-    fn build(name: Option<&str>, parties: u32) -> Result<Barrier> {
+    fn build(name: Option<(&str, &Options)>, parties: u32) -> Result<Barrier> {
         if parties == 0 || parties > MAX_PARTIES {
             return Err(Error::InvalidArgument {
                 what: "parties",
@@ -157,7 +169,7 @@ impl Barrier {
             slots * std::mem::size_of::<ProcSlot>(),
             |s: &BarrierState| s.parties.store(parties, Ordering::Relaxed),
         )?;
-        Self::assemble(region, lock, name.unwrap_or("<anonymous>"))
+        Self::assemble(region, lock, name.map_or("<anonymous>", |n| n.0))
     }
 
     fn assemble(

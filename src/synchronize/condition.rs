@@ -14,7 +14,7 @@ use std::time::Duration;
 use super::futex::{self, fault, Deadline, Peers, Region, SharedState, Spinner};
 use super::lock::{AnyLock, LockGuard};
 use super::raw::Acquired;
-use crate::shm::{LockKind, SegKind};
+use crate::shm::{LockKind, Options, SegKind};
 use crate::{Error, Result};
 
 #[repr(C)]
@@ -150,7 +150,19 @@ impl Condition {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn create(name: &str) -> Result<Condition> {
-        Self::build(Some(name), None)
+        Self::create_with(name, &Options::default())
+    }
+
+    /// [`create`](Self::create) with [`Options`] (the permission bits).
+    ///
+    /// ```
+    /// let name = format!("mpshare-doc-cond-mode-{}", std::process::id());
+    /// let c = mpshare::Condition::create_with(&name, &mpshare::shm::Options::default().mode(0o660))?;
+    /// assert!(c.get_lock().is_recursive());
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn create_with(name: &str, opts: &Options) -> Result<Condition> {
+        Self::build(Some((name, opts)), None)
     }
 
     /// Create the named condition `name` over a lock of the caller's (say, a named
@@ -167,7 +179,7 @@ impl Condition {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn create_with_lock(name: &str, lock: impl Into<AnyLock>) -> Result<Condition> {
-        Self::build(Some(name), Some(lock.into()))
+        Self::build(Some((name, &Options::default())), Some(lock.into()))
     }
 
     /// Open the named condition `name` made by [`create`](Self::create).
@@ -235,7 +247,7 @@ impl Condition {
         futex::open_or_create(|| Self::create(name), || Self::open(name))
     }
 
-    fn build(name: Option<&str>, lock: Option<AnyLock>) -> Result<Condition> {
+    fn build(name: Option<(&str, &Options)>, lock: Option<AnyLock>) -> Result<Condition> {
         let kind = if lock.is_some() {
             LockKind::None
         } else {
@@ -247,7 +259,7 @@ impl Condition {
             (None, Some(raw)) => AnyLock::from_raw(raw),
             (None, None) => {
                 return Err(Error::BadSegment {
-                    name: name.unwrap_or("<anonymous>").to_string(),
+                    name: name.map_or("<anonymous>", |n| n.0).to_string(),
                     reason: "condition built without its lock".into(),
                 })
             }

@@ -392,11 +392,12 @@ impl<S> std::fmt::Debug for Region<S> {
 }
 
 impl<S: SharedState> Region<S> {
-    /// Build a segment for a primitive of `kind` (named if `name` is given) with a state, a
+    /// Build a segment for a primitive of `kind` (named, with its permission options, if
+    /// `name` is given) with a state, a
     /// tail of `tail_len` bytes and the header lock `lock`; `init` fills the state before the
     /// header is published.
     pub(crate) fn build(
-        name: Option<&str>,
+        name: Option<(&str, &Options)>,
         kind: SegKind,
         lock: LockKind,
         tail_len: usize,
@@ -410,9 +411,8 @@ impl<S: SharedState> Region<S> {
                 found: tail_len,
             })?;
         let layout = Layout::new(kind, Some(word()), len / 8, lock);
-        let opts = Options::default();
         let target = match name {
-            Some(n) => Target::Create(n, &opts),
+            Some((n, opts)) => Target::Create(n, opts),
             None => Target::Anonymous,
         };
         let mut data = std::ptr::null_mut();
