@@ -54,3 +54,10 @@ for v in 3.11 3.12 3.13; do
     echo; "python$v" bench/shared_memory_python.py
   fi
 done
+echo
+echo "## coordination: each primitive next to its C/kernel floor (same CPU / across CPUs)"
+echo "(the CPython rows for these are in the compare_cpython table above)"
+echo
+"$TGT/release/examples/coordination" --bench 2>/dev/null
+echo
+"$TGT/release/examples/coordination"

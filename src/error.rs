@@ -423,6 +423,13 @@ pub enum Error {
     /// `task_done` called more times than items were put (Python's `ValueError`).
     #[error("task_done() called too many times")]
     TaskDoneTooManyTimes,
+    /// `JoinableQueue::join` finished, but `count` tasks were taken with `get` by consumer
+    /// processes that died before marking them done: those tasks were not processed.
+    #[error("{count} task(s) lost: taken by a consumer process that died before task_done()")]
+    TasksLost {
+        /// Tasks lost since this handle last reported a loss.
+        count: u64,
+    },
     /// An argument outside what the primitive supports (e.g. `Barrier::new(0)`).
     #[error("invalid argument {what}: expected {expected}, found {found}")]
     InvalidArgument {

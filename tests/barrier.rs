@@ -198,3 +198,51 @@ fn named_open_and_kind_checks() {
     drop((a, b));
     assert!(!common::fork::shm_exists(g.name()));
 }
+
+#[test]
+fn a_declared_party_killed_before_its_first_wait_breaks_the_barrier() {
+    let b = Barrier::new(3).unwrap();
+    let joined = RawValue::new(0u32).unwrap();
+    let mut victim = {
+        let (b, joined) = (b.clone(), joined.clone());
+        Forked::spawn(move || {
+            b.join_party();
+            joined.set(1);
+            std::thread::sleep(Duration::from_secs(60)); // killed before reaching the barrier
+            0
+        })
+    };
+    let mut survivor = {
+        let b = b.clone();
+        Forked::spawn(move || match b.wait() {
+            Err(Error::BrokenBarrier {
+                reason: "a party died",
+            }) => 0,
+            _ => 1,
+        })
+    };
+    assert!(common::fork::wait_until(Duration::from_secs(10), || joined
+        .get()
+        == 1));
+    assert!(common::fork::wait_until(Duration::from_secs(10), || b
+        .n_waiting()
+        == 1));
+    assert_eq!(victim.kill(), Outcome::Signaled(libc::SIGKILL));
+    let t = Instant::now();
+    let r = b.wait(); // no timeout: only the death detection can end it
+    assert!(
+        matches!(
+            r,
+            Err(Error::BrokenBarrier {
+                reason: "a party died"
+            })
+        ),
+        "{r:?}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(survivor.wait(Duration::from_secs(10)), Outcome::Exited(0));
+}

@@ -13,6 +13,18 @@ use mpshare::{Condition, Error, Lock, RLock, RawValue, Value};
 
 const KILLED: Outcome = Outcome::Signaled(libc::SIGKILL);
 
+/// The process is asleep (state `S` in `/proc/<pid>/stat`).
+fn sleeping(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|t| {
+            t.rsplit(')')
+                .next()
+                .map(|r| r.trim_start().starts_with('S'))
+        })
+        .unwrap_or(false)
+}
+
 /// `n` child processes that each wait once (holding the lock while they register) and add 1
 /// to `woken` if notified.
 fn waiters(
@@ -45,12 +57,17 @@ fn notify_n_wakes_n_processes_and_notify_all_the_rest() {
     let (ready, woken) = (RawValue::new(0u32).unwrap(), RawValue::new(0u32).unwrap());
     let mut kids = waiters(&cond, 3, &ready, &woken);
     assert!(wait_until(Duration::from_secs(10), || ready.get() == 3));
-    // Taking the lock proves all three released it inside wait(); give them time to sleep.
+    // Taking the lock proves all three released it inside wait(); then wait until all three
+    // sleep in the kernel (a waiter still on its way would see the notify too: POSIX allows
+    // such extra wake-ups, and this test counts exactly).
     drop(cond.lock().unwrap());
-    std::thread::sleep(Duration::from_millis(100));
+    assert!(wait_until(Duration::from_secs(10), || kids
+        .iter()
+        .all(|k| sleeping(k.pid().as_raw()))));
+    std::thread::sleep(Duration::from_millis(20));
     {
         let _g = cond.lock().unwrap();
-        cond.notify(1);
+        cond.notify(1).unwrap();
     }
     assert!(wait_until(Duration::from_secs(5), || woken.get() >= 1));
     std::thread::sleep(Duration::from_millis(100));
@@ -61,14 +78,14 @@ fn notify_n_wakes_n_processes_and_notify_all_the_rest() {
     );
     {
         let _g = cond.lock().unwrap();
-        cond.notify(1);
+        cond.notify(1).unwrap();
     }
     assert!(wait_until(Duration::from_secs(5), || woken.get() >= 2));
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(woken.get(), 2);
     {
         let _g = cond.lock().unwrap();
-        cond.notify_all();
+        cond.notify_all().unwrap();
     }
     for k in &mut kids {
         assert_eq!(k.wait(Duration::from_secs(10)), Outcome::Exited(0));
@@ -100,7 +117,7 @@ fn python_semantics_single_process() {
             c2.get_lock().try_acquire().unwrap().is_some()
         });
         if ok {
-            c2.notify(1);
+            c2.notify(1).unwrap();
             c2.release().unwrap();
         }
         ok
@@ -140,7 +157,7 @@ fn over_a_shared_value_lock_between_processes() {
                     return 1;
                 }
                 v.get_obj().set(2 * i + 1);
-                cond.notify(1);
+                cond.notify(1).unwrap();
             }
             0
         })
@@ -155,7 +172,7 @@ fn over_a_shared_value_lock_between_processes() {
             .unwrap();
         assert!(w.notified());
         v.get_obj().set(2 * i + 2);
-        cond.notify(1);
+        cond.notify(1).unwrap();
     }
     assert_eq!(child.wait(Duration::from_secs(10)), Outcome::Exited(0));
     assert_eq!(v.get().unwrap(), 1000);
@@ -184,7 +201,7 @@ fn a_killed_waiter_does_not_swallow_a_notification() {
     assert_eq!(victim.kill(), KILLED);
     {
         let _g = cond.lock().unwrap();
-        cond.notify(1);
+        cond.notify(1).unwrap();
     }
     assert_eq!(live[0].wait(Duration::from_secs(10)), Outcome::Exited(0));
     assert_eq!(woken.get(), 1);
@@ -200,7 +217,7 @@ fn lock_holder_killed_while_a_waiter_reacquires_reports_owner_died() {
         Forked::spawn(move || {
             let _g = cond.lock().unwrap(); // blocks until the parent waits
             flag.set(1);
-            cond.notify(1);
+            cond.notify(1).unwrap();
             std::thread::sleep(Duration::from_secs(60)); // dies holding the lock
             0
         })
@@ -243,7 +260,7 @@ fn named_open_and_kind_checks() {
         Forked::spawn(move || {
             let c = Condition::open(&name).unwrap();
             let _g = c.lock().unwrap();
-            c.notify_all();
+            c.notify_all().unwrap();
             0
         })
     };

@@ -43,6 +43,7 @@ e.clear()
 out.append(("event_cleared", e.is_set()))
 c = ctx.Condition()
 out.append(("cond_wait_unowned", raises(c.wait, (RuntimeError, AssertionError))))
+out.append(("cond_notify_unowned", raises(c.notify, (RuntimeError, AssertionError))))
 with c:
     out.append(("cond_wait_timeout", c.wait(0.01)))
     out.append(("cond_wait_for_true", c.wait_for(lambda: True, 0.01)))
@@ -117,6 +118,7 @@ fn ours() -> mpshare::Result<Vec<(&'static str, String)>> {
     out.push(("event_cleared", py_bool(e.is_set())));
     let c = Condition::new()?;
     out.push(("cond_wait_unowned", raises(c.wait())));
+    out.push(("cond_notify_unowned", raises(c.notify(1))));
     {
         let _g = c.lock()?;
         out.push(("cond_wait_timeout", py_bool(c.wait_timeout(t)?.notified())));

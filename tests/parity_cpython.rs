@@ -436,3 +436,34 @@ fn the_binary_has_a_version_and_logs_through_rust_log() {
         );
     }
 }
+
+/// What needs the server to run client code (`Pool`, `Barrier(action=)`) fails with an error
+/// saying so, and the connection keeps working.
+#[test]
+fn pool_and_barrier_action_say_why_they_are_not_served() {
+    let Some((version, python)) = common::pythons().into_iter().next() else {
+        return;
+    };
+    let (_server, addr) = serve(&[]);
+    let code = r#"
+import os
+from multiprocessing.managers import SyncManager
+h, _, p = os.environ["MPSHARE_ADDR"].rpartition(":")
+m = SyncManager(address=(h, int(p)), authkey=os.environ["MPSHARE_KEY"].encode()); m.connect()
+for make in (lambda: m.Pool(2), lambda: m.Barrier(2, action=print)):
+    try:
+        make()
+    except Exception as e:
+        print(type(e).__name__, "never runs client code" in str(e))
+print(m.Barrier(2).parties)
+print("OK")
+"#;
+    let child = python_cmd(&python, &addr, &["-c", code])
+        .spawn()
+        .expect("start python");
+    let (ok, out, err) = finish(child, Duration::from_secs(60));
+    assert!(
+        ok && out == "RemoteError True\nRemoteError True\n2\nOK\n",
+        "CPython {version}\n--- stdout\n{out}\n--- stderr\n{err}"
+    );
+}

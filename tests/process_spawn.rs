@@ -156,7 +156,7 @@ fn uses_coordination(h: Handover) -> mpshare::Result<()> {
     let cond: Condition = h.get("cond")?;
     {
         let _g = cond.lock()?;
-        cond.notify_all();
+        cond.notify_all()?;
     }
     let ev: Event = h.get("ev")?;
     ev.set();

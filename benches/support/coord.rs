@@ -233,7 +233,7 @@ pub fn pingpong_condition(pin: Pin, iters: u64) -> Duration {
             let _g = cond.lock().unwrap();
             for _ in 0..n {
                 turn.set(1);
-                cond.notify(1);
+                cond.notify(1).unwrap();
                 while turn.get() == 1 {
                     let _ = cond.wait().unwrap();
                 }
@@ -246,7 +246,7 @@ pub fn pingpong_condition(pin: Pin, iters: u64) -> Duration {
                     let _ = cond.wait().unwrap();
                 }
                 turn.set(0);
-                cond.notify(1);
+                cond.notify(1).unwrap();
             }
         },
     )

@@ -12,12 +12,22 @@
 //! in the queue. Payload bytes written to free space before the commit are simply overwritten
 //! later. Sleepers wait on sequence words outside the lock, so a dead process never blocks
 //! the others.
+//!
+//! A `JoinableQueue` also records, per consumer process (pid + start time, up to
+//! [`CONSUMER_SLOTS`] at once), how many messages it took with `get` and has not marked done.
+//! The slot changed by an operation is journaled with the counters. `join` looks for dead
+//! consumers every [`DEATH_POLL`](futex::DEATH_POLL): their outstanding tasks are taken off
+//! `unfinished` and added to the `lost` counter, which `join` then reports.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::shm::{ElemDesc, LockKind, SegKind};
-use crate::synchronize::futex::{self, fault, Deadline, Peers, Region, SharedState, Spinner};
+use crate::shm::{ElemDesc, LockKind, Options, SegKind};
+use std::sync::Arc;
+
+use crate::synchronize::futex::{
+    self, fault, Deadline, Peers, ProcId, ProcSlot, Region, SharedState, Spinner,
+};
 use crate::synchronize::raw::RawMutex;
 use crate::typecode::TypeCode;
 use crate::{Error, Result};
@@ -30,8 +40,11 @@ pub(crate) fn record_len(len: usize) -> usize {
     REC_HEADER + len.next_multiple_of(8)
 }
 
+/// Consumer processes a `JoinableQueue` tracks at once; a consumer beyond them takes tasks
+/// untracked (its tasks are not recovered if it dies).
+pub(crate) const CONSUMER_SLOTS: usize = 64;
+
 #[repr(C)]
-#[derive(Default)]
 pub(crate) struct QState {
     /// Ring bytes (the segment tail).
     capacity: AtomicU64,
@@ -48,8 +61,16 @@ pub(crate) struct QState {
     tail: AtomicU64,
     count: AtomicU64,
     unfinished: AtomicU64,
-    journal: [AtomicU64; 4],
+    /// `head`, `tail`, `count`, `unfinished`, `lost` before the change in progress.
+    journal: [AtomicU64; 5],
     journal_valid: AtomicU32,
+    _pad2: AtomicU32,
+    /// 1 + index of the consumer slot the change in progress touches (0: none), and its count
+    /// before the change.
+    journal_slot: AtomicU64,
+    journal_slot_count: AtomicU64,
+    /// Tasks of dead consumers taken off `unfinished` (joinable queues), ever.
+    lost: AtomicU64,
     // Futex words (sequence numbers) and their sleeper counts.
     not_empty: AtomicU32,
     get_waiters: AtomicU32,
@@ -58,6 +79,9 @@ pub(crate) struct QState {
     all_done: AtomicU32,
     join_waiters: AtomicU32,
     peers: Peers,
+    /// Per consumer process: tasks taken with `get` and not yet marked done (joinable queues).
+    /// A slot with count 0 is free, whatever pid it names.
+    consumers: [ProcSlot; CONSUMER_SLOTS],
 }
 
 // SAFETY: atomics only; zero is an empty queue.
@@ -69,6 +93,10 @@ pub(crate) struct Ring {
     region: Region<QState>,
     lock: RawMutex,
     spin: Spinner,
+    /// A `JoinableQueue`: consumers are tracked.
+    joinable: bool,
+    /// The `lost` count this handle (and its clones) has reported.
+    lost_seen: Arc<AtomicU64>,
 }
 
 /// Holds the queue lock; unlocks on drop.
@@ -126,7 +154,7 @@ impl Ring {
     }
 
     pub(crate) fn build(
-        name: Option<&str>,
+        name: Option<(&str, &Options)>,
         kind: SegKind,
         capacity: usize,
         maxsize: usize,
@@ -162,7 +190,7 @@ impl Ring {
                 s.elem_hash.store(e.type_hash, Ordering::Relaxed);
             }
         })?;
-        Self::assemble(region, lock, name.unwrap_or("<anonymous>"))
+        Self::assemble(region, lock, name.map_or("<anonymous>", |n| n.0), kind)
     }
 
     pub(crate) fn open(name: &str, kind: SegKind, elem: Option<ElemDesc>) -> Result<Ring> {
@@ -200,10 +228,15 @@ impl Ring {
                 asked: elem.map_or_else(|| show(None), |e| format!("{kind:?} of {}", e.describe())),
             });
         }
-        Self::assemble(region, lock, name)
+        Self::assemble(region, lock, name, kind)
     }
 
-    fn assemble(region: Region<QState>, lock: Option<RawMutex>, name: &str) -> Result<Ring> {
+    fn assemble(
+        region: Region<QState>,
+        lock: Option<RawMutex>,
+        name: &str,
+        kind: SegKind,
+    ) -> Result<Ring> {
         let bad = |reason: String| Error::BadSegment {
             name: name.to_string(),
             reason,
@@ -216,10 +249,13 @@ impl Ring {
                 region.tail_len()
             )));
         }
+        let lost = region.state().lost.load(Ordering::Acquire);
         Ok(Ring {
             region,
             lock,
             spin: Spinner::default(),
+            joinable: kind == SegKind::JoinableQueue,
+            lost_seen: Arc::new(AtomicU64::new(lost)),
         })
     }
 
@@ -278,6 +314,14 @@ impl Ring {
                 .store(j[2].load(Ordering::Relaxed), Ordering::Relaxed);
             st.unfinished
                 .store(j[3].load(Ordering::Relaxed), Ordering::Relaxed);
+            st.lost
+                .store(j[4].load(Ordering::Relaxed), Ordering::Relaxed);
+            if let Some(i) = (st.journal_slot.load(Ordering::Relaxed) as usize).checked_sub(1) {
+                if let Some(s) = st.consumers.get(i) {
+                    let c = st.journal_slot_count.load(Ordering::Relaxed);
+                    s.count.store(c as u32, Ordering::Relaxed);
+                }
+            }
             st.journal_valid.store(0, Ordering::Release);
         }
         // Sleepers may have missed a wake-up the dead holder owed them.
@@ -285,6 +329,8 @@ impl Ring {
         st.not_full.fetch_add(1, Ordering::SeqCst);
         futex::wake_all(&st.not_empty);
         futex::wake_all(&st.not_full);
+        st.all_done.fetch_add(1, Ordering::SeqCst);
+        futex::wake_all(&st.all_done);
     }
 
     /// Start a change of the counters (lock held).
@@ -295,6 +341,8 @@ impl Ring {
         st.journal[1].store(st.tail.load(Ordering::Relaxed), Ordering::Relaxed);
         st.journal[2].store(st.count.load(Ordering::Relaxed), Ordering::Relaxed);
         st.journal[3].store(st.unfinished.load(Ordering::Relaxed), Ordering::Relaxed);
+        st.journal[4].store(st.lost.load(Ordering::Relaxed), Ordering::Relaxed);
+        st.journal_slot.store(0, Ordering::Relaxed);
         st.journal_valid.store(1, Ordering::Release);
     }
 
@@ -421,6 +469,9 @@ impl Ring {
                 st.head
                     .store(head + record_len(len) as u64, Ordering::Relaxed);
                 st.count.store(count - 1, Ordering::Relaxed);
+                if self.joinable {
+                    self.track_get();
+                }
                 fault::hit(fault::QUEUE_GET_COMMIT);
                 self.commit();
                 let wake = claim(&st.put_waiters, u32::MAX);
@@ -489,6 +540,93 @@ impl Ring {
 
     // ---- joinable ----
 
+    /// Journal consumer slot `i` for the change in progress (after `begin`, lock held).
+    fn journal_slot(&self, i: usize) {
+        let st = self.st();
+        let c = st.consumers[i].count.load(Ordering::Relaxed);
+        st.journal_slot_count.store(u64::from(c), Ordering::Relaxed);
+        st.journal_slot.store(i as u64 + 1, Ordering::Release);
+    }
+
+    /// The caller's consumer slot, or a free one (count 0); `None` when all are busy (lock
+    /// held).
+    fn find_slot(&self, me: ProcId) -> Option<usize> {
+        let mut free = None;
+        for (i, s) in self.st().consumers.iter().enumerate() {
+            if s.id() == Some(me) {
+                return Some(i);
+            }
+            if free.is_none() && s.count.load(Ordering::Relaxed) == 0 {
+                free = Some(i);
+            }
+        }
+        free
+    }
+
+    /// Record one task taken by the calling process (inside the journaled change of a get).
+    fn track_get(&self) {
+        let me = ProcId::current();
+        let Some(i) = self.find_slot(me) else {
+            return; // every slot busy: this task is untracked
+        };
+        self.journal_slot(i);
+        let s = &self.st().consumers[i];
+        if s.id() != Some(me) {
+            s.claim(me);
+        }
+        let c = s.count.load(Ordering::Relaxed);
+        s.count.store(c + 1, Ordering::Relaxed);
+    }
+
+    /// Credit one `task_done`: to the caller's own outstanding tasks, else to any consumer's
+    /// (the task may have been handed to the caller), so the slots never add up to more than
+    /// the tasks outstanding (inside the journaled change).
+    fn track_done(&self) {
+        let me = ProcId::current();
+        let slots = &self.st().consumers;
+        let busy = |s: &ProcSlot| s.count.load(Ordering::Relaxed) > 0;
+        let i = slots
+            .iter()
+            .position(|s| busy(s) && s.id() == Some(me))
+            .or_else(|| slots.iter().position(busy));
+        if let Some(i) = i {
+            self.journal_slot(i);
+            let s = &slots[i];
+            s.count
+                .store(s.count.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+        }
+    }
+
+    /// Take the outstanding tasks of dead consumers off `unfinished` into `lost` (lock held);
+    /// true if any were.
+    fn reap(&self) -> bool {
+        let st = self.st();
+        let mut any = false;
+        for (i, s) in st.consumers.iter().enumerate() {
+            let c = s.count.load(Ordering::Relaxed);
+            if c == 0 || s.id().is_some_and(|id| id.is_alive()) {
+                continue;
+            }
+            self.begin();
+            self.journal_slot(i);
+            let u = st.unfinished.load(Ordering::Relaxed);
+            st.unfinished
+                .store(u.saturating_sub(u64::from(c)), Ordering::Relaxed);
+            s.count.store(0, Ordering::Relaxed);
+            st.lost.fetch_add(u64::from(c), Ordering::Relaxed);
+            self.commit();
+            any = true;
+        }
+        any
+    }
+
+    /// Tasks lost to dead consumers since this handle (or a clone) last reported them.
+    pub(crate) fn take_lost(&self) -> u64 {
+        let lost = self.st().lost.load(Ordering::Acquire);
+        let seen = self.lost_seen.swap(lost, Ordering::AcqRel);
+        lost.saturating_sub(seen)
+    }
+
     pub(crate) fn task_done(&self) -> Result<()> {
         let st = self.st();
         let g = self.locked()?;
@@ -498,6 +636,9 @@ impl Ring {
         }
         self.begin();
         st.unfinished.store(u - 1, Ordering::Relaxed);
+        if self.joinable {
+            self.track_done();
+        }
         self.commit();
         let wake = u == 1 && st.join_waiters.load(Ordering::SeqCst) > 0;
         if wake {
@@ -514,12 +655,17 @@ impl Ring {
         self.st().unfinished.load(Ordering::Acquire)
     }
 
-    /// Wait until every message put has been marked done; false on timeout.
+    /// Wait until every message put has been marked done or lost to a dead consumer; false on
+    /// timeout. Looks for dead consumers every [`DEATH_POLL`](futex::DEATH_POLL).
     pub(crate) fn join(&self, timeout: Option<Duration>) -> Result<bool> {
         let st = self.st();
         let d = Deadline::after(timeout);
         loop {
             let g = self.locked()?;
+            if self.joinable && st.unfinished.load(Ordering::Relaxed) != 0 && self.reap() {
+                st.all_done.fetch_add(1, Ordering::SeqCst);
+                futex::wake_all(&st.all_done);
+            }
             if st.unfinished.load(Ordering::Relaxed) == 0 {
                 return Ok(true);
             }
@@ -529,7 +675,12 @@ impl Ring {
             st.join_waiters.fetch_add(1, Ordering::SeqCst);
             let seq = st.all_done.load(Ordering::SeqCst);
             drop(g);
-            futex::wait(&st.all_done, seq, d.remaining());
+            let nap = if self.joinable {
+                Some(d.slice(futex::DEATH_POLL))
+            } else {
+                d.remaining()
+            };
+            futex::wait(&st.all_done, seq, nap);
             st.join_waiters.fetch_sub(1, Ordering::SeqCst);
         }
     }

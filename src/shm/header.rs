@@ -365,20 +365,22 @@ impl Layout {
 
 /// The start time of the calling process: field 22 of `/proc/self/stat` (clock ticks after
 /// boot), cached per pid (a `fork` child looks its own up); 0 if unreadable.
+///
+/// Atomics, not a mutex: a `fork` child of a multi-threaded process must never find the cache
+/// locked by a thread that does not exist in the child.
 pub(crate) fn self_start_ticks() -> u64 {
-    // Atomics, not a mutex: a `fork` while another thread held a mutex here would leave the
-    // child's copy locked forever. The ticks are published before the pid they belong to.
-    use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+    use std::sync::atomic::AtomicU64;
     static PID: AtomicU32 = AtomicU32::new(0);
     static TICKS: AtomicU64 = AtomicU64::new(0);
     let pid = std::process::id();
     if PID.load(Ordering::Acquire) == pid {
         return TICKS.load(Ordering::Relaxed);
     }
-    let ticks = start_ticks_of("self").unwrap_or(0);
-    TICKS.store(ticks, Ordering::Relaxed);
+    // Threads racing here compute the same value for the same pid.
+    let t = start_ticks_of("self").unwrap_or(0);
+    TICKS.store(t, Ordering::Relaxed);
     PID.store(pid, Ordering::Release);
-    ticks
+    t
 }
 
 /// Field 22 (`starttime`) of `/proc/<pid>/stat`, `None` if the process does not exist.

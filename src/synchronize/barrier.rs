@@ -16,7 +16,7 @@ use super::futex::{
     DEATH_POLL,
 };
 use super::raw::RawMutex;
-use crate::shm::{LockKind, SegKind};
+use crate::shm::{LockKind, Options, SegKind};
 use crate::{Error, Result};
 
 const COUNT_MASK: u32 = 0xffff;
@@ -30,6 +30,11 @@ const BROKEN: u32 = 1 << 31;
 /// assert_eq!(mpshare::synchronize::barrier::MAX_PARTIES, 65535);
 /// ```
 pub const MAX_PARTIES: u32 = COUNT_MASK;
+
+const REASONS: [&str; 3] = ["aborted", "timed out", "a party died"];
+const ABORTED: u32 = 0;
+const TIMED_OUT: u32 = 1;
+const PARTY_DIED: u32 = 2;
 
 fn count(w: u32) -> u32 {
     w & COUNT_MASK
@@ -48,6 +53,8 @@ pub(crate) struct BarrierState {
     parties: AtomicU32,
     /// Waiters in (or about to enter) the futex sleep: the last arrival wakes only if any.
     sleepers: AtomicU32,
+    /// Why it broke last (index into `REASONS`), written before the broken bit.
+    reason: AtomicU32,
     peers: Peers,
 }
 
@@ -107,7 +114,19 @@ impl Barrier {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn create(name: &str, parties: u32) -> Result<Barrier> {
-        Self::build(Some(name), parties)
+        Self::create_with(name, parties, &Options::default())
+    }
+
+    /// [`create`](Self::create) with [`Options`] (the permission bits).
+    ///
+    /// ```
+    /// let name = format!("mpshare-doc-barrier-mode-{}", std::process::id());
+    /// let opts = mpshare::shm::Options::default().mode(0o660);
+    /// assert_eq!(mpshare::Barrier::create_with(&name, 3, &opts)?.parties(), 3);
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn create_with(name: &str, parties: u32, opts: &Options) -> Result<Barrier> {
+        Self::build(Some((name, opts)), parties)
     }
 
     /// Open the named barrier `name`.
@@ -134,7 +153,7 @@ impl Barrier {
         futex::open_or_create(|| Self::create(name, parties), || Self::open(name))
     }
 
-    fn build(name: Option<&str>, parties: u32) -> Result<Barrier> {
+    fn build(name: Option<(&str, &Options)>, parties: u32) -> Result<Barrier> {
         if parties == 0 || parties > MAX_PARTIES {
             return Err(Error::InvalidArgument {
                 what: "parties",
@@ -150,7 +169,7 @@ impl Barrier {
             slots * std::mem::size_of::<ProcSlot>(),
             |s: &BarrierState| s.parties.store(parties, Ordering::Relaxed),
         )?;
-        Self::assemble(region, lock, name.unwrap_or("<anonymous>"))
+        Self::assemble(region, lock, name.map_or("<anonymous>", |n| n.0))
     }
 
     fn assemble(
@@ -229,6 +248,7 @@ impl Barrier {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn abort(&self) {
+        self.st().reason.store(ABORTED, Ordering::SeqCst);
         self.st().word.fetch_or(BROKEN, Ordering::SeqCst);
         futex::wake_all(&self.st().word);
     }
@@ -306,6 +326,23 @@ impl Barrier {
         self.wait_inner(Some(timeout))
     }
 
+    /// Declare this process a party now, before its first [`wait`](Self::wait).
+    ///
+    /// A process is otherwise known to the barrier from its first `wait` on; one that dies
+    /// before ever reaching the barrier would leave the others waiting (until their timeout,
+    /// or forever without one, as in Python). After `join_party`, its death breaks the barrier
+    /// for the waiters of this round and the next.
+    ///
+    /// ```
+    /// let b = mpshare::Barrier::new(1)?;
+    /// b.join_party(); // e.g. first thing in a forked worker
+    /// assert_eq!(b.wait()?, 0);
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn join_party(&self) {
+        self.register(generation(self.st().word.load(Ordering::Acquire)));
+    }
+
     /// Record this process as a party (once per process), with the generation it arrives in.
     fn register(&self, g: u32) {
         let me = ProcId::current();
@@ -354,8 +391,9 @@ impl Barrier {
     }
 
     /// Break generation `g` (if it is still current) and wake everybody.
-    fn break_gen(&self, g: u32) {
+    fn break_gen(&self, g: u32, why: u32) {
         let st = self.st();
+        st.reason.store(why, Ordering::SeqCst);
         let mut w = st.word.load(Ordering::Acquire);
         while generation(w) == g && w & BROKEN == 0 {
             match st
@@ -420,7 +458,10 @@ impl Barrier {
                 });
             }
             if w & BROKEN != 0 {
-                return Some(Err(Error::BrokenBarrier { reason: "aborted" }));
+                let why = st.reason.load(Ordering::SeqCst) as usize;
+                return Some(Err(Error::BrokenBarrier {
+                    reason: REASONS.get(why).copied().unwrap_or("aborted"),
+                }));
             }
             None
         };
@@ -433,7 +474,7 @@ impl Barrier {
                 return r;
             }
             if deadline.passed() {
-                self.break_gen(my_gen);
+                self.break_gen(my_gen, TIMED_OUT);
                 if let Some(Ok(i)) = outcome(st.word.load(Ordering::Acquire)) {
                     return Ok(i); // tripped just before the break
                 }
@@ -450,7 +491,7 @@ impl Barrier {
                 && outcome(st.word.load(Ordering::Acquire)).is_none()
                 && self.party_died(my_gen)
             {
-                self.break_gen(my_gen);
+                self.break_gen(my_gen, PARTY_DIED);
                 if let Some(Ok(i)) = outcome(st.word.load(Ordering::Acquire)) {
                     return Ok(i);
                 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use super::futex::{self, fault, Deadline, Peers, Region, SharedState, Spinner};
 use super::lock::{AnyLock, LockGuard};
 use super::raw::Acquired;
-use crate::shm::{LockKind, SegKind};
+use crate::shm::{LockKind, Options, SegKind};
 use crate::{Error, Result};
 
 #[repr(C)]
@@ -92,7 +92,7 @@ impl Woken {
 /// let t = std::thread::spawn(move || -> mpshare::Result<()> {
 ///     let _g = c.lock()?;
 ///     r.set(1);
-///     c.notify(1);
+///     c.notify(1)?;
 ///     Ok(())
 /// });
 /// let _g = cond.lock()?;
@@ -150,7 +150,19 @@ impl Condition {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn create(name: &str) -> Result<Condition> {
-        Self::build(Some(name), None)
+        Self::create_with(name, &Options::default())
+    }
+
+    /// [`create`](Self::create) with [`Options`] (the permission bits).
+    ///
+    /// ```
+    /// let name = format!("mpshare-doc-cond-mode-{}", std::process::id());
+    /// let c = mpshare::Condition::create_with(&name, &mpshare::shm::Options::default().mode(0o660))?;
+    /// assert!(c.get_lock().is_recursive());
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn create_with(name: &str, opts: &Options) -> Result<Condition> {
+        Self::build(Some((name, opts)), None)
     }
 
     /// Create the named condition `name` over a lock of the caller's (say, a named
@@ -167,7 +179,7 @@ impl Condition {
     /// # Ok::<(), mpshare::Error>(())
     /// ```
     pub fn create_with_lock(name: &str, lock: impl Into<AnyLock>) -> Result<Condition> {
-        Self::build(Some(name), Some(lock.into()))
+        Self::build(Some((name, &Options::default())), Some(lock.into()))
     }
 
     /// Open the named condition `name` made by [`create`](Self::create).
@@ -235,7 +247,7 @@ impl Condition {
         futex::open_or_create(|| Self::create(name), || Self::open(name))
     }
 
-    fn build(name: Option<&str>, lock: Option<AnyLock>) -> Result<Condition> {
+    fn build(name: Option<(&str, &Options)>, lock: Option<AnyLock>) -> Result<Condition> {
         let kind = if lock.is_some() {
             LockKind::None
         } else {
@@ -247,7 +259,7 @@ impl Condition {
             (None, Some(raw)) => AnyLock::from_raw(raw),
             (None, None) => {
                 return Err(Error::BadSegment {
-                    name: name.unwrap_or("<anonymous>").to_string(),
+                    name: name.map_or("<anonymous>", |n| n.0).to_string(),
                     reason: "condition built without its lock".into(),
                 })
             }
@@ -377,37 +389,50 @@ impl Condition {
         }
     }
 
-    /// Wake up to `n` waiters (Python's `notify(n)`). Call it holding the lock.
+    /// Wake up to `n` waiters (Python's `notify(n)`). The caller must hold the lock.
     ///
     /// ```
     /// let cond = mpshare::Condition::new()?;
+    /// assert!(matches!(cond.notify(1), Err(mpshare::Error::NotOwner))); // as Python raises
     /// let _g = cond.lock()?;
-    /// cond.notify(1); // nobody waits: no effect
+    /// cond.notify(1)?; // nobody waits: no effect
     /// # Ok::<(), mpshare::Error>(())
     /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotOwner`] when the calling thread does not hold the lock (checked on 64-bit
+    /// glibc, where the owner is readable).
     #[inline]
-    pub fn notify(&self, n: u32) {
+    pub fn notify(&self, n: u32) -> Result<()> {
+        if futex::held_by_caller(&self.lock) == Some(false) {
+            return Err(Error::NotOwner);
+        }
         let st = self.st();
         if n == 0 || st.waiters.load(Ordering::SeqCst) == 0 {
-            return;
+            return Ok(());
         }
         st.peers.note();
         st.seq.fetch_add(1, Ordering::SeqCst);
         if st.sleepers.load(Ordering::SeqCst) > 0 {
             futex::wake(&st.seq, n);
         }
+        Ok(())
     }
 
     /// Wake every waiter (Python's `notify_all()`).
     ///
     /// ```
     /// let cond = mpshare::Condition::new()?;
+    /// assert!(cond.notify_all().is_err()); // lock not held
     /// let _g = cond.lock()?;
-    /// cond.notify_all();
+    /// cond.notify_all()?;
     /// # Ok::<(), mpshare::Error>(())
     /// ```
-    pub fn notify_all(&self) {
-        self.notify(i32::MAX as u32);
+    ///
+    /// # Errors
+    /// As [`notify`](Self::notify).
+    pub fn notify_all(&self) -> Result<()> {
+        self.notify(i32::MAX as u32)
     }
 
     /// Release every level of the lock held by this thread; how many there were.

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::futex::{self, named_methods, Deadline, Peers, Region, SharedState, Spinner};
-use crate::shm::{LockKind, SegKind};
+use crate::shm::{LockKind, Options, SegKind};
 use crate::Result;
 
 const SET: u32 = 1;
@@ -75,7 +75,19 @@ impl Event {
     /// # Errors
     /// [`Error::AlreadyExists`](crate::Error::AlreadyExists), invalid names, OS errors.
     pub fn create(name: &str) -> Result<Event> {
-        Self::build(Some(name))
+        Self::create_with(name, &Options::default())
+    }
+
+    /// [`create`](Self::create) with [`Options`] (the permission bits).
+    ///
+    /// ```
+    /// let name = format!("mpshare-doc-event-mode-{}", std::process::id());
+    /// let e = mpshare::Event::create_with(&name, &mpshare::shm::Options::default().mode(0o660))?;
+    /// assert!(!e.is_set());
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn create_with(name: &str, opts: &Options) -> Result<Event> {
+        Self::build(Some((name, opts)))
     }
 
     /// Open the named event `name`.
@@ -113,7 +125,7 @@ impl Event {
         futex::open_or_create(|| Self::create(name), || Self::open(name))
     }
 
-    fn build(name: Option<&str>) -> Result<Event> {
+    fn build(name: Option<(&str, &Options)>) -> Result<Event> {
         let (region, _) = Region::build(name, SegKind::Event, LockKind::None, 0, |_| {})?;
         Ok(Event {
             region,

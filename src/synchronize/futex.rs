@@ -144,9 +144,53 @@ static SELF_START: AtomicU64 = AtomicU64::new(0);
 /// This process's pid, 0 = not looked up yet (reset in every `fork` child).
 static PID: AtomicU32 = AtomicU32::new(0);
 
+thread_local! {
+    /// This thread's kernel TID, 0 = not looked up yet (reset in the `fork` child).
+    static TID: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+}
+
 extern "C" fn forget_pid() {
     PID.store(0, Ordering::Relaxed);
     SELF_ID.store(0, Ordering::Relaxed);
+    TID.with(|t| t.set(0));
+}
+
+/// This thread's kernel TID, cached (the `pthread_atfork` handler resets it in a fork child).
+fn my_tid() -> i32 {
+    let t = TID.with(|t| t.get());
+    if t != 0 {
+        return t;
+    }
+    my_pid(); // registers the fork handler
+              // SAFETY: gettid takes no arguments and cannot fail.
+    let t = unsafe { libc::gettid() };
+    TID.with(|c| c.set(t));
+    t
+}
+
+/// Does the calling thread hold `lock`? Reads the owner TID glibc keeps in the mutex
+/// (`__owner`, offset 8 on 64-bit glibc, maintained by glibc and by `fast.rs` alike); every
+/// mpshare lock sits at [`LOCK_OFFSET`](crate::shm::LOCK_OFFSET) of its segment. `None` where
+/// that layout is not known.
+pub(crate) fn held_by_caller(lock: &super::lock::AnyLock) -> Option<bool> {
+    #[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
+    {
+        const OWNER: usize = 8;
+        let base = lock.raw().segment().base().as_ptr();
+        // SAFETY: every mpshare lock is a pthread_mutex_t at LOCK_OFFSET of its segment, which
+        // the lock handle keeps mapped; `__owner` is an aligned i32 inside it that other
+        // threads write, so it is read atomically.
+        let owner = unsafe {
+            std::sync::atomic::AtomicI32::from_ptr(base.add(crate::shm::LOCK_OFFSET + OWNER).cast())
+        }
+        .load(Ordering::Relaxed);
+        Some(owner == my_tid())
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64")))]
+    {
+        let _ = lock;
+        None
+    }
 }
 
 /// This process's pid without a system call per use (glibc no longer caches `getpid`): looked
@@ -348,11 +392,12 @@ impl<S> std::fmt::Debug for Region<S> {
 }
 
 impl<S: SharedState> Region<S> {
-    /// Build a segment for a primitive of `kind` (named if `name` is given) with a state, a
+    /// Build a segment for a primitive of `kind` (named, with its permission options, if
+    /// `name` is given) with a state, a
     /// tail of `tail_len` bytes and the header lock `lock`; `init` fills the state before the
     /// header is published.
     pub(crate) fn build(
-        name: Option<&str>,
+        name: Option<(&str, &Options)>,
         kind: SegKind,
         lock: LockKind,
         tail_len: usize,
@@ -366,9 +411,8 @@ impl<S: SharedState> Region<S> {
                 found: tail_len,
             })?;
         let layout = Layout::new(kind, Some(word()), len / 8, lock);
-        let opts = Options::default();
         let target = match name {
-            Some(n) => Target::Create(n, &opts),
+            Some((n, opts)) => Target::Create(n, opts),
             None => Target::Anonymous,
         };
         let mut data = std::ptr::null_mut();

@@ -18,7 +18,7 @@ use super::futex::{
     self, fault, Deadline, Peers, ProcId, ProcSlot, Region, SharedState, Spinner, DEATH_POLL,
 };
 use super::raw::RawMutex;
-use crate::shm::{LockKind, SegKind};
+use crate::shm::{LockKind, Options, SegKind};
 use crate::{Error, Result};
 
 /// Largest semaphore value (glibc's `SEM_VALUE_MAX`).
@@ -78,7 +78,12 @@ impl BoundedSemaphore {
 }
 
 impl Core {
-    fn build(name: Option<&str>, kind: SegKind, value: u32, tracked: bool) -> Result<Core> {
+    fn build(
+        name: Option<(&str, &Options)>,
+        kind: SegKind,
+        value: u32,
+        tracked: bool,
+    ) -> Result<Core> {
         if value > SEM_VALUE_MAX {
             return Err(Error::InvalidArgument {
                 what: "value",
@@ -422,7 +427,20 @@ macro_rules! semaphore {
             /// # Ok::<(), mpshare::Error>(())
             /// ```
             pub fn create(name: &str, value: u32) -> Result<Self> {
-                Ok($ty(Core::build(Some(name), $kind, value, false)?))
+                Self::create_with(name, value, &Options::default())
+            }
+
+            /// [`create`](Self::create) with [`Options`] (the permission bits).
+            ///
+            /// ```
+            /// let name = format!("mpshare-doc-semmode-{}-{}", stringify!($ty), std::process::id());
+            /// let opts = mpshare::shm::Options::default().mode(0o660);
+            #[doc = concat!("let s = mpshare::", stringify!($ty), "::create_with(&name, 2, &opts)?;")]
+            /// assert_eq!(s.get_value(), 2);
+            /// # Ok::<(), mpshare::Error>(())
+            /// ```
+            pub fn create_with(name: &str, value: u32, opts: &Options) -> Result<Self> {
+                Ok($ty(Core::build(Some((name, opts)), $kind, value, false)?))
             }
 
             #[doc = concat!("Create the named owner-tracked ", $py, " `name` (see [`tracked`](Self::tracked)).")]
@@ -434,7 +452,12 @@ macro_rules! semaphore {
             /// # Ok::<(), mpshare::Error>(())
             /// ```
             pub fn create_tracked(name: &str, value: u32) -> Result<Self> {
-                Ok($ty(Core::build(Some(name), $kind, value, true)?))
+                Ok($ty(Core::build(
+                    Some((name, &Options::default())),
+                    $kind,
+                    value,
+                    true,
+                )?))
             }
 
             #[doc = concat!("Open the named ", $py, " `name` (plain or tracked, as created).")]

@@ -64,7 +64,7 @@ impl BarrierObject {
         }
         if b[1].is_some_and(|a| !a.is_none()) {
             return Err(CallError::type_error(
-                "Barrier(action=...) is not supported by this server (functions cannot be sent)",
+                "Barrier(action=...) is not supported: the action is a Python function the server would have to run, and mpshare serve never runs client code; call it in the process that gets 0 from wait()",
             ));
         }
         Ok(BarrierObject {
