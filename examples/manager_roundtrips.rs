@@ -9,7 +9,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
@@ -20,25 +19,25 @@ use mpshare::managers::server::Server;
 
 const KEY_HEX: &str = "6d7073686172652d62656e63682d6b6579";
 
+/// Pin this thread to `cpu`. Failure (fewer CPUs) is ignored: the run is then unpinned, which
+/// the table says.
 fn pin(cpu: usize) {
-    // SAFETY: cpu_set_t is plain data; sched_setaffinity reads it. Failure (fewer CPUs) is
-    // ignored: the run is then unpinned, which the table says.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    let mut set = nix::sched::CpuSet::new();
+    if set.set(cpu).is_ok() {
+        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
     }
 }
 
-fn pinned(mut cmd: Command, cpu: usize) -> Command {
-    // SAFETY: the closure only calls sched_setaffinity, which is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || {
-            pin(cpu);
-            Ok(())
-        });
+/// Run `start` (which starts a child process) with this thread pinned to `cpu`, then restore
+/// the thread's affinity: the child inherits the affinity it was started with.
+fn on_cpu<R>(cpu: usize, start: impl FnOnce() -> R) -> R {
+    let saved = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).ok();
+    pin(cpu);
+    let r = start();
+    if let Some(set) = saved {
+        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
     }
-    cmd
+    r
 }
 
 /// Start a child that prints one line (its address) and keeps serving.
@@ -56,10 +55,10 @@ fn spawn_line(cmd: Command) -> Option<(Child, String)> {
     Some((child, line.trim().to_string()))
 }
 
-fn self_role(role: &str, cpu: usize) -> Command {
+fn self_role(role: &str) -> Command {
     let mut c = Command::new(std::env::current_exe().expect("current_exe"));
     c.env("MPSHARE_BENCH_ROLE", role);
-    pinned(c, cpu)
+    c
 }
 
 fn role_main(role: &str) -> ! {
@@ -232,7 +231,7 @@ fn rust_pipelined(addr: &str, n: usize) -> mpshare::Result<Vec<f64>> {
 fn py_client(python: &str, addr: &str, n: usize, cpu: usize) -> Option<Vec<f64>> {
     let mut c = Command::new(python);
     c.args(["-c", PY_CLIENT, addr, KEY_HEX, &n.to_string()]);
-    let out = pinned(c, cpu).output().ok()?;
+    let out = on_cpu(cpu, || c.output()).ok()?;
     if !out.status.success() {
         eprintln!(
             "python client failed: {}",
@@ -324,14 +323,14 @@ fn main() -> mpshare::Result<()> {
         "x pipe"
     );
     for (label, server_cpu, client_cpu) in pinnings {
-        let (mut mps, mps_addr) = spawn_line(self_role("mpshare", server_cpu))
+        let (mut mps, mps_addr) = on_cpu(server_cpu, || spawn_line(self_role("mpshare")))
             .ok_or_else(|| std::io::Error::other("mpshare server did not start"))?;
-        let (mut echo, echo_addr) = spawn_line(self_role("echo", server_cpu))
+        let (mut echo, echo_addr) = on_cpu(server_cpu, || spawn_line(self_role("echo")))
             .ok_or_else(|| std::io::Error::other("echo server did not start"))?;
         let mut cpy = python.and_then(|p| {
             let mut c = Command::new(p);
             c.args(["-c", PY_SERVER, KEY_HEX]);
-            spawn_line(pinned(c, server_cpu))
+            on_cpu(server_cpu, || spawn_line(c))
         });
         pin(client_cpu);
         let raw = ping_pong(&echo_addr, n);
