@@ -15,24 +15,17 @@ mod coord;
 
 use std::time::{Duration, Instant};
 
-use mpshare::{Barrier, Event, PodQueue, RawValue, Semaphore};
-use nix::sys::wait::waitpid;
-use nix::unistd::{fork, ForkResult, Pid};
+use mpshare::{Barrier, Event, PodQueue, Process, RawValue, Semaphore};
 
 const PRODUCERS: u64 = 2;
 const CONSUMERS: u64 = 2;
 const ITEMS: u64 = 50_000;
 
-fn spawn(f: impl FnOnce()) -> Pid {
-    // SAFETY: the child runs `f` on inherited mpshare handles and leaves with _exit.
-    match unsafe { fork() }.expect("fork") {
-        ForkResult::Child => {
-            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_ok();
-            // SAFETY: leave without running the parent's destructors.
-            unsafe { libc::_exit(if ok { 0 } else { 101 }) }
-        }
-        ForkResult::Parent { child } => child,
-    }
+/// Start a forked worker running `f` (a panic becomes exit code 101, reported at join).
+fn spawn(f: impl FnOnce() + 'static) -> Process {
+    let mut p = Process::new(f);
+    p.start().expect("fork");
+    p
 }
 
 fn demo() -> mpshare::Result<Duration> {
@@ -97,8 +90,8 @@ fn demo() -> mpshare::Result<Duration> {
     phase_end.wait()?; // every producer finished phase 1
     let produced = t.elapsed();
     stop.set(); // phase 2: consumers drain and leave
-    for pid in pids {
-        waitpid(pid, None).expect("waitpid");
+    for mut p in pids {
+        p.join_checked().expect("worker");
     }
     let took = t.elapsed();
     let n = PRODUCERS * ITEMS;
