@@ -413,7 +413,11 @@ impl Ring {
                 drop(g);
                 st.peers.note();
                 self.spin.spin(&st.peers, || {
-                    let used = st.tail.load(Ordering::Relaxed) - st.head.load(Ordering::Relaxed);
+                    // Unlocked: read head before tail. Both only grow and head <= tail at
+                    // every instant, so this never underflows and can only overstate the
+                    // bytes in use (the put re-checks under the lock).
+                    let head = st.head.load(Ordering::Acquire);
+                    let used = st.tail.load(Ordering::Acquire).saturating_sub(head);
                     used as usize + rec <= cap
                         && (maxsize == 0 || st.count.load(Ordering::Relaxed) < maxsize)
                 });
