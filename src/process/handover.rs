@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
+use super::child::{reap, report, run_caught, ChildExit, StatusReader, READY};
 use super::os;
-use super::process::{reap, report, run_caught, ChildExit, StatusReader, READY};
 use crate::shm::Segment;
 use crate::{
     AnyLock, Array, Barrier, BoundedSemaphore, Condition, DynArray, DynValue, Element, Error,
@@ -152,7 +152,7 @@ pub fn spawn_main(entries: &[Entry]) {
         },
         (Some(entry), Ok(h)) => {
             if let Some(fd) = &status {
-                let _ = super::process::write_all(fd.as_fd(), &[READY]);
+                let _ = super::child::write_all(fd.as_fd(), &[READY]);
             }
             let run = entry.run;
             run_caught(move || run(h))
@@ -241,7 +241,7 @@ pub(crate) fn start_spawn(
                     None => format!(
                         "the child {} before reaching spawn_main (does main call \
                          mpshare::process::spawn_main first?)",
-                        super::process::describe_exit(code)
+                        super::child::describe_exit(code)
                     ),
                 },
             });

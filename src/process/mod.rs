@@ -45,6 +45,7 @@
 //! # Ok::<(), mpshare::Error>(())
 //! ```
 
+mod child;
 mod chunks;
 mod handover;
 mod os;
@@ -53,10 +54,11 @@ mod pool;
 mod process;
 mod scope;
 
+pub use child::{ChildExit, IntoExit};
 pub use chunks::{chunk_range, chunk_ranges};
 pub use handover::{entry, spawn_main, Entry, Handoff, Handover};
 pub use pool::Pool;
-pub use process::{ChildExit, IntoExit, Process};
+pub use process::Process;
 pub use scope::{scope, Scope};
 
 /// Exit code of a child whose closure or entry panicked (Rust's own panic exit code).

@@ -5,8 +5,8 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
+use super::child::{describe_exit, panic_message, reap, write_all};
 use super::os;
-use super::process::{describe_exit, panic_message, reap, write_all};
 use crate::{Error, RawValue, Result};
 
 // Frames, worker -> parent: b'S' task (u64 LE): task started; b'O' task, u32 LE length,

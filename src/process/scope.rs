@@ -3,7 +3,8 @@
 use std::cell::RefCell;
 use std::marker::PhantomData;
 
-use super::process::{fork_child, run_caught, started_fork, IntoExit, Process};
+use super::child::{fork_child, run_caught, IntoExit};
+use super::process::{started_fork, Process};
 use crate::Result;
 
 /// Forked workers that may borrow from the caller, as `std::thread::scope` does for threads:
