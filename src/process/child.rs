@@ -13,7 +13,7 @@ use super::{os, ERROR_EXIT_CODE, PANIC_EXIT_CODE};
 use crate::{Error, Result};
 
 /// How a child's closure or entry ended: its exit code and, for a failure, a message for the
-/// parent ([`Process::failure`]).
+/// parent ([`Process::failure`](super::Process::failure)).
 ///
 /// ```
 /// use mpshare::process::{ChildExit, IntoExit};
