@@ -16,12 +16,22 @@ use super::array::{Array, ArrayGuard, RawArray};
 use crate::shm::{Options, Target};
 use crate::{Element, Error, Result};
 
-fn mismatch(name: &str, holds: &[usize], asked: &[usize], what: &str, d: &str) -> Error {
-    Error::LayoutMismatch {
+/// [`Error::LayoutMismatch`] naming both shapes unless the array `name` holds exactly `asked`.
+fn require_shape<T: Element>(
+    name: &str,
+    holds: &[usize],
+    asked: &[usize],
+    what: &str,
+) -> Result<()> {
+    if holds == asked {
+        return Ok(());
+    }
+    let d = super::value::describe::<T>();
+    Err(Error::LayoutMismatch {
         name: name.to_string(),
         holds: format!("{what}<{d}> of shape {holds:?}"),
         asked: format!("{what}<{d}> of shape {asked:?}"),
-    }
+    })
 }
 
 impl<T: Element> RawArray<T> {
@@ -69,17 +79,7 @@ impl<T: Element> RawArray<T> {
     /// ```
     pub fn open_nd(name: &str, shape: &[usize]) -> Result<Self> {
         let a = Self::open(name)?;
-        let holds = a.shape();
-        if holds != shape {
-            let d = super::value::describe::<T>();
-            return Err(mismatch(
-                a.name().unwrap_or(name),
-                &holds,
-                shape,
-                "RawArray",
-                &d,
-            ));
-        }
+        require_shape::<T>(a.name().unwrap_or(name), &a.shape(), shape, "RawArray")?;
         Ok(a)
     }
 
@@ -136,17 +136,7 @@ impl<T: Element> Array<T> {
     /// ```
     pub fn open_nd(name: &str, shape: &[usize]) -> Result<Self> {
         let a = Self::open(name)?;
-        let holds = a.shape();
-        if holds != shape {
-            let d = super::value::describe::<T>();
-            return Err(mismatch(
-                a.name().unwrap_or(name),
-                &holds,
-                shape,
-                "Array",
-                &d,
-            ));
-        }
+        require_shape::<T>(a.name().unwrap_or(name), &a.shape(), shape, "Array")?;
         Ok(a)
     }
 
