@@ -8,51 +8,19 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use common::serve::Serve;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const KEY: &str = "mpshare-conformance-key";
+
+fn serve() -> (Serve, String) {
+    common::serve::serve(KEY, &[])
+}
 /// Each interpreter's run takes 10-20 s on an idle machine.
 const RUN_LIMIT: Duration = Duration::from_secs(240);
-
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `mpshare serve` on a free loopback port; returns it and its `host:port`.
-fn serve() -> (Serve, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mpshare"))
-        .args(["serve", "--address", "127.0.0.1:0"])
-        .env("MPSHARE_AUTHKEY", KEY)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start mpshare serve");
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(out).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("mpshare serve prints its address within 20 s");
-    let addr = line
-        .trim()
-        .strip_prefix("serving on ")
-        .unwrap_or_else(|| panic!("expected `serving on ADDR`, found {line:?}"))
-        .to_string();
-    (Serve(child), addr)
-}
 
 /// Waits for `child` at most `limit`, killing it after; returns (success, stdout, stderr). The
 /// pipes are drained on threads so a chatty child never blocks on a full pipe.

@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::serve::Serve;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,42 +16,8 @@ use std::time::{Duration, Instant};
 
 const KEY: &str = "mpshare-parity-key";
 
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `mpshare serve --address 127.0.0.1:0 ARGS`; returns it and its `host:port`.
 fn serve(args: &[&str]) -> (Serve, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mpshare"))
-        .args(["serve", "--address", "127.0.0.1:0"])
-        .args(args)
-        .env("MPSHARE_AUTHKEY", KEY)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start mpshare serve");
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(out).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("mpshare serve prints its address within 20 s");
-    let addr = line
-        .trim()
-        .strip_prefix("serving on ")
-        .unwrap_or_else(|| panic!("expected `serving on ADDR`, found {line:?}"))
-        .to_string();
-    (Serve(child), addr)
+    common::serve::serve(KEY, args)
 }
 
 fn script(name: &str) -> PathBuf {

@@ -3,6 +3,8 @@
 
 pub mod fork;
 #[cfg(feature = "manager")]
+pub mod serve;
+#[cfg(feature = "manager")]
 pub mod values;
 
 use std::io::Write;
