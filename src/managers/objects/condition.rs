@@ -125,19 +125,16 @@ impl ConditionObject {
         }
     }
 
-    fn wait(&self, ctx: &CallCtx, timeout: Option<std::time::Duration>) -> Result<bool, CallError> {
-        let dl = deadline(timeout);
-        let mut st = lock(&self.state);
-        if st.owner != Some(ctx.conn()) {
-            return Err(CallError::runtime_error("cannot wait on un-acquired lock"));
-        }
-        let saved = st.count;
-        st.owner = None;
-        st.count = 0;
-        let wid = st.next_waiter;
-        st.next_waiter += 1;
-        st.waiters.push_back(wid);
-        self.cv.notify_all();
+    /// Wait (state lock held in `st`) until waiter `wid` is notified or the deadline passes;
+    /// `Ok(notified)`, with `wid` out of the waiter list. If the wait is aborted (the client
+    /// went away), a notification already meant for `wid` is passed on to another waiter.
+    fn await_notify<'s>(
+        &'s self,
+        ctx: &CallCtx,
+        mut st: std::sync::MutexGuard<'s, State>,
+        wid: u64,
+        dl: Option<std::time::Instant>,
+    ) -> Result<bool, CallError> {
         let mut notified = false;
         let mut aborted = None;
         loop {
@@ -162,7 +159,6 @@ impl ConditionObject {
         }
         st.waiters.retain(|w| *w != wid);
         if let Some(e) = aborted {
-            // Pass a notification meant for us on to another waiter.
             if st.notified.remove(&wid) {
                 if let Some(w) = st.waiters.pop_front() {
                     st.notified.insert(w);
@@ -171,7 +167,23 @@ impl ConditionObject {
             }
             return Err(e);
         }
-        drop(st);
+        Ok(notified)
+    }
+
+    fn wait(&self, ctx: &CallCtx, timeout: Option<std::time::Duration>) -> Result<bool, CallError> {
+        let dl = deadline(timeout);
+        let mut st = lock(&self.state);
+        if st.owner != Some(ctx.conn()) {
+            return Err(CallError::runtime_error("cannot wait on un-acquired lock"));
+        }
+        let saved = st.count;
+        st.owner = None;
+        st.count = 0;
+        let wid = st.next_waiter;
+        st.next_waiter += 1;
+        st.waiters.push_back(wid);
+        self.cv.notify_all();
+        let notified = self.await_notify(ctx, st, wid, dl)?;
         self.acquire(ctx, true, None, saved)?;
         Ok(notified)
     }
@@ -254,40 +266,7 @@ impl ConditionObject {
                         return Err(e);
                     }
                 };
-                let mut st = lock(&self.state);
-                let mut notified = false;
-                let mut aborted = None;
-                loop {
-                    if st.notified.remove(&wid) {
-                        notified = true;
-                        break;
-                    }
-                    match ctx.wait(&self.cv, st, dl) {
-                        Ok((g, timed_out)) => {
-                            st = g;
-                            if timed_out {
-                                notified = st.notified.remove(&wid);
-                                break;
-                            }
-                        }
-                        Err(e) => {
-                            st = lock(&self.state);
-                            aborted = Some(e);
-                            break;
-                        }
-                    }
-                }
-                st.waiters.retain(|w| *w != wid);
-                if let Some(e) = aborted {
-                    if st.notified.remove(&wid) {
-                        if let Some(w) = st.waiters.pop_front() {
-                            st.notified.insert(w);
-                            self.cv.notify_all();
-                        }
-                    }
-                    return Err(e);
-                }
-                drop(st);
+                let notified = self.await_notify(ctx, lock(&self.state), wid, dl)?;
                 ext.call(ctx, "#acquire_restore", &[saved], &none)?;
                 Ok(PyValue::Bool(notified))
             }
