@@ -59,6 +59,7 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
     if quiet {
         cfg.log_errors = false;
     }
+    store_config(args, &mut cfg)?;
     // --object after the file's [objects]: the command line wins for a name in both.
     for (name, typeid) in &objects {
         cfg.registry
@@ -107,4 +108,40 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
     server.serve_forever().map_err(|e| e.to_string())?;
     log::info!("server stopped");
     Ok(())
+}
+
+/// `--store` and the Redis options.
+fn store_config(args: &ServeArgs, cfg: &mut ServerConfig) -> Result<(), String> {
+    let redis_opts =
+        args.key_prefix.is_some() || args.frontend_id.is_some() || args.lease_ms.is_some();
+    match args.store.as_deref() {
+        None | Some("memory") => {
+            if redis_opts {
+                return Err(
+                    "--key-prefix, --frontend-id and --lease-ms need --store redis://...".to_string(),
+                );
+            }
+            Ok(())
+        }
+        #[cfg(feature = "redis-store")]
+        Some(url) => {
+            let mut r = mpshare::managers::server::RedisStoreConfig::new(url);
+            if let Some(p) = &args.key_prefix {
+                r.prefix = p.clone();
+            }
+            r.frontend_id = args.frontend_id.clone();
+            if let Some(ms) = args.lease_ms {
+                if ms == 0 {
+                    return Err("--lease-ms: expected a positive number of milliseconds, found 0".to_string());
+                }
+                r.lease = std::time::Duration::from_millis(ms);
+            }
+            cfg.store = mpshare::managers::server::StoreConfig::Redis(r);
+            Ok(())
+        }
+        #[cfg(not(feature = "redis-store"))]
+        Some(url) => Err(format!(
+            "--store {url}: this mpshare was built without the `redis-store` feature (expected `memory`)"
+        )),
+    }
 }

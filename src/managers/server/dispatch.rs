@@ -183,8 +183,8 @@ impl Shared {
                     Some(self.table_ref()),
                     self.config.wait_slice,
                 );
-                match guarded(|| spec.create(&ctx, &req.args[1..], kwargs)) {
-                    Ok(obj) => {
+                match guarded(|| self.table.create(&ctx, &spec, &req.args[1..], kwargs)) {
+                    Ok((ident, obj)) => {
                         if req.args.iter().chain(req.kwds.values()).any(contains_proxy) {
                             obj.pin_stored_proxies(&ctx);
                         }
@@ -192,7 +192,6 @@ impl Shared {
                             Some(l) => l.to_vec(),
                             None => obj.exposed(),
                         };
-                        let ident = self.table.add(typeid, obj);
                         Reply::Return(PyValue::Tuple(vec![
                             PyValue::Str(ident),
                             PyValue::Tuple(exposed.into_iter().map(PyValue::Str).collect()),
@@ -379,11 +378,11 @@ impl Shared {
             self.config.wait_slice,
         );
         let outcome = guarded(|| match result_typeid {
-            Some(rt) => obj
-                .call_object(&ctx, &req.method, &req.args, kwargs)
-                .map(|new| {
+            Some(rt) => self
+                .table
+                .call_object(&ctx, ident, &obj, &rt, &req.method, &req.args, kwargs)
+                .map(|(new_ident, new)| {
                     let exposed = self.exposed_of(&rt, &new);
-                    let new_ident = self.table.add(&rt, new);
                     Reply::Proxy {
                         exposed,
                         token: Token::new(&rt, self.address.clone(), &new_ident),
