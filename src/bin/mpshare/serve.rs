@@ -111,6 +111,7 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
 }
 
 /// `--store` and the Redis options.
+#[cfg_attr(not(feature = "redis-store"), allow(unused_variables))]
 fn store_config(args: &ServeArgs, cfg: &mut ServerConfig) -> Result<(), String> {
     let redis_opts =
         args.key_prefix.is_some() || args.frontend_id.is_some() || args.lease_ms.is_some();
