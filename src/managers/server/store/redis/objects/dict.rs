@@ -1,6 +1,522 @@
-//! `dict` kept in Redis.
+//! `dict` kept in Redis. Keys of object `ID` (all with hash tag `{ID}`):
+//!
+//! - `k`: hash canonical key → pickle of the key object first inserted under it (Python keeps
+//!   the first key of equal keys: `d[1] = 'a'; d[1.0] = 'b'` leaves key `1`);
+//! - `v`: hash canonical key → pickle of the value;
+//! - `o`: sorted set canonical key → insertion sequence (the dict's order);
+//! - `seq`: the insertion counter.
+//!
+//! The canonical key ([`canonical_key`]) is equal exactly for Python-equal keys (`1`, `1.0`,
+//! `True`). `__getitem__`/`get` = `HGET`, `__contains__` = `HEXISTS`, `__len__` = `HLEN`;
+//! every mutation is one script; ordered reads (`keys`, `items`, `copy`, repr, `#GETVALUE`,
+//! `__iter__`) are one script walking `o`. Methods computing a new dict (`__or__`, `fromkeys`)
+//! read once and run the in-memory [`DictObject`] on the snapshot.
+//!
+//! Proxies stored in a dict are pinned per front-end (see [`Pins`]).
 
-use crate::managers::server::store::redis::types::RedisType;
+use std::sync::{Arc, LazyLock, Mutex};
 
-/// The typeids of this module (none yet: served from this front-end's memory).
-pub(crate) const TYPES: &[RedisType] = &[];
+use redis::Script;
+
+use crate::managers::objects::dict::{update_from, DictObject};
+use crate::managers::pickle::{PyDict, PyValue};
+use crate::managers::sdk::{
+    bind_args, contains_proxy, lock, names, CallCtx, CallError, PinSet, ServedObject,
+};
+use crate::managers::server::store::redis::backend::BackendRef;
+use crate::managers::server::store::redis::codec::{canonical_key, decode, encode};
+use crate::managers::server::store::redis::types::{Init, RedisObject, RedisType};
+
+/// The typeids of this module.
+pub(crate) const TYPES: &[RedisType] = &[RedisType {
+    typeid: "dict",
+    parts: &["k", "v", "o", "seq"],
+    init,
+    open,
+}];
+
+/// Decodes a list of pickles.
+pub(crate) fn decode_all(raw: &[Vec<u8>]) -> Result<Vec<PyValue>, CallError> {
+    raw.iter().map(|b| decode(b)).collect()
+}
+
+/// Encodes a list of values as pickles.
+pub(crate) fn encode_all(items: &[PyValue]) -> Result<Vec<Vec<u8>>, CallError> {
+    items.iter().map(encode).collect()
+}
+
+/// The references a container kept in Redis holds, through this front-end, on the objects
+/// whose proxies are stored in it. Per front-end process (the handle is): a proxy stored
+/// through front-end A is pinned by A (a reference under A's refs field) until a later
+/// mutation through A no longer finds it, A's handle is dropped (the container died through
+/// A), or A stops (its references are dropped then). Refreshing reads the whole container, so
+/// it only happens when a call brings a proxy in or pins exist.
+#[derive(Debug, Default)]
+pub(crate) struct Pins(Mutex<PinSet>);
+
+impl Pins {
+    /// True when a call with these arguments must be followed by a refresh.
+    pub(crate) fn needed(&self, args: &[PyValue], kwargs: &PyDict) -> bool {
+        !lock(&self.0).is_empty()
+            || args.iter().any(contains_proxy)
+            || kwargs.values().any(contains_proxy)
+    }
+
+    /// Recomputes the pins from the values now stored.
+    pub(crate) fn refresh<'v>(&self, ctx: &CallCtx, values: impl IntoIterator<Item = &'v PyValue>) {
+        lock(&self.0).refresh(ctx, values);
+    }
+}
+
+fn init(args: &[PyValue], kwargs: &PyDict) -> Result<Vec<Init>, CallError> {
+    let d = DictObject::create(args, kwargs)?.snapshot();
+    if d.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (mut ks, mut vs, mut os) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, (k, v)) in d.iter().enumerate() {
+        let c = canonical_key(k)?;
+        ks.push((c.clone(), encode(k)?));
+        vs.push((c.clone(), encode(v)?));
+        os.push((i as i64 + 1, c));
+    }
+    let n = os.len();
+    Ok(vec![
+        Init::HSet("k", ks),
+        Init::HSet("v", vs),
+        Init::ZAdd("o", os),
+        Init::Set("seq", n.to_string().into_bytes()),
+    ])
+}
+
+fn open(backend: BackendRef, ident: String) -> Arc<dyn RedisObject> {
+    Arc::new(RedisDict {
+        k: backend.key(&ident, "k"),
+        v: backend.key(&ident, "v"),
+        o: backend.key(&ident, "o"),
+        seq: backend.key(&ident, "seq"),
+        ident,
+        backend,
+        pins: Pins::default(),
+    })
+}
+
+/// Reads the dict in insertion order. KEYS: k, v, o. Returns the flat array
+/// `[key pickle, value pickle, ...]`.
+static READ: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local c = redis.call('zrange', KEYS[3], 0, -1)
+local out = {}
+for _, f in ipairs(c) do
+  out[#out + 1] = redis.call('hget', KEYS[1], f)
+  out[#out + 1] = redis.call('hget', KEYS[2], f)
+end
+return out",
+    )
+});
+
+/// The keys in insertion order. KEYS: k, o. Returns `[key pickle, ...]`.
+static KEYS_IN_ORDER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local c = redis.call('zrange', KEYS[2], 0, -1)
+local out = {}
+for _, f in ipairs(c) do out[#out + 1] = redis.call('hget', KEYS[1], f) end
+return out",
+    )
+});
+
+/// Sets keys (`__setitem__`, `update`, `|=`). KEYS: k, v, o, seq. ARGV[1]: '1' to return the
+/// dict afterwards (as [`READ`] does), then triples (canonical key, key pickle, value pickle)
+/// applied in order: a new key gets the next sequence number, an existing one keeps its key
+/// object and position. Returns the flat dict if asked, else 1.
+static UPSERT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"for i = 2, #ARGV, 3 do
+  if redis.call('hexists', KEYS[2], ARGV[i]) == 0 then
+    redis.call('hset', KEYS[1], ARGV[i], ARGV[i + 1])
+    redis.call('zadd', KEYS[3], redis.call('incr', KEYS[4]), ARGV[i])
+  end
+  redis.call('hset', KEYS[2], ARGV[i], ARGV[i + 2])
+end
+if ARGV[1] ~= '1' then return 1 end
+local c = redis.call('zrange', KEYS[3], 0, -1)
+local out = {}
+for _, f in ipairs(c) do
+  out[#out + 1] = redis.call('hget', KEYS[1], f)
+  out[#out + 1] = redis.call('hget', KEYS[2], f)
+end
+return out",
+    )
+});
+
+/// `setdefault`. KEYS: k, v, o, seq. ARGV: canonical key, key pickle, default pickle. Returns
+/// the value pickle already there, or false after inserting the default.
+static SETDEFAULT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local v = redis.call('hget', KEYS[2], ARGV[1])
+if v then return v end
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
+redis.call('hset', KEYS[2], ARGV[1], ARGV[3])
+redis.call('zadd', KEYS[3], redis.call('incr', KEYS[4]), ARGV[1])
+return false",
+    )
+});
+
+/// `pop`/`__delitem__`. KEYS: k, v, o. ARGV[1]: canonical key. Returns the removed value's
+/// pickle, or false when the key is absent.
+static POP: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local v = redis.call('hget', KEYS[2], ARGV[1])
+if not v then return false end
+redis.call('hdel', KEYS[1], ARGV[1])
+redis.call('hdel', KEYS[2], ARGV[1])
+redis.call('zrem', KEYS[3], ARGV[1])
+return v",
+    )
+});
+
+/// `popitem` (last inserted first). KEYS: k, v, o. Returns `{key pickle, value pickle}`, or an
+/// empty array when the dict is empty.
+static POPITEM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local c = redis.call('zrange', KEYS[3], -1, -1)
+if #c == 0 then return {} end
+local f = c[1]
+local k = redis.call('hget', KEYS[1], f)
+local v = redis.call('hget', KEYS[2], f)
+redis.call('hdel', KEYS[1], f)
+redis.call('hdel', KEYS[2], f)
+redis.call('zrem', KEYS[3], f)
+return {k, v}",
+    )
+});
+
+struct RedisDict {
+    backend: BackendRef,
+    ident: String,
+    k: String,
+    v: String,
+    o: String,
+    seq: String,
+    pins: Pins,
+}
+
+fn pairs(raw: Vec<Vec<u8>>) -> Result<PyDict, CallError> {
+    let mut d = PyDict::new();
+    let mut it = raw.chunks_exact(2);
+    for p in &mut it {
+        let _ = d
+            .insert(decode(&p[0])?, decode(&p[1])?)
+            .map_err(|e| CallError::type_error(&e.to_string()))?;
+    }
+    Ok(d)
+}
+
+impl RedisDict {
+    fn read(&self) -> Result<PyDict, CallError> {
+        let raw: Vec<Vec<u8>> = self
+            .backend
+            .with(|con| READ.key(&self.k).key(&self.v).key(&self.o).invoke(con))?;
+        pairs(raw)
+    }
+
+    fn upsert(&self, d: &PyDict, want: bool) -> Result<Option<PyDict>, CallError> {
+        let mut argv: Vec<Vec<u8>> = vec![if want { b"1".to_vec() } else { b"0".to_vec() }];
+        for (k, v) in d.iter() {
+            argv.push(canonical_key(k)?);
+            argv.push(encode(k)?);
+            argv.push(encode(v)?);
+        }
+        if want {
+            let raw: Vec<Vec<u8>> = self.backend.with(|con| {
+                let mut inv = UPSERT.prepare_invoke();
+                inv.key(&self.k).key(&self.v).key(&self.o).key(&self.seq);
+                for a in &argv {
+                    inv.arg(a.as_slice());
+                }
+                inv.invoke(con)
+            })?;
+            return pairs(raw).map(Some);
+        }
+        if d.is_empty() {
+            return Ok(None);
+        }
+        self.backend.with(|con| {
+            let mut inv = UPSERT.prepare_invoke();
+            inv.key(&self.k).key(&self.v).key(&self.o).key(&self.seq);
+            for a in &argv {
+                inv.arg(a.as_slice());
+            }
+            inv.invoke::<i64>(con)
+        })?;
+        Ok(None)
+    }
+
+    fn pop_key(&self, c: &[u8]) -> Result<Option<PyValue>, CallError> {
+        let v: Option<Vec<u8>> = self.backend.with(|con| {
+            POP.key(&self.k)
+                .key(&self.v)
+                .key(&self.o)
+                .arg(c)
+                .invoke(con)
+        })?;
+        v.map(|b| decode(&b)).transpose()
+    }
+
+    /// Runs `method` on an in-memory dict holding this dict's snapshot (no write back).
+    fn on_snapshot(
+        &self,
+        method: &str,
+        args: &[PyValue],
+        kwargs: &PyDict,
+    ) -> Result<PyValue, CallError> {
+        let d = self.read()?;
+        let obj = DictObject::create(&[PyValue::Dict(d)], &PyDict::new())?;
+        obj.call(&CallCtx::detached(0), method, args, kwargs)
+    }
+
+    fn call_inner(
+        &self,
+        method: &str,
+        args: &[PyValue],
+        kwargs: &PyDict,
+    ) -> Result<PyValue, CallError> {
+        let b = &self.backend;
+        match method {
+            "__getitem__" => {
+                let a = bind_args(method, args, kwargs, &["key"], 1)?;
+                let k = a[0].unwrap_or(&PyValue::None);
+                let c = canonical_key(k)?;
+                let v: Option<Vec<u8>> =
+                    b.with(|con| redis::cmd("HGET").arg(&self.v).arg(&c).query(con))?;
+                match v {
+                    Some(v) => decode(&v),
+                    None => Err(CallError::key_error(k.clone())),
+                }
+            }
+            "get" => {
+                let a = bind_args(method, args, kwargs, &["key", "default"], 1)?;
+                let k = a[0].unwrap_or(&PyValue::None);
+                let c = canonical_key(k)?;
+                let v: Option<Vec<u8>> =
+                    b.with(|con| redis::cmd("HGET").arg(&self.v).arg(&c).query(con))?;
+                match v {
+                    Some(v) => decode(&v),
+                    None => Ok(a[1].cloned().unwrap_or(PyValue::None)),
+                }
+            }
+            "__contains__" => {
+                let a = bind_args(method, args, kwargs, &["key"], 1)?;
+                let c = canonical_key(a[0].unwrap_or(&PyValue::None))?;
+                let e: bool =
+                    b.with(|con| redis::cmd("HEXISTS").arg(&self.v).arg(&c).query(con))?;
+                Ok(PyValue::Bool(e))
+            }
+            "__len__" => {
+                bind_args(method, args, kwargs, &[], 0)?;
+                let n: i64 = b.with(|con| redis::cmd("HLEN").arg(&self.v).query(con))?;
+                Ok(PyValue::Int(n))
+            }
+            "__setitem__" => {
+                let a = bind_args(method, args, kwargs, &["key", "value"], 2)?;
+                let k = a[0].unwrap_or(&PyValue::None);
+                let v = a[1].unwrap_or(&PyValue::None);
+                let (c, kp, vp) = (canonical_key(k)?, encode(k)?, encode(v)?);
+                b.with(|con| {
+                    UPSERT
+                        .key(&self.k)
+                        .key(&self.v)
+                        .key(&self.o)
+                        .key(&self.seq)
+                        .arg("0")
+                        .arg(&c)
+                        .arg(&kp)
+                        .arg(&vp)
+                        .invoke::<i64>(con)
+                })?;
+                Ok(PyValue::None)
+            }
+            "__delitem__" => {
+                let a = bind_args(method, args, kwargs, &["key"], 1)?;
+                let k = a[0].unwrap_or(&PyValue::None);
+                match self.pop_key(&canonical_key(k)?)? {
+                    Some(_) => Ok(PyValue::None),
+                    None => Err(CallError::key_error(k.clone())),
+                }
+            }
+            "pop" => {
+                let a = bind_args(method, args, kwargs, &["key", "default"], 1)?;
+                let k = a[0].unwrap_or(&PyValue::None);
+                match self.pop_key(&canonical_key(k)?)? {
+                    Some(v) => Ok(v),
+                    None => a[1].cloned().ok_or_else(|| CallError::key_error(k.clone())),
+                }
+            }
+            "popitem" => {
+                bind_args(method, args, kwargs, &[], 0)?;
+                let r: Vec<Vec<u8>> =
+                    b.with(|con| POPITEM.key(&self.k).key(&self.v).key(&self.o).invoke(con))?;
+                match r.as_slice() {
+                    [k, v] => Ok(PyValue::Tuple(vec![decode(k)?, decode(v)?])),
+                    _ => Err(CallError::key_error(PyValue::str(
+                        "popitem(): dictionary is empty",
+                    ))),
+                }
+            }
+            "setdefault" => {
+                let a = bind_args(method, args, kwargs, &["key", "default"], 1)?;
+                let k = a[0].unwrap_or(&PyValue::None);
+                let dflt = a[1].cloned().unwrap_or(PyValue::None);
+                let (c, kp, vp) = (canonical_key(k)?, encode(k)?, encode(&dflt)?);
+                let v: Option<Vec<u8>> = b.with(|con| {
+                    SETDEFAULT
+                        .key(&self.k)
+                        .key(&self.v)
+                        .key(&self.o)
+                        .key(&self.seq)
+                        .arg(&c)
+                        .arg(&kp)
+                        .arg(&vp)
+                        .invoke(con)
+                })?;
+                match v {
+                    Some(v) => decode(&v),
+                    None => Ok(dflt),
+                }
+            }
+            "clear" => {
+                bind_args(method, args, kwargs, &[], 0)?;
+                b.with(|con| {
+                    redis::cmd("DEL")
+                        .arg(&self.k)
+                        .arg(&self.v)
+                        .arg(&self.o)
+                        .query::<()>(con)
+                })?;
+                Ok(PyValue::None)
+            }
+            "update" => {
+                if args.len() > 1 {
+                    return Err(CallError::type_error(&format!(
+                        "update expected at most 1 argument, got {}",
+                        args.len()
+                    )));
+                }
+                let mut d = PyDict::new();
+                if let Some(a) = args.first() {
+                    update_from(&mut d, a)?;
+                }
+                update_from(&mut d, &PyValue::Dict(kwargs.clone()))?;
+                self.upsert(&d, false)?;
+                Ok(PyValue::None)
+            }
+            "__ior__" => {
+                let a = bind_args(method, args, kwargs, &["other"], 1)?;
+                let mut d = PyDict::new();
+                update_from(&mut d, a[0].unwrap_or(&PyValue::None))?;
+                let after = self.upsert(&d, true)?.unwrap_or_default();
+                Ok(PyValue::Dict(after))
+            }
+            "copy" => {
+                bind_args(method, args, kwargs, &[], 0)?;
+                Ok(PyValue::Dict(self.read()?))
+            }
+            "keys" | "values" | "items" | "__reversed__" => {
+                bind_args(method, args, kwargs, &[], 0)?;
+                let d = self.read()?;
+                Ok(PyValue::List(match method {
+                    "keys" => d.keys().cloned().collect(),
+                    "values" => d.values().cloned().collect(),
+                    "items" => d
+                        .iter()
+                        .map(|(k, v)| PyValue::Tuple(vec![k.clone(), v.clone()]))
+                        .collect(),
+                    _ => d.iter().rev().map(|(k, _)| k.clone()).collect(),
+                }))
+            }
+            "__or__" | "__ror__" => self.on_snapshot(method, args, kwargs),
+            "fromkeys" => DictObject::default().call(&CallCtx::detached(0), method, args, kwargs),
+            _ => Err(CallError::no_method("dict", method)),
+        }
+    }
+}
+
+impl RedisObject for RedisDict {
+    fn call_stored(
+        &self,
+        _ctx: &CallCtx,
+        method: &str,
+        args: &[PyValue],
+        kwargs: &PyDict,
+    ) -> Option<Result<(String, Arc<dyn RedisObject>), CallError>> {
+        if method != "__iter__" {
+            return None;
+        }
+        Some((|| {
+            bind_args(method, args, kwargs, &[], 0)?;
+            let keys: Vec<Vec<u8>> = self
+                .backend
+                .with(|con| KEYS_IN_ORDER.key(&self.k).key(&self.o).invoke(con))?;
+            super::iterator::create_stored(&self.backend, keys, Some(&self.ident))
+        })())
+    }
+}
+
+impl ServedObject for RedisDict {
+    fn call(
+        &self,
+        ctx: &CallCtx,
+        method: &str,
+        args: &[PyValue],
+        kwargs: &PyDict,
+    ) -> Result<PyValue, CallError> {
+        let r = self.call_inner(method, args, kwargs);
+        let mutating = matches!(
+            method,
+            "__setitem__"
+                | "__delitem__"
+                | "clear"
+                | "pop"
+                | "popitem"
+                | "setdefault"
+                | "update"
+                | "__ior__"
+        );
+        if mutating && self.pins.needed(args, kwargs) {
+            self.pin_stored_proxies(ctx);
+        }
+        r
+    }
+
+    fn call_object(
+        &self,
+        _ctx: &CallCtx,
+        method: &str,
+        _args: &[PyValue],
+        _kwargs: &PyDict,
+    ) -> Result<Arc<dyn ServedObject>, CallError> {
+        // `__iter__` is answered by `call_stored` (the iterator is kept in Redis too).
+        Err(CallError::no_method("dict", method))
+    }
+
+    fn pin_stored_proxies(&self, ctx: &CallCtx) {
+        if let Ok(d) = self.read() {
+            self.pins.refresh(ctx, d.iter().flat_map(|(k, v)| [k, v]));
+        }
+    }
+
+    fn exposed(&self) -> Vec<String> {
+        names(DictObject::EXPOSED)
+    }
+
+    fn repr(&self) -> String {
+        match self.read() {
+            Ok(d) => PyValue::Dict(d).to_string(),
+            Err(e) => format!("<dict kept in Redis: {}>", e.into_traceback().trim()),
+        }
+    }
+
+    fn get_value(&self) -> Result<PyValue, CallError> {
+        Ok(PyValue::Dict(self.read()?))
+    }
+}
