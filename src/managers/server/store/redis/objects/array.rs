@@ -300,16 +300,14 @@ mod tests {
     #[test]
     fn item_sizes_match_the_in_memory_array() {
         for tc in "bBhHiIlLqQfduw".chars() {
-            let sample = if matches!(tc, 'u' | 'w') {
+            // A 'u'/'w' array is initialised from a str.
+            let seq = if matches!(tc, 'u' | 'w') {
                 PyValue::str("x")
             } else {
-                PyValue::Int(1)
+                PyValue::list(vec![PyValue::Int(1)])
             };
-            let a = ArrayObject::create(
-                &[PyValue::str(tc.to_string()), PyValue::list(vec![sample])],
-                &PyDict::new(),
-            )
-            .unwrap();
+            let a =
+                ArrayObject::create(&[PyValue::str(tc.to_string()), seq], &PyDict::new()).unwrap();
             let v = a.get_value().unwrap();
             assert_eq!(v.as_array().unwrap().1.len(), item_size(tc), "{tc}");
         }

@@ -541,3 +541,221 @@ impl ServedObject for RedisDict {
         Ok(PyValue::Dict(self.read()?))
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::managers::server::store::redis::backend::Backend;
+    use crate::managers::server::store::redis::{refs, types};
+
+    /// A throw-away `redis-server` (killed on drop).
+    pub(crate) struct TestRedis {
+        child: Child,
+        dir: std::path::PathBuf,
+        pub(crate) backend: BackendRef,
+    }
+
+    impl Drop for TestRedis {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// Starts a `redis-server` on a free port; `None` (after saying why) when there is none.
+    pub(crate) fn redis() -> Option<TestRedis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let dir = std::env::temp_dir().join(format!("mpshare-redis-test-{port}"));
+        std::fs::create_dir_all(&dir).ok()?;
+        let child = match Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("skipping: cannot start redis-server: {e}");
+                return None;
+            }
+        };
+        let url = format!("redis://127.0.0.1:{port}/0");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match Backend::connect(
+                &[url.clone()],
+                "t",
+                "test",
+                Duration::from_secs(10),
+                Duration::from_secs(60),
+            ) {
+                Ok(b) => {
+                    return Some(TestRedis {
+                        child,
+                        dir,
+                        backend: Arc::new(b),
+                    })
+                }
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(e) => panic!("redis-server on port {port} never answered: {e}"),
+            }
+        }
+    }
+
+    /// A new object of `typeid` made with `create(*args)`.
+    pub(crate) fn make(
+        b: &BackendRef,
+        typeid: &str,
+        args: &[PyValue],
+    ) -> (String, Arc<dyn RedisObject>) {
+        let t = types::lookup(typeid).expect("typeid kept in Redis");
+        let inits = (t.init)(args, &PyDict::new()).expect("init");
+        let ident = refs::new_ident(b).expect("ident");
+        refs::create(b, t, &ident, &inits, false).expect("create");
+        let obj = (t.open)(b.clone(), ident.clone());
+        (ident, obj)
+    }
+
+    pub(crate) fn call(o: &Arc<dyn RedisObject>, m: &str, args: &[PyValue]) -> PyValue {
+        o.call(&CallCtx::detached(1), m, args, &PyDict::new())
+            .unwrap_or_else(|e| panic!("{m}: {e}"))
+    }
+
+    pub(crate) fn call_err(o: &Arc<dyn RedisObject>, m: &str, args: &[PyValue]) -> String {
+        o.call(&CallCtx::detached(1), m, args, &PyDict::new())
+            .err()
+            .unwrap_or_else(|| panic!("{m} should fail"))
+            .to_string()
+    }
+
+    #[test]
+    fn dict_keys_follow_python_equality_and_order() {
+        let Some(r) = redis() else { return };
+        let (ident, d) = make(&r.backend, "dict", &[]);
+        let s = PyValue::str;
+        call(&d, "__setitem__", &[PyValue::Int(1), s("a")]);
+        call(&d, "__setitem__", &[s("x"), PyValue::Int(2)]);
+        call(&d, "__setitem__", &[PyValue::Float(1.0), s("b")]);
+        assert_eq!(d.repr(), "{1: 'b', 'x': 2}");
+        assert_eq!(call(&d, "__getitem__", &[PyValue::Bool(true)]), s("b"));
+        assert_eq!(call(&d, "__len__", &[]), PyValue::Int(2));
+        assert!(call_err(&d, "__getitem__", &[s("nope")]).contains("KeyError"));
+        assert!(
+            call_err(&d, "__setitem__", &[PyValue::List(vec![]), s("v")]).contains("TypeError")
+        );
+        // Another handle (another front-end) sees the same dict.
+        let other = (types::lookup("dict").unwrap().open)(r.backend.clone(), ident);
+        assert_eq!(other.repr(), "{1: 'b', 'x': 2}");
+        assert_eq!(
+            call(&other, "popitem", &[]),
+            PyValue::Tuple(vec![s("x"), PyValue::Int(2)])
+        );
+        assert_eq!(
+            call(&d, "setdefault", &[s("y"), PyValue::Int(3)]),
+            PyValue::Int(3)
+        );
+        assert_eq!(
+            call(&d, "keys", &[]),
+            PyValue::List(vec![PyValue::Int(1), s("y")])
+        );
+        // __iter__ makes an Iterator kept in Redis; a size change ends it with RuntimeError.
+        let (_, it) = d
+            .call_stored(&CallCtx::detached(1), "__iter__", &[], &PyDict::new())
+            .expect("stored")
+            .expect("iterator");
+        assert_eq!(call(&it, "__next__", &[]), PyValue::Int(1));
+        call(&d, "__setitem__", &[s("z"), PyValue::None]);
+        assert!(call_err(&it, "__next__", &[]).contains("RuntimeError"));
+        assert!(call_err(&it, "__next__", &[]).contains("RuntimeError"));
+        let (_, it) = d
+            .call_stored(&CallCtx::detached(1), "__iter__", &[], &PyDict::new())
+            .unwrap()
+            .unwrap();
+        for _ in 0..3 {
+            call(&it, "__next__", &[]);
+        }
+        assert!(call_err(&it, "__next__", &[]).contains("StopIteration"));
+        call(&d, "clear", &[]);
+        assert_eq!(d.repr(), "{}");
+    }
+
+    #[test]
+    fn list_namespace_and_array_match_the_in_memory_objects() {
+        let Some(r) = redis() else { return };
+        let b = &r.backend;
+        let ints = |v: &[i64]| PyValue::List(v.iter().map(|i| PyValue::Int(*i)).collect());
+        let slice = |a: PyValue, z: PyValue, s: PyValue| PyValue::slice(a, z, s);
+        let (_, l) = make(b, "list", &[ints(&[0, 1, 2, 3, 4, 5])]);
+        assert_eq!(
+            call(&l, "__getitem__", &[PyValue::Int(-1)]),
+            PyValue::Int(5)
+        );
+        assert_eq!(
+            call(
+                &l,
+                "__getitem__",
+                &[slice(PyValue::Int(5), PyValue::Int(0), PyValue::Int(-2))]
+            ),
+            ints(&[5, 3, 1])
+        );
+        assert!(call_err(&l, "__getitem__", &[PyValue::Int(6)]).contains("out of range"));
+        assert_eq!(call(&l, "pop", &[PyValue::Int(2)]), PyValue::Int(2));
+        call(&l, "insert", &[PyValue::Int(1), PyValue::Int(9)]);
+        call(
+            &l,
+            "__setitem__",
+            &[
+                slice(PyValue::Int(0), PyValue::Int(2), PyValue::None),
+                ints(&[7]),
+            ],
+        );
+        call(&l, "sort", &[]);
+        assert_eq!(l.repr(), "[1, 3, 4, 5, 7]");
+        assert_eq!(call(&l, "index", &[PyValue::Float(4.0)]), PyValue::Int(2));
+        call(&l, "remove", &[PyValue::Int(3)]);
+        call(&l, "reverse", &[]);
+        assert_eq!(l.repr(), "[7, 5, 4, 1]");
+
+        let (_, ns) = make(b, "Namespace", &[]);
+        call(&ns, "__setattr__", &[PyValue::str("b"), PyValue::Int(2)]);
+        call(&ns, "__setattr__", &[PyValue::str("_h"), PyValue::Int(0)]);
+        assert_eq!(ns.repr(), "Namespace(b=2)");
+        assert!(call_err(&ns, "__delattr__", &[PyValue::str("zz")]).contains("AttributeError"));
+
+        let (_, a) = make(b, "Array", &[PyValue::str("h"), ints(&[1, -2, 3])]);
+        assert_eq!(call(&a, "__len__", &[]), PyValue::Int(3));
+        assert_eq!(
+            call(&a, "__getitem__", &[PyValue::Int(-2)]),
+            PyValue::Int(-2)
+        );
+        call(&a, "__setitem__", &[PyValue::Int(0), PyValue::Int(300)]);
+        assert!(
+            call_err(&a, "__setitem__", &[PyValue::Int(0), PyValue::Int(1 << 20)])
+                .contains("OverflowError")
+        );
+        assert!(
+            call_err(&a, "__setitem__", &[PyValue::Int(5), PyValue::str("x")])
+                .contains("IndexError")
+        );
+        assert_eq!(a.repr(), "array('h', [300, -2, 3])");
+    }
+}
