@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
+use super::store;
 use super::Shared;
 use crate::managers::auth;
 use crate::managers::connection::Connection;
@@ -105,7 +106,7 @@ fn dedup(names: Vec<String>) -> Vec<String> {
 
 impl Shared {
     fn table_ref(&self) -> Weak<dyn RefTable> {
-        let t: Arc<dyn RefTable> = self.table.clone();
+        let t: Arc<dyn RefTable> = self.table.clone().as_ref_table();
         Arc::downgrade(&t)
     }
 
@@ -380,7 +381,17 @@ impl Shared {
         let outcome = guarded(|| match result_typeid {
             Some(rt) => self
                 .table
-                .call_object(&ctx, ident, &obj, &rt, &req.method, &req.args, kwargs)
+                .call_object(
+                    &ctx,
+                    store::Target {
+                        ident,
+                        obj: &obj,
+                        result_typeid: &rt,
+                    },
+                    &req.method,
+                    &req.args,
+                    kwargs,
+                )
                 .map(|(new_ident, new)| {
                     let exposed = self.exposed_of(&rt, &new);
                     Reply::Proxy {

@@ -35,6 +35,16 @@ pub enum StoreConfig {
 #[cfg(feature = "redis-store")]
 pub use self::redis::RedisStoreConfig;
 
+/// The object a `method_to_typeid` call goes to, and the typeid of its result.
+pub(crate) struct Target<'a> {
+    /// The called object's ident.
+    pub(crate) ident: &'a str,
+    /// The called object.
+    pub(crate) obj: &'a Arc<dyn ServedObject>,
+    /// The typeid the result is served as.
+    pub(crate) result_typeid: &'a str,
+}
+
 /// The object table as the dispatcher sees it. Idents are what tokens carry; a store hands out
 /// objects by ident and keeps CPython's reference counts.
 pub(crate) trait Store: RefTable {
@@ -55,9 +65,7 @@ pub(crate) trait Store: RefTable {
     fn call_object(
         &self,
         ctx: &CallCtx,
-        ident: &str,
-        obj: &Arc<dyn ServedObject>,
-        result_typeid: &str,
+        target: Target<'_>,
         method: &str,
         args: &[PyValue],
         kwargs: &PyDict,
@@ -77,6 +85,9 @@ pub(crate) trait Store: RefTable {
 
     /// Server teardown: drops what this server holds (a shared store keeps the shared state).
     fn clear(&self);
+
+    /// This store as the reference table objects pin nested proxies with.
+    fn as_ref_table(self: Arc<Self>) -> Arc<dyn RefTable>;
 }
 
 /// Builds the store `config` names for a server listening on `address`.

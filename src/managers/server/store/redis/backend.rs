@@ -17,7 +17,7 @@ use crate::managers::sdk::{lock, traceback_text, CallError, ConnId};
 /// One connection to the store.
 pub(crate) enum Conn {
     Single(redis::Connection),
-    Cluster(redis::cluster::ClusterConnection),
+    Cluster(Box<redis::cluster::ClusterConnection>),
 }
 
 impl Conn {
@@ -25,7 +25,7 @@ impl Conn {
     pub(crate) fn con(&mut self) -> &mut dyn ConnectionLike {
         match self {
             Conn::Single(c) => c,
-            Conn::Cluster(c) => c,
+            Conn::Cluster(c) => c.as_mut(),
         }
     }
 }
@@ -162,7 +162,7 @@ impl Backend {
             Client::Single(c) => {
                 Conn::Single(c.get_connection_with_timeout(Duration::from_secs(5))?)
             }
-            Client::Cluster(c) => Conn::Cluster(c.get_connection()?),
+            Client::Cluster(c) => Conn::Cluster(Box::new(c.get_connection()?)),
         })
     }
 

@@ -22,6 +22,9 @@ pub(crate) enum Init {
     ZAdd(&'static str, Vec<(i64, Vec<u8>)>),
 }
 
+/// A new object kept in the store: its ident and handle.
+pub(crate) type Stored = (String, Arc<dyn RedisObject>);
+
 /// A handle on an object kept in Redis.
 pub(crate) trait RedisObject: ServedObject {
     /// A `method_to_typeid` method (e.g. `dict.__iter__` → `Iterator`) whose result is itself
@@ -34,7 +37,7 @@ pub(crate) trait RedisObject: ServedObject {
         _method: &str,
         _args: &[PyValue],
         _kwargs: &PyDict,
-    ) -> Option<Result<(String, Arc<dyn RedisObject>), CallError>> {
+    ) -> Option<Result<Stored, CallError>> {
         None
     }
 }
