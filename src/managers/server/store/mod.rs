@@ -38,6 +38,7 @@ pub use self::redis::RedisStoreConfig;
 /// The object a `method_to_typeid` call goes to, and the typeid of its result.
 pub(crate) struct Target<'a> {
     /// The called object's ident.
+    #[cfg_attr(not(feature = "redis-store"), allow(dead_code))]
     pub(crate) ident: &'a str,
     /// The called object.
     pub(crate) obj: &'a Arc<dyn ServedObject>,
