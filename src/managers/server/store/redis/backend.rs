@@ -130,11 +130,20 @@ impl Backend {
             || urls.first().is_some_and(|u| {
                 u.starts_with("redis+cluster://") || u.starts_with("rediss+cluster://")
             });
+        // Requests are single writes, but a pipeline is several: no Nagle delay between them.
+        let info = |u: &str| -> Result<redis::ConnectionInfo, RedisError> {
+            use redis::IntoConnectionInfo;
+            Ok(u.into_connection_info()?
+                .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true)))
+        };
         let client = if cluster {
-            let nodes: Vec<String> = urls.iter().map(|u| u.replacen("+cluster", "", 1)).collect();
+            let nodes = urls
+                .iter()
+                .map(|u| info(&u.replacen("+cluster", "", 1)))
+                .collect::<Result<Vec<_>, _>>()?;
             Client::Cluster(redis::cluster::ClusterClient::new(nodes)?)
         } else {
-            Client::Single(redis::Client::open(urls[0].as_str())?)
+            Client::Single(redis::Client::open(info(&urls[0])?)?)
         };
         let mut boot = [0u8; 8];
         let _ = getrandom::fill(&mut boot);
