@@ -89,7 +89,37 @@ pub(crate) trait Store: RefTable {
 
     /// This store as the reference table objects pin nested proxies with.
     fn as_ref_table(self: Arc<Self>) -> Arc<dyn RefTable>;
+
+    /// Pipelined calls: the store's plan for `method(*args, **kwargs)` on object `ident`, to run
+    /// together with its neighbours by [`run_plans`](Self::run_plans) (the Redis store sends a
+    /// run of simple calls to Redis as one pipeline). `None`: call the object as usual.
+    fn plan(
+        &self,
+        _ctx: &CallCtx,
+        _ident: &str,
+        _method: &str,
+        _args: &[PyValue],
+        _kwargs: &PyDict,
+    ) -> Option<Plan> {
+        None
+    }
+
+    /// Runs plans made by [`plan`](Self::plan), in order; one result per plan.
+    fn run_plans(&self, plans: Vec<Plan>) -> Vec<Result<PyValue, CallError>> {
+        plans
+            .into_iter()
+            .map(|_| {
+                Err(CallError::Traceback(crate::managers::sdk::traceback_text(
+                    "SystemError",
+                    "this store makes no plans",
+                )))
+            })
+            .collect()
+    }
 }
+
+/// A call a store planned (its own type inside; see [`Store::plan`]).
+pub(crate) type Plan = Box<dyn std::any::Any + Send>;
 
 /// Builds the store `config` names for a server listening on `address`.
 pub(crate) fn open(

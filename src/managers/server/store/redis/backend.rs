@@ -214,6 +214,11 @@ impl Backend {
         }
     }
 
+    /// True for a Redis Cluster (pipelines then run command by command).
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.client, Client::Cluster(_))
+    }
+
     /// `PREFIX:{IDENT}:PART`: a key of object `ident`.
     pub(crate) fn key(&self, ident: &str, part: &str) -> String {
         format!("{}:{{{}}}:{}", self.prefix, ident, part)

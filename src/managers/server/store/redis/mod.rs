@@ -24,10 +24,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use backend::{Backend, BackendRef};
-use types::RedisObject;
+use types::{RedisObject, RedisPlan};
 
 use super::memory::Table;
-use super::{Store, Target};
+use super::{Plan, Store, Target};
 use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::{
     lock, traceback_text, CallCtx, CallError, RefTable, ServedObject, TypeSpec,
@@ -263,6 +263,62 @@ fn sweep(b: &Backend) -> std::result::Result<(), CallError> {
     }
 }
 
+/// Sends the planned commands as one pipeline (command by command on a Cluster, whose slots
+/// may live on different nodes) and finishes each call with its reply.
+fn run_plans(b: &Backend, plans: Vec<Plan>) -> Vec<std::result::Result<PyValue, CallError>> {
+    let mut slots: Vec<std::result::Result<PyValue, CallError>> = Vec::with_capacity(plans.len());
+    let mut pending: Vec<(usize, types::Finish)> = Vec::new();
+    let mut pipe = redis::pipe();
+    pipe.ignore_errors();
+    let mut cmds = Vec::new();
+    for (i, plan) in plans.into_iter().enumerate() {
+        match plan.downcast::<RedisPlan>() {
+            Ok(p) => match *p {
+                RedisPlan::Ready(r) => slots.push(r),
+                RedisPlan::Cmd(cmd, finish) => {
+                    slots.push(Ok(PyValue::None));
+                    pending.push((i, finish));
+                    cmds.push(cmd);
+                }
+            },
+            Err(_) => slots.push(Err(CallError::Traceback(traceback_text(
+                "SystemError",
+                "a plan from another store",
+            )))),
+        }
+    }
+    if cmds.is_empty() {
+        return slots;
+    }
+    let replies: Vec<std::result::Result<redis::Value, CallError>> = if b.is_cluster() {
+        cmds.iter()
+            .map(|c| b.with(|con| c.query::<redis::Value>(con)))
+            .collect()
+    } else {
+        let n = cmds.len();
+        for c in cmds {
+            pipe.add_command(c);
+        }
+        match b.with(|con| pipe.query::<Vec<redis::Value>>(con)) {
+            Ok(values) => values
+                .into_iter()
+                .map(|v| match v {
+                    redis::Value::ServerError(e) => Err(CallError::Traceback(traceback_text(
+                        "ConnectionError",
+                        &format!("the Redis store failed: {e:?}"),
+                    ))),
+                    v => Ok(v),
+                })
+                .collect(),
+            Err(e) => vec![Err(e); n],
+        }
+    };
+    for ((i, finish), reply) in pending.into_iter().zip(replies) {
+        slots[i] = reply.and_then(finish);
+    }
+    slots
+}
+
 impl RefTable for RedisStore {
     fn incref(&self, ident: &str) -> bool {
         self.incref_checked(ident).is_ok()
@@ -426,6 +482,26 @@ impl Store for RedisStore {
             lines.push(local);
         }
         lines.join("\n")
+    }
+
+    fn plan(
+        &self,
+        ctx: &CallCtx,
+        ident: &str,
+        method: &str,
+        args: &[PyValue],
+        kwargs: &PyDict,
+    ) -> Option<Plan> {
+        if Self::is_local(ident) {
+            return None;
+        }
+        let obj = lock(&self.cache).get(ident).map(|(o, _)| o.clone())?;
+        let plan = obj.plan(ctx, method, args, kwargs)?;
+        Some(Box::new(plan))
+    }
+
+    fn run_plans(&self, plans: Vec<Plan>) -> Vec<std::result::Result<PyValue, CallError>> {
+        run_plans(&self.backend, plans)
     }
 
     fn as_ref_table(self: Arc<Self>) -> Arc<dyn RefTable> {
