@@ -25,7 +25,7 @@ mod config_file;
 mod dispatch;
 mod shared;
 
-pub use config_file::{LimitsFile, ServerFile};
+pub use config_file::{LimitsFile, ServerFile, StoreFile};
 mod store;
 
 #[cfg(feature = "redis-store")]
