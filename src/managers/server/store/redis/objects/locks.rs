@@ -148,9 +148,9 @@ return 1",
 pub(crate) struct LockCore {
     pub(crate) b: BackendRef,
     pub(crate) own: String,
-    wq: String,
+    pub(crate) wq: String,
     owed: String,
-    wprefix: String,
+    pub(crate) wprefix: String,
     pub(crate) rlock: bool,
 }
 

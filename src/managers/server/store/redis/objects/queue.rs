@@ -312,11 +312,8 @@ impl RedisQueue {
             return Err(e);
         }
         if blocked && self.maxsize()? > 0 {
-            self.b.with(|con| {
-                TOOK.key(&self.pw)
-                    .arg(&self.wprefix)
-                    .invoke::<i64>(con)
-            })?;
+            self.b
+                .with(|con| TOOK.key(&self.pw).arg(&self.wprefix).invoke::<i64>(con))?;
         }
         decode(&item)
     }
