@@ -143,3 +143,153 @@ pub(crate) fn wait_loop<T>(
     }
     r
 }
+
+#[cfg(test)]
+mod tests {
+    //! The blocking types against a real `redis-server` (skipped, saying why, when there is
+    //! none), through two backends as two front-ends would.
+
+    use std::process::{Child, Command, Stdio};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use crate::managers::pickle::{PyDict, PyValue};
+    use crate::managers::sdk::CallCtx;
+    use crate::managers::server::store::redis::backend::{Backend, BackendRef};
+    use crate::managers::server::store::redis::types::{lookup, RedisObject};
+
+    struct Redis(Child, std::path::PathBuf);
+
+    impl Drop for Redis {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+
+    fn redis() -> Option<(Redis, String)> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let dir = std::env::temp_dir().join(format!("mpshare-wait-test-{port}"));
+        std::fs::create_dir_all(&dir).ok()?;
+        let child = match Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("skipped: no redis-server ({e})");
+                return None;
+            }
+        };
+        let r = Redis(child, dir);
+        let url = format!("redis://127.0.0.1:{port}/0");
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if t0.elapsed() > Duration::from_secs(10) {
+                eprintln!("skipped: redis-server did not start");
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some((r, url))
+    }
+
+    fn backend(url: &str, fe: &str) -> BackendRef {
+        Arc::new(
+            Backend::connect(
+                &[url.to_string()],
+                "t",
+                fe,
+                Duration::from_secs(10),
+                Duration::from_secs(60),
+            )
+            .expect("connect"),
+        )
+    }
+
+    fn open(b: &BackendRef, typeid: &str, ident: &str) -> Arc<dyn RedisObject> {
+        (lookup(typeid).expect("a Redis type").open)(b.clone(), ident.to_string())
+    }
+
+    fn call(o: &Arc<dyn RedisObject>, ctx: &CallCtx, m: &str, args: &[PyValue]) -> PyValue {
+        o.call(ctx, m, args, &PyDict::new()).expect(m)
+    }
+
+    #[test]
+    fn blocking_types_across_two_frontends() {
+        let Some((_r, url)) = redis() else { return };
+        let (a, b) = (backend(&url, "A"), backend(&url, "B"));
+        let (ca, cb) = (CallCtx::detached(1), CallCtx::detached(2));
+        let f = PyValue::Bool(false);
+
+        // Lock: excluded across front-ends; a blocked acquirer is woken by the release.
+        let (la, lb) = (open(&a, "Lock", "1"), open(&b, "Lock", "1"));
+        assert_eq!(call(&la, &ca, "acquire", &[]), PyValue::Bool(true));
+        assert_eq!(
+            call(&lb, &cb, "acquire", &[f.clone()]),
+            PyValue::Bool(false)
+        );
+        let t0 = Instant::now();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                call(&la, &ca, "release", &[]);
+            });
+            assert_eq!(call(&lb, &cb, "acquire", &[]), PyValue::Bool(true));
+        });
+        assert!(
+            t0.elapsed() < Duration::from_millis(180),
+            "{:?}",
+            t0.elapsed()
+        );
+        call(&lb, &cb, "release", &[]);
+        assert!(lb.call(&cb, "release", &[], &PyDict::new()).is_err());
+
+        // Queue: a getter blocked in BLPOP on one front-end gets the item put on the other.
+        let (qa, qb) = (open(&a, "Queue", "2"), open(&b, "Queue", "2"));
+        let t0 = Instant::now();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                call(&qb, &cb, "put", &[PyValue::Int(7)]);
+            });
+            let got = call(&qa, &ca, "get", &[PyValue::Bool(true), PyValue::Float(5.0)]);
+            assert_eq!(got, PyValue::Int(7));
+        });
+        assert!(
+            t0.elapsed() < Duration::from_millis(180),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert!(qa.call(&ca, "get_nowait", &[], &PyDict::new()).is_err());
+
+        // Event: set on one front-end wakes a waiter on the other.
+        let (ea, eb) = (open(&a, "Event", "3"), open(&b, "Event", "3"));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                call(&eb, &cb, "set", &[]);
+            });
+            assert_eq!(
+                call(&ea, &ca, "wait", &[PyValue::Float(5.0)]),
+                PyValue::Bool(true)
+            );
+        });
+    }
+}
