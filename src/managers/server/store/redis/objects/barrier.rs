@@ -66,8 +66,10 @@ fn open(backend: BackendRef, ident: String) -> Arc<dyn RedisObject> {
     })
 }
 
-/// Lua: ends the current generation (KEYS cnt, gen, ended, bw at 1, 2, 3, 4 of the caller's
-/// own numbering passed in), recording `ok`, and wakes every waiter.
+/// Lua helper `end_generation(cnt, gen, ended, bw, ok, prefix)` (key names as the calling
+/// script has them in KEYS): records how generation `gen` ended (`ok` = '1' tripped, '0'
+/// reset) in `ended` (keeping 64), starts the next one with no party waiting, and wakes every
+/// waiter of `bw` (wake-up key prefix `prefix`).
 const END_GENERATION: &str = r"
 local function end_generation(cnt, gen, ended, bw, ok, prefix)
   local g = tonumber(redis.call('get', gen) or '0')
