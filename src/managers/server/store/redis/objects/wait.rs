@@ -236,13 +236,12 @@ mod tests {
         let Some((_r, url)) = redis() else { return };
         let (a, b) = (backend(&url, "A"), backend(&url, "B"));
         let (ca, cb) = (CallCtx::detached(1), CallCtx::detached(2));
-        let f = PyValue::Bool(false);
 
         // Lock: excluded across front-ends; a blocked acquirer is woken by the release.
         let (la, lb) = (open(&a, "Lock", "1"), open(&b, "Lock", "1"));
         assert_eq!(call(&la, &ca, "acquire", &[]), PyValue::Bool(true));
         assert_eq!(
-            call(&lb, &cb, "acquire", &[f.clone()]),
+            call(&lb, &cb, "acquire", &[PyValue::Bool(false)]),
             PyValue::Bool(false)
         );
         let t0 = Instant::now();
