@@ -260,6 +260,16 @@ impl Backend {
         lock(&self.leases).remove(key);
     }
 
+    /// Stops renewing `key` if it is still registered for `owner`: a holder that released
+    /// must not cancel the renewal of the next holder on this front-end, who may have taken
+    /// the key (and registered it) between the release and this call.
+    pub(crate) fn unhold_if(&self, key: &str, owner: &str) {
+        let mut l = lock(&self.leases);
+        if l.get(key).is_some_and(|o| o == owner) {
+            l.remove(key);
+        }
+    }
+
     /// One heartbeat: announces this front-end (for the orphan sweep) and renews every held
     /// lease. Run by the store's heartbeat thread every third of the lease.
     pub(crate) fn beat(&self) -> Result<(), CallError> {
