@@ -240,11 +240,6 @@ impl Backend {
         format!("{}/{}/{}", self.frontend, self.boot, conn)
     }
 
-    /// The owner prefix shared by every connection of this front-end process.
-    pub(crate) fn owner_prefix(&self) -> String {
-        format!("{}/{}/", self.frontend, self.boot)
-    }
-
     /// The lease in milliseconds, as `PX` takes it.
     pub(crate) fn lease_ms(&self) -> u64 {
         self.lease.as_millis().max(1) as u64
@@ -253,11 +248,6 @@ impl Backend {
     /// Registers `key` (whose value starts with `owner`) for lease renewal by the heartbeat.
     pub(crate) fn hold(&self, key: &str, owner: &str) {
         lock(&self.leases).insert(key.to_string(), owner.to_string());
-    }
-
-    /// Stops renewing `key`.
-    pub(crate) fn unhold(&self, key: &str) {
-        lock(&self.leases).remove(key);
     }
 
     /// Stops renewing `key` if it is still registered for `owner`: a holder that released
