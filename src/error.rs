@@ -452,6 +452,15 @@ pub enum Error {
         /// Why not (unknown typeid and the known ones, or the creation error).
         reason: String,
     },
+    /// The manager server's object store (`mpshare serve --store redis://…`) cannot be used:
+    /// unreachable, a bad URL, or a bad setting.
+    #[error("store {url}: {reason}")]
+    Store {
+        /// The store's URL(s).
+        url: String,
+        /// What failed, with what was expected.
+        reason: String,
+    },
     /// A server configuration file (`mpshare serve --config`) that cannot be used.
     #[error("configuration {path}: {reason}")]
     Config {

@@ -97,6 +97,26 @@ pub(crate) struct ServeArgs {
     /// max_total_bytes/max_memo.
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+    /// Where objects live: `memory` (default, in this process) or `redis://HOST:PORT/DB`
+    /// (also rediss://, unix://; several comma-separated URLs or redis+cluster://HOST:PORT for
+    /// a Redis Cluster). Front-ends on one store with one --key-prefix serve the same objects
+    /// (needs the `redis-store` feature).
+    #[arg(long, value_name = "URL")]
+    pub(crate) store: Option<String>,
+    /// Key prefix in the Redis store (default mpshare).
+    #[arg(long, value_name = "PREFIX")]
+    pub(crate) key_prefix: Option<String>,
+    /// This front-end's name in the store (default: its listening address).
+    #[arg(long, value_name = "ID")]
+    pub(crate) frontend_id: Option<String>,
+    /// Lease of locks held through this front-end, in ms (default 10000): if it dies, its
+    /// clients' locks are released after the lease.
+    #[arg(long, value_name = "MS")]
+    pub(crate) lease_ms: Option<u64>,
+    /// How long the references of a front-end that stopped answering are kept, in ms (default
+    /// 60000); then objects only it referenced are deleted.
+    #[arg(long, value_name = "MS")]
+    pub(crate) orphan_grace_ms: Option<u64>,
 }
 
 fn main() -> ExitCode {

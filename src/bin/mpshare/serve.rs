@@ -59,6 +59,7 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
     if quiet {
         cfg.log_errors = false;
     }
+    store_config(args, &mut cfg)?;
     // --object after the file's [objects]: the command line wins for a name in both.
     for (name, typeid) in &objects {
         cfg.registry
@@ -107,4 +108,61 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
     server.serve_forever().map_err(|e| e.to_string())?;
     log::info!("server stopped");
     Ok(())
+}
+
+/// `--store` and the Redis options (over the `[store]` table of `--config`).
+#[cfg_attr(not(feature = "redis-store"), allow(unused_variables))]
+fn store_config(args: &ServeArgs, cfg: &mut ServerConfig) -> Result<(), String> {
+    use mpshare::managers::server::StoreConfig;
+    let redis_opts = args.key_prefix.is_some()
+        || args.frontend_id.is_some()
+        || args.lease_ms.is_some()
+        || args.orphan_grace_ms.is_some();
+    for (what, v) in [
+        ("--lease-ms", args.lease_ms),
+        ("--orphan-grace-ms", args.orphan_grace_ms),
+    ] {
+        if v == Some(0) {
+            return Err(format!(
+                "{what}: expected a positive number of milliseconds, found 0"
+            ));
+        }
+    }
+    match args.store.as_deref() {
+        Some("memory") => cfg.store = StoreConfig::Memory,
+        #[cfg(feature = "redis-store")]
+        Some(url) => {
+            cfg.store = StoreConfig::Redis(mpshare::managers::server::RedisStoreConfig::new(url))
+        }
+        #[cfg(not(feature = "redis-store"))]
+        Some(url) => {
+            return Err(format!(
+                "--store {url}: this mpshare was built without the `redis-store` feature (expected `memory`)"
+            ))
+        }
+        None => {}
+    }
+    match &mut cfg.store {
+        #[cfg(feature = "redis-store")]
+        StoreConfig::Redis(r) => {
+            if let Some(p) = &args.key_prefix {
+                r.prefix = p.clone();
+            }
+            if args.frontend_id.is_some() {
+                r.frontend_id = args.frontend_id.clone();
+            }
+            if let Some(ms) = args.lease_ms {
+                r.lease = std::time::Duration::from_millis(ms);
+            }
+            if let Some(ms) = args.orphan_grace_ms {
+                r.orphan_grace = std::time::Duration::from_millis(ms);
+            }
+            Ok(())
+        }
+        _ if redis_opts => Err(
+            "--key-prefix, --frontend-id, --lease-ms and --orphan-grace-ms need --store redis://..."
+                .to_string(),
+        ),
+        _ => Ok(()),
+    }
 }

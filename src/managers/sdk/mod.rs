@@ -477,6 +477,8 @@ pub struct TypeSpec {
     factory: Option<Factory>,
     exposed: Option<Vec<String>>,
     method_to_typeid: HashMap<String, String>,
+    /// Set by [`Registry::share`]: the typeid of the one shared object every `create` returns.
+    shared_of: Option<String>,
 }
 
 impl TypeSpec {
@@ -500,6 +502,7 @@ impl TypeSpec {
             factory: Some(Arc::new(factory)),
             exposed: None,
             method_to_typeid: HashMap::new(),
+            shared_of: None,
         }
     }
 
@@ -514,6 +517,7 @@ impl TypeSpec {
             factory: None,
             exposed: None,
             method_to_typeid: HashMap::new(),
+            shared_of: None,
         }
     }
 
@@ -537,6 +541,24 @@ impl TypeSpec {
     pub fn method_to_typeid(mut self, method: &str, typeid: &str) -> TypeSpec {
         self.method_to_typeid
             .insert(method.to_string(), typeid.to_string());
+        self
+    }
+
+    /// For a shared object by name ([`Registry::share`]): the typeid of the object it serves.
+    ///
+    /// ```
+    /// let mut reg = mpshare::managers::sdk::Registry::sync_manager();
+    /// reg.share("get_queue", "Queue")?;
+    /// assert_eq!(reg.get("get_queue").unwrap().shared_typeid(), Some("Queue"));
+    /// assert_eq!(reg.get("Queue").unwrap().shared_typeid(), None);
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn shared_typeid(&self) -> Option<&str> {
+        self.shared_of.as_deref()
+    }
+
+    pub(crate) fn set_shared_typeid(mut self, typeid: &str) -> TypeSpec {
+        self.shared_of = Some(typeid.to_string());
         self
     }
 

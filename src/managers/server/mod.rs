@@ -25,8 +25,12 @@ mod config_file;
 mod dispatch;
 mod shared;
 
-pub use config_file::{LimitsFile, ServerFile};
-mod table;
+pub use config_file::{LimitsFile, ServerFile, StoreFile};
+mod store;
+
+#[cfg(feature = "redis-store")]
+pub use store::RedisStoreConfig;
+pub use store::StoreConfig;
 
 use std::collections::HashMap;
 use std::net::Shutdown;
@@ -44,7 +48,7 @@ use super::sdk::{lock, ConnId, Registry, TypeSpec};
 use crate::error::OsContext;
 use crate::Result;
 
-use table::Table;
+use store::Store;
 
 /// Settings of a [`Server`].
 ///
@@ -83,6 +87,8 @@ pub struct ServerConfig {
     /// stock CPython client's one-shot connections (`create`/`incref`/`decref`) stall on 40 ms
     /// delayed ACKs: about 220 ms per `m.dict()` create/use/drop cycle instead of about 1.7 ms.
     pub tcp_quickack: bool,
+    /// Where objects live (default [`StoreConfig::Memory`]: in this process).
+    pub store: StoreConfig,
 }
 
 impl ServerConfig {
@@ -108,6 +114,7 @@ impl ServerConfig {
             registry: Registry::sync_manager(),
             log_errors: false,
             tcp_quickack: true,
+            store: StoreConfig::Memory,
         }
     }
 }
@@ -117,7 +124,9 @@ pub(crate) struct Shared {
     listener: std::sync::Mutex<Option<Listener>>,
     address: Address,
     config: ServerConfig,
-    table: Arc<Table>,
+    table: Arc<dyn Store>,
+    /// The store plans pipelined calls ([`Store::plan`]).
+    plans: bool,
     registry: RwLock<Registry>,
     stop: AtomicBool,
     conns: std::sync::Mutex<HashMap<ConnId, Connection>>,
@@ -284,12 +293,15 @@ impl Server {
         let listener = Listener::bind(&config.address, lcfg)?;
         let address = listener.address()?;
         let registry = RwLock::new(config.registry.clone());
+        let table = store::open(&config.store, &address)?;
+        let plans = !matches!(config.store, StoreConfig::Memory);
         Ok(Server {
             shared: Arc::new(Shared {
                 listener: std::sync::Mutex::new(Some(listener)),
                 address,
                 config,
-                table: Arc::new(Table::default()),
+                table,
+                plans,
                 registry,
                 stop: AtomicBool::new(false),
                 conns: std::sync::Mutex::new(HashMap::new()),

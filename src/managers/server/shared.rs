@@ -74,7 +74,7 @@ impl Registry {
             Ok(Arc::clone(&shared))
         });
         let names: Vec<&str> = exposed.iter().map(String::as_str).collect();
-        spec = spec.exposed(&names);
+        spec = spec.exposed(&names).set_shared_typeid(typeid);
         for m in &exposed {
             if let Some(rt) = base.result_typeid(m) {
                 spec = spec.method_to_typeid(m, rt);

@@ -1,9 +1,13 @@
-//! The object table: ident → (object, typeid, refcount).
+//! The in-memory store: ident → (object, typeid, refcount), CPython's `id_to_obj`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::managers::sdk::{lock, traceback_text, RefTable, ServedObject};
+use super::{Store, Target};
+use crate::managers::pickle::{PyDict, PyValue};
+use crate::managers::sdk::{
+    lock, traceback_text, CallCtx, CallError, RefTable, ServedObject, TypeSpec,
+};
 
 struct Entry {
     obj: Arc<dyn ServedObject>,
@@ -23,14 +27,25 @@ struct Inner {
 #[derive(Default)]
 pub(crate) struct Table {
     inner: Mutex<Inner>,
+    /// Put before every ident (empty for a server's own table).
+    prefix: String,
 }
 
 impl Table {
+    /// A table whose idents start with `prefix` (the Redis store's local objects).
+    #[cfg_attr(not(feature = "redis-store"), allow(dead_code))]
+    pub(crate) fn with_prefix(prefix: &str) -> Table {
+        Table {
+            inner: Mutex::default(),
+            prefix: prefix.to_string(),
+        }
+    }
+
     /// Adds an object with refcount 1; returns its ident (lowercase hex like CPython's).
     pub(crate) fn add(&self, typeid: &str, obj: Arc<dyn ServedObject>) -> String {
         let mut t = lock(&self.inner);
         t.next += 1;
-        let ident = format!("{:x}", 0x7f00_0000_0000u64 + t.next * 0x10);
+        let ident = format!("{}{:x}", self.prefix, 0x7f00_0000_0000u64 + t.next * 0x10);
         t.map.insert(
             ident.clone(),
             Entry {
@@ -106,10 +121,58 @@ impl Table {
         let all = std::mem::take(&mut lock(&self.inner).map);
         drop(all);
     }
+}
 
-    #[allow(dead_code)]
-    pub(crate) fn typeid(&self, ident: &str) -> Option<String> {
-        lock(&self.inner).map.get(ident).map(|e| e.typeid.clone())
+impl Store for Table {
+    fn create(
+        &self,
+        ctx: &CallCtx,
+        spec: &TypeSpec,
+        args: &[PyValue],
+        kwargs: &PyDict,
+    ) -> Result<(String, Arc<dyn ServedObject>), CallError> {
+        let obj = spec.create(ctx, args, kwargs)?;
+        Ok((self.add(spec.typeid(), obj.clone()), obj))
+    }
+
+    fn get(&self, ident: &str) -> Option<(Arc<dyn ServedObject>, String)> {
+        Table::get(self, ident)
+    }
+
+    fn call_object(
+        &self,
+        ctx: &CallCtx,
+        target: Target<'_>,
+        method: &str,
+        args: &[PyValue],
+        kwargs: &PyDict,
+    ) -> Result<(String, Arc<dyn ServedObject>), CallError> {
+        let new = target.obj.call_object(ctx, method, args, kwargs)?;
+        Ok((self.add(target.result_typeid, new.clone()), new))
+    }
+
+    fn incref_checked(&self, ident: &str) -> Result<(), String> {
+        Table::incref_checked(self, ident)
+    }
+
+    fn decref_checked(&self, ident: &str) -> Result<(), String> {
+        Table::decref_checked(self, ident)
+    }
+
+    fn len(&self) -> usize {
+        Table::len(self)
+    }
+
+    fn debug_info(&self) -> String {
+        Table::debug_info(self)
+    }
+
+    fn as_ref_table(self: Arc<Self>) -> Arc<dyn RefTable> {
+        self
+    }
+
+    fn clear(&self) {
+        Table::clear(self)
     }
 }
 

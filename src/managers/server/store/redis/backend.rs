@@ -1,0 +1,313 @@
+//! The Redis side of the store: connections (standalone or Cluster), key names, the front-end's
+//! identity, lock leases and the heartbeat that renews them.
+//!
+//! Every key of one object carries the object's ident as its hash tag
+//! (`PREFIX:{IDENT}:PART`), so all keys of an object sit in one Cluster slot and one Lua script
+//! may touch them together.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redis::{ConnectionLike, RedisError, Script};
+
+use crate::managers::sdk::{lock, traceback_text, CallError, ConnId};
+
+/// One connection to the store.
+pub(crate) enum Conn {
+    Single(redis::Connection),
+    Cluster(Box<redis::cluster::ClusterConnection>),
+}
+
+impl Conn {
+    /// The connection as redis-rs commands and scripts take it.
+    pub(crate) fn con(&mut self) -> &mut dyn ConnectionLike {
+        match self {
+            Conn::Single(c) => c,
+            Conn::Cluster(c) => c.as_mut(),
+        }
+    }
+}
+
+enum Client {
+    Single(redis::Client),
+    Cluster(redis::cluster::ClusterClient),
+}
+
+/// A pooled connection; returned to the pool on drop unless a command on it failed.
+pub(crate) struct Pooled<'a> {
+    conn: Option<Conn>,
+    backend: &'a Backend,
+    broken: bool,
+}
+
+impl Pooled<'_> {
+    /// The connection as redis-rs takes it.
+    pub(crate) fn con(&mut self) -> &mut dyn ConnectionLike {
+        self.conn
+            .as_mut()
+            .expect("a pooled connection is present until drop")
+            .con()
+    }
+
+    /// Runs `f` on the connection; a failure that is the connection's (not a script's or a
+    /// command's error reply) drops the connection instead of pooling it again.
+    pub(crate) fn run<T>(
+        &mut self,
+        f: impl FnOnce(&mut dyn ConnectionLike) -> redis::RedisResult<T>,
+    ) -> Result<T, CallError> {
+        match f(self.con()) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                if is_connection_error(&e) {
+                    self.broken = true;
+                }
+                Err(store_error(&e))
+            }
+        }
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            if !self.broken {
+                let mut pool = lock(&self.backend.pool);
+                if pool.len() < 64 {
+                    pool.push(c);
+                }
+            }
+        }
+    }
+}
+
+/// True for errors that mean the connection itself is unusable.
+pub(crate) fn is_connection_error(e: &RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout()
+}
+
+/// A store failure as the Python caller sees it: `ConnectionError` (a builtin, so every
+/// client can unpickle it) naming the store.
+pub(crate) fn store_error(e: &RedisError) -> CallError {
+    CallError::Traceback(traceback_text(
+        "ConnectionError",
+        &format!("the Redis store failed: {e}"),
+    ))
+}
+
+/// The Redis store's connections and names, shared by every object handle of one server.
+pub(crate) struct Backend {
+    client: Client,
+    pool: Mutex<Vec<Conn>>,
+    /// Key prefix (`mpshare` by default).
+    pub(crate) prefix: String,
+    /// This front-end's name: reference counts and lock owners are recorded under it.
+    pub(crate) frontend: String,
+    /// Random per process: lock owners from a previous run of the same front-end never match.
+    pub(crate) boot: String,
+    /// How long a lock held through this front-end outlives the front-end.
+    pub(crate) lease: Duration,
+    /// How long a silent front-end's references survive before objects only it referenced are
+    /// deleted.
+    pub(crate) orphan_grace: Duration,
+    /// How long one blocking Redis command waits before the caller's liveness is checked again.
+    pub(crate) slice: Duration,
+    /// Keys whose owner value this front-end renews: key → owner prefix.
+    leases: Mutex<HashMap<String, String>>,
+    pub(crate) stop: AtomicBool,
+}
+
+impl Backend {
+    pub(crate) fn connect(
+        urls: &[String],
+        prefix: &str,
+        frontend: &str,
+        lease: Duration,
+        orphan_grace: Duration,
+    ) -> Result<Backend, RedisError> {
+        let cluster = urls.len() > 1
+            || urls.first().is_some_and(|u| {
+                u.starts_with("redis+cluster://") || u.starts_with("rediss+cluster://")
+            });
+        // Requests are single writes, but a pipeline is several: no Nagle delay between them.
+        let info = |u: &str| -> Result<redis::ConnectionInfo, RedisError> {
+            use redis::IntoConnectionInfo;
+            Ok(u.into_connection_info()?
+                .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true)))
+        };
+        let client = if cluster {
+            let nodes = urls
+                .iter()
+                .map(|u| info(&u.replacen("+cluster", "", 1)))
+                .collect::<Result<Vec<_>, _>>()?;
+            Client::Cluster(redis::cluster::ClusterClient::new(nodes)?)
+        } else {
+            Client::Single(redis::Client::open(info(&urls[0])?)?)
+        };
+        let mut boot = [0u8; 8];
+        let _ = getrandom::fill(&mut boot);
+        let b = Backend {
+            client,
+            pool: Mutex::new(Vec::new()),
+            prefix: prefix.to_string(),
+            frontend: frontend.to_string(),
+            boot: boot.iter().map(|b| format!("{b:02x}")).collect(),
+            lease,
+            orphan_grace,
+            slice: Duration::from_millis(200),
+            leases: Mutex::new(HashMap::new()),
+            stop: AtomicBool::new(false),
+        };
+        // Fail at start, not at the first call, when the store cannot be reached.
+        let mut c = b.new_conn()?;
+        redis::cmd("PING").query::<()>(c.con())?;
+        lock(&b.pool).push(c);
+        Ok(b)
+    }
+
+    fn new_conn(&self) -> Result<Conn, RedisError> {
+        Ok(match &self.client {
+            Client::Single(c) => {
+                Conn::Single(c.get_connection_with_timeout(Duration::from_secs(5))?)
+            }
+            Client::Cluster(c) => Conn::Cluster(Box::new(c.get_connection()?)),
+        })
+    }
+
+    /// A connection from the pool (or a new one).
+    pub(crate) fn conn(&self) -> Result<Pooled<'_>, CallError> {
+        let pooled = lock(&self.pool).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => self.new_conn().map_err(|e| store_error(&e))?,
+        };
+        Ok(Pooled {
+            conn: Some(conn),
+            backend: self,
+            broken: false,
+        })
+    }
+
+    /// Runs `f` on a pooled connection. When the pooled connection turns out to be dead (the
+    /// store restarted since it was last used) and `f` failed before the store could answer,
+    /// runs it once more on a fresh connection.
+    pub(crate) fn with<T>(
+        &self,
+        f: impl Fn(&mut dyn ConnectionLike) -> redis::RedisResult<T>,
+    ) -> Result<T, CallError> {
+        let mut c = self.conn()?;
+        match f(c.con()) {
+            Ok(v) => Ok(v),
+            Err(e) if e.is_connection_dropped() || e.is_connection_refusal() => {
+                c.broken = true;
+                drop(c);
+                let mut c = self.conn()?;
+                c.run(|con| f(con))
+            }
+            Err(e) => {
+                if is_connection_error(&e) {
+                    c.broken = true;
+                }
+                Err(store_error(&e))
+            }
+        }
+    }
+
+    /// True for a Redis Cluster (pipelines then run command by command).
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.client, Client::Cluster(_))
+    }
+
+    /// `PREFIX:{IDENT}:PART`: a key of object `ident`.
+    pub(crate) fn key(&self, ident: &str, part: &str) -> String {
+        format!("{}:{{{}}}:{}", self.prefix, ident, part)
+    }
+
+    /// A key of the store itself (not of one object).
+    pub(crate) fn global(&self, name: &str) -> String {
+        format!("{}:{}", self.prefix, name)
+    }
+
+    /// This front-end process: front-end id and boot nonce. References and heartbeats are
+    /// recorded under it.
+    pub(crate) fn node(&self) -> String {
+        format!("{}/{}", self.frontend, self.boot)
+    }
+
+    /// The owner string of connection `conn` of this front-end process: locks record it.
+    pub(crate) fn owner(&self, conn: ConnId) -> String {
+        format!("{}/{}/{}", self.frontend, self.boot, conn)
+    }
+
+    /// The lease in milliseconds, as `PX` takes it.
+    pub(crate) fn lease_ms(&self) -> u64 {
+        self.lease.as_millis().max(1) as u64
+    }
+
+    /// Registers `key` (whose value starts with `owner`) for lease renewal by the heartbeat.
+    pub(crate) fn hold(&self, key: &str, owner: &str) {
+        lock(&self.leases).insert(key.to_string(), owner.to_string());
+    }
+
+    /// Stops renewing `key` if it is still registered for `owner`: a holder that released
+    /// must not cancel the renewal of the next holder on this front-end, who may have taken
+    /// the key (and registered it) between the release and this call.
+    pub(crate) fn unhold_if(&self, key: &str, owner: &str) {
+        let mut l = lock(&self.leases);
+        if l.get(key).is_some_and(|o| o == owner) {
+            l.remove(key);
+        }
+    }
+
+    /// One heartbeat: announces this front-end (for the orphan sweep) and renews every held
+    /// lease. Run by the store's heartbeat thread every third of the lease.
+    pub(crate) fn beat(&self) -> Result<(), CallError> {
+        let fe_key = self.global(&format!("fe:{}", self.node()));
+        let grace = self.orphan_grace.as_millis().max(1) as u64;
+        self.with(|con| {
+            redis::cmd("SET")
+                .arg(&fe_key)
+                .arg(&self.boot)
+                .arg("PX")
+                .arg(grace)
+                .query::<()>(con)
+        })?;
+        let held: Vec<(String, String)> = lock(&self.leases)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (key, owner) in held {
+            let renewed: i64 =
+                self.with(|con| RENEW.key(&key).arg(&owner).arg(self.lease_ms()).invoke(con))?;
+            if renewed == 0 {
+                // Released elsewhere (or expired): nothing to renew any more.
+                let mut l = lock(&self.leases);
+                if l.get(&key) == Some(&owner) {
+                    l.remove(&key);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// True once the server stops.
+    pub(crate) fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// Renews a lease: when KEYS[1]'s value starts with ARGV[1], sets its expiry to ARGV[2] ms.
+static RENEW: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
+    Script::new(
+        r"local v = redis.call('get', KEYS[1])
+if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then
+  redis.call('pexpire', KEYS[1], ARGV[2])
+  return 1
+end
+return 0",
+    )
+});
+
+/// A shared handle to the backend, as object handles keep it.
+pub(crate) type BackendRef = Arc<Backend>;

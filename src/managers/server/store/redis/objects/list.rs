@@ -1,0 +1,6 @@
+//! `list` kept in Redis.
+
+use crate::managers::server::store::redis::types::RedisType;
+
+/// The typeids of this module (none yet: served from this front-end's memory).
+pub(crate) const TYPES: &[RedisType] = &[];
