@@ -67,8 +67,14 @@ fn command(python: &Path, addr: &str, args: &[&str]) -> Command {
 /// Runs one role to the end (at most [`ROLE_LIMIT`]); panics unless it printed OK last.
 /// Returns its stdout.
 pub fn role(version: &str, python: &Path, addr: &str, args: &[&str]) -> String {
+    let t0 = Instant::now();
     let child = spawn_role(python, addr, args);
-    finish_role(version, addr, args, child)
+    let out = finish_role(version, addr, args, child);
+    eprintln!(
+        "CPython {version} {args:?} via {addr}: OK in {:.2?}",
+        t0.elapsed()
+    );
+    out
 }
 
 pub fn spawn_role(python: &Path, addr: &str, args: &[&str]) -> Child {
@@ -77,15 +83,10 @@ pub fn spawn_role(python: &Path, addr: &str, args: &[&str]) -> Child {
 
 /// Waits for a role started with [`spawn_role`]; panics unless it printed OK last.
 pub fn finish_role(version: &str, addr: &str, args: &[&str], child: Child) -> String {
-    let t0 = Instant::now();
     let (status, out, err) = common::wait_output(child, ROLE_LIMIT);
     assert!(
         status.success() && out.lines().last() == Some("OK"),
         "CPython {version} redis_store.py {args:?} against {addr} failed ({status})\n--- stdout\n{out}\n--- stderr\n{err}"
-    );
-    eprintln!(
-        "CPython {version} {args:?} via {addr}: OK in {:.2?}",
-        t0.elapsed()
     );
     out
 }
