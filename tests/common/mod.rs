@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fork;
+pub mod redis;
 #[cfg(feature = "manager")]
 pub mod serve;
 #[cfg(feature = "manager")]

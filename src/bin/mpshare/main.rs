@@ -113,6 +113,10 @@ pub(crate) struct ServeArgs {
     /// clients' locks are released after the lease.
     #[arg(long, value_name = "MS")]
     pub(crate) lease_ms: Option<u64>,
+    /// How long the references of a front-end that stopped answering are kept, in ms (default
+    /// 60000); then objects only it referenced are deleted.
+    #[arg(long, value_name = "MS")]
+    pub(crate) orphan_grace_ms: Option<u64>,
 }
 
 fn main() -> ExitCode {

@@ -110,39 +110,59 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// `--store` and the Redis options.
+/// `--store` and the Redis options (over the `[store]` table of `--config`).
 #[cfg_attr(not(feature = "redis-store"), allow(unused_variables))]
 fn store_config(args: &ServeArgs, cfg: &mut ServerConfig) -> Result<(), String> {
-    let redis_opts =
-        args.key_prefix.is_some() || args.frontend_id.is_some() || args.lease_ms.is_some();
-    match args.store.as_deref() {
-        None | Some("memory") => {
-            if redis_opts {
-                return Err(
-                    "--key-prefix, --frontend-id and --lease-ms need --store redis://...".to_string(),
-                );
-            }
-            Ok(())
+    use mpshare::managers::server::StoreConfig;
+    let redis_opts = args.key_prefix.is_some()
+        || args.frontend_id.is_some()
+        || args.lease_ms.is_some()
+        || args.orphan_grace_ms.is_some();
+    for (what, v) in [
+        ("--lease-ms", args.lease_ms),
+        ("--orphan-grace-ms", args.orphan_grace_ms),
+    ] {
+        if v == Some(0) {
+            return Err(format!(
+                "{what}: expected a positive number of milliseconds, found 0"
+            ));
         }
+    }
+    match args.store.as_deref() {
+        Some("memory") => cfg.store = StoreConfig::Memory,
         #[cfg(feature = "redis-store")]
         Some(url) => {
-            let mut r = mpshare::managers::server::RedisStoreConfig::new(url);
+            cfg.store = StoreConfig::Redis(mpshare::managers::server::RedisStoreConfig::new(url))
+        }
+        #[cfg(not(feature = "redis-store"))]
+        Some(url) => {
+            return Err(format!(
+                "--store {url}: this mpshare was built without the `redis-store` feature (expected `memory`)"
+            ))
+        }
+        None => {}
+    }
+    match &mut cfg.store {
+        #[cfg(feature = "redis-store")]
+        StoreConfig::Redis(r) => {
             if let Some(p) = &args.key_prefix {
                 r.prefix = p.clone();
             }
-            r.frontend_id = args.frontend_id.clone();
+            if args.frontend_id.is_some() {
+                r.frontend_id = args.frontend_id.clone();
+            }
             if let Some(ms) = args.lease_ms {
-                if ms == 0 {
-                    return Err("--lease-ms: expected a positive number of milliseconds, found 0".to_string());
-                }
                 r.lease = std::time::Duration::from_millis(ms);
             }
-            cfg.store = mpshare::managers::server::StoreConfig::Redis(r);
+            if let Some(ms) = args.orphan_grace_ms {
+                r.orphan_grace = std::time::Duration::from_millis(ms);
+            }
             Ok(())
         }
-        #[cfg(not(feature = "redis-store"))]
-        Some(url) => Err(format!(
-            "--store {url}: this mpshare was built without the `redis-store` feature (expected `memory`)"
-        )),
+        _ if redis_opts => Err(
+            "--key-prefix, --frontend-id, --lease-ms and --orphan-grace-ms need --store redis://..."
+                .to_string(),
+        ),
+        _ => Ok(()),
     }
 }

@@ -13,6 +13,13 @@
 //! shared_dict = "dict"
 //! login_lock = "RLock"
 //!
+//! [store]                            # objects in Redis (feature redis-store), as --store
+//! url = "redis://127.0.0.1:6379/0"   # several comma-separated URLs: a Redis Cluster
+//! key_prefix = "mpshare"
+//! frontend_id = "web-1"              # default: the listening address
+//! lease_ms = 10000
+//! orphan_grace_ms = 60000
+//!
 //! [limits]                           # pickle decoder limits for requests
 //! max_depth = 200
 //! max_elements = 4000000
@@ -62,6 +69,24 @@ pub struct ServerFile {
     pub objects: BTreeMap<String, String>,
     /// Pickle decoder limits for requests.
     pub limits: Option<LimitsFile>,
+    /// Where objects live (default: in the server's memory).
+    pub store: Option<StoreFile>,
+}
+
+/// The `[store]` table: objects kept in Redis or Valkey (feature `redis-store`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreFile {
+    /// `redis://HOST:PORT/DB` (several comma-separated for a Cluster), or `memory`.
+    pub url: String,
+    /// Key prefix (default `mpshare`).
+    pub key_prefix: Option<String>,
+    /// This front-end's name (default: its listening address).
+    pub frontend_id: Option<String>,
+    /// Lock lease in milliseconds (default 10000).
+    pub lease_ms: Option<u64>,
+    /// How long a silent front-end's references are kept, in milliseconds (default 60000).
+    pub orphan_grace_ms: Option<u64>,
 }
 
 /// The `[limits]` table: any subset of [`Limits`](crate::managers::pickle::Limits)' fields.
@@ -93,6 +118,21 @@ impl ServerFile {
             path: path.to_string(),
             reason: e.to_string().trim().to_string(),
         })?;
+        if let Some(st) = &f.store {
+            for (what, v) in [
+                ("lease_ms", st.lease_ms),
+                ("orphan_grace_ms", st.orphan_grace_ms),
+            ] {
+                if v == Some(0) {
+                    return Err(Error::Config {
+                        path: path.to_string(),
+                        reason: format!(
+                            "[store] {what}: expected a positive number of milliseconds, found 0"
+                        ),
+                    });
+                }
+            }
+        }
         if let Some(t) = f.handshake_timeout_secs {
             if !(t.is_finite() && t > 0.0) {
                 return Err(Error::Config {
@@ -158,6 +198,46 @@ impl ServerFile {
         for (name, typeid) in &self.objects {
             cfg.registry.share(name, typeid)?;
         }
+        if let Some(st) = &self.store {
+            cfg.store = st.to_config()?;
+        }
         Ok(())
+    }
+}
+
+impl StoreFile {
+    /// The [`StoreConfig`](super::StoreConfig) this table describes.
+    ///
+    /// ```
+    /// use mpshare::managers::server::{StoreConfig, StoreFile};
+    /// let f = StoreFile { url: "memory".into(), ..Default::default() };
+    /// assert!(matches!(f.to_config()?, StoreConfig::Memory));
+    /// # Ok::<(), mpshare::Error>(())
+    /// ```
+    pub fn to_config(&self) -> Result<super::StoreConfig> {
+        if self.url == "memory" {
+            return Ok(super::StoreConfig::Memory);
+        }
+        #[cfg(feature = "redis-store")]
+        {
+            let mut r = super::RedisStoreConfig::new(&self.url);
+            if let Some(p) = &self.key_prefix {
+                r.prefix = p.clone();
+            }
+            r.frontend_id = self.frontend_id.clone();
+            if let Some(ms) = self.lease_ms {
+                r.lease = Duration::from_millis(ms);
+            }
+            if let Some(ms) = self.orphan_grace_ms {
+                r.orphan_grace = Duration::from_millis(ms);
+            }
+            Ok(super::StoreConfig::Redis(r))
+        }
+        #[cfg(not(feature = "redis-store"))]
+        Err(Error::Store {
+            url: self.url.clone(),
+            reason: "this mpshare was built without the `redis-store` feature (expected `memory`)"
+                .to_string(),
+        })
     }
 }

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
+use super::store;
 use super::Shared;
 use crate::managers::auth;
 use crate::managers::connection::Connection;
@@ -105,7 +106,7 @@ fn dedup(names: Vec<String>) -> Vec<String> {
 
 impl Shared {
     fn table_ref(&self) -> Weak<dyn RefTable> {
-        let t: Arc<dyn RefTable> = self.table.clone();
+        let t: Arc<dyn RefTable> = self.table.clone().as_ref_table();
         Arc::downgrade(&t)
     }
 
@@ -290,28 +291,147 @@ impl Shared {
                 quickack(self, &conn);
                 served += 1;
             }
-            let reply = match pickle::loads_request(&bytes, &self.config.limits)
-                .and_then(Request::from_value)
-            {
-                Ok(req) => self.proxy_call(id, &conn, req, &mut touched),
-                Err(e) => {
-                    self.log(&format!("connection {id}: bad request: {e}"));
-                    Some(tb("ValueError", &e.to_string()))
-                }
+            let decode = |bytes: &[u8]| {
+                pickle::loads_request(bytes, &self.config.limits).and_then(Request::from_value)
             };
-            match reply {
-                Some(r) => {
-                    if !queue_reply(self, &mut conn, &r) {
+            let mut batch = vec![decode(&bytes)];
+            // Pipelined requests already buffered go to the store together, so a store that
+            // plans (Redis) sends a run of simple calls as one round trip.
+            let mut closed = false;
+            while self.plans && batch.len() < 256 && conn.has_buffered_frame() {
+                match conn.recv_bytes() {
+                    Ok(b) => batch.push(decode(&b)),
+                    Err(_) => {
+                        closed = true;
                         break;
                     }
                 }
-                None => break,
+            }
+            let replies = if batch.len() == 1 {
+                let reply = match batch.pop().expect("one request") {
+                    Ok(req) => self.proxy_call(id, &conn, req, &mut touched),
+                    Err(e) => {
+                        self.log(&format!("connection {id}: bad request: {e}"));
+                        Some(tb("ValueError", &e.to_string()))
+                    }
+                };
+                vec![reply]
+            } else {
+                self.batch_calls(id, &conn, batch, &mut touched)
+            };
+            let mut abandoned = false;
+            for reply in replies {
+                match reply {
+                    Some(r) => {
+                        if !queue_reply(self, &mut conn, &r) {
+                            abandoned = true;
+                            break;
+                        }
+                    }
+                    None => {
+                        abandoned = true;
+                        break;
+                    }
+                }
+            }
+            if abandoned || closed {
+                break;
             }
         }
         let _ = conn.flush();
         drop(conn);
         for obj in touched.values().filter_map(Weak::upgrade) {
             obj.on_disconnect(id);
+        }
+    }
+
+    /// Pipelined requests in order: runs of calls the store can plan go to it together
+    /// ([`Store::run_plans`]); the others are called one by one.
+    fn batch_calls(
+        self: &Arc<Self>,
+        id: ConnId,
+        conn: &Connection,
+        batch: Vec<crate::Result<Request>>,
+        touched: &mut HashMap<String, Weak<dyn ServedObject>>,
+    ) -> Vec<Option<Reply>> {
+        let mut out = Vec::with_capacity(batch.len());
+        let mut run: Vec<store::Plan> = Vec::new();
+        let flush = |run: &mut Vec<store::Plan>, out: &mut Vec<Option<Reply>>| {
+            if !run.is_empty() {
+                let results = self.table.run_plans(std::mem::take(run));
+                out.extend(
+                    results
+                        .into_iter()
+                        .map(|r| self.to_reply(id, r.map(Reply::Return))),
+                );
+            }
+        };
+        for item in batch {
+            match item {
+                Ok(req) => match self.plan(id, conn, &req, touched) {
+                    Some(plan) => run.push(plan),
+                    None => {
+                        flush(&mut run, &mut out);
+                        out.push(self.proxy_call(id, conn, req, touched));
+                    }
+                },
+                Err(e) => {
+                    flush(&mut run, &mut out);
+                    self.log(&format!("connection {id}: bad request: {e}"));
+                    out.push(Some(tb("ValueError", &e.to_string())));
+                }
+            }
+        }
+        flush(&mut run, &mut out);
+        out
+    }
+
+    /// The store's plan for a plain exposed call (not a `method_to_typeid` one, not a fallback).
+    fn plan(
+        self: &Arc<Self>,
+        id: ConnId,
+        conn: &Connection,
+        req: &Request,
+        touched: &mut HashMap<String, Weak<dyn ServedObject>>,
+    ) -> Option<store::Plan> {
+        let ident = req.ident.as_deref()?;
+        let (obj, typeid) = self.table.get(ident)?;
+        {
+            let reg = self.registry.read().unwrap_or_else(|p| p.into_inner());
+            let spec = reg.get(&typeid)?;
+            if !spec.exposed_list()?.contains(&req.method)
+                || spec.result_typeid(&req.method).is_some()
+            {
+                return None;
+            }
+        }
+        let ctx = CallCtx::new(
+            id,
+            Some(conn.as_fd()),
+            &self.stop,
+            Some(self.table_ref()),
+            self.config.wait_slice,
+        );
+        let plan = self
+            .table
+            .plan(&ctx, ident, &req.method, &req.args, req.kwds.as_dict())?;
+        if !touched.contains_key(ident) {
+            touched.insert(ident.to_string(), Arc::downgrade(&obj));
+        }
+        Some(plan)
+    }
+
+    /// A call's outcome as the reply to send; `None` when the call was abandoned.
+    fn to_reply(&self, id: ConnId, outcome: Result<Reply, CallError>) -> Option<Reply> {
+        match outcome {
+            Ok(r) => Some(r),
+            Err(CallError::Raise(e)) => Some(Reply::Error(e)),
+            Err(CallError::Traceback(t)) => Some(Reply::Traceback(t)),
+            Err(CallError::Unserializable(t)) => Some(Reply::Unserializable(t)),
+            Err(CallError::Aborted(why)) => {
+                self.log(&format!("connection {id}: call abandoned: {why}"));
+                None
+            }
         }
     }
 
@@ -380,7 +500,17 @@ impl Shared {
         let outcome = guarded(|| match result_typeid {
             Some(rt) => self
                 .table
-                .call_object(&ctx, ident, &obj, &rt, &req.method, &req.args, kwargs)
+                .call_object(
+                    &ctx,
+                    store::Target {
+                        ident,
+                        obj: &obj,
+                        result_typeid: &rt,
+                    },
+                    &req.method,
+                    &req.args,
+                    kwargs,
+                )
                 .map(|(new_ident, new)| {
                     let exposed = self.exposed_of(&rt, &new);
                     Reply::Proxy {
@@ -392,15 +522,6 @@ impl Shared {
                 .call(&ctx, &req.method, &req.args, kwargs)
                 .map(Reply::Return),
         });
-        match outcome {
-            Ok(r) => Some(r),
-            Err(CallError::Raise(e)) => Some(Reply::Error(e)),
-            Err(CallError::Traceback(t)) => Some(Reply::Traceback(t)),
-            Err(CallError::Unserializable(t)) => Some(Reply::Unserializable(t)),
-            Err(CallError::Aborted(why)) => {
-                self.log(&format!("connection {id}: call abandoned: {why}"));
-                None
-            }
-        }
+        self.to_reply(id, outcome)
     }
 }

@@ -25,7 +25,7 @@ mod config_file;
 mod dispatch;
 mod shared;
 
-pub use config_file::{LimitsFile, ServerFile};
+pub use config_file::{LimitsFile, ServerFile, StoreFile};
 mod store;
 
 #[cfg(feature = "redis-store")]
@@ -125,6 +125,8 @@ pub(crate) struct Shared {
     address: Address,
     config: ServerConfig,
     table: Arc<dyn Store>,
+    /// The store plans pipelined calls ([`Store::plan`]).
+    plans: bool,
     registry: RwLock<Registry>,
     stop: AtomicBool,
     conns: std::sync::Mutex<HashMap<ConnId, Connection>>,
@@ -292,12 +294,14 @@ impl Server {
         let address = listener.address()?;
         let registry = RwLock::new(config.registry.clone());
         let table = store::open(&config.store, &address)?;
+        let plans = !matches!(config.store, StoreConfig::Memory);
         Ok(Server {
             shared: Arc::new(Shared {
                 listener: std::sync::Mutex::new(Some(listener)),
                 address,
                 config,
                 table,
+                plans,
                 registry,
                 stop: AtomicBool::new(false),
                 conns: std::sync::Mutex::new(HashMap::new()),

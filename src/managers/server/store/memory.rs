@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::Store;
+use super::{Store, Target};
 use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::{
     lock, traceback_text, CallCtx, CallError, RefTable, ServedObject, TypeSpec,
@@ -142,15 +142,13 @@ impl Store for Table {
     fn call_object(
         &self,
         ctx: &CallCtx,
-        _ident: &str,
-        obj: &Arc<dyn ServedObject>,
-        result_typeid: &str,
+        target: Target<'_>,
         method: &str,
         args: &[PyValue],
         kwargs: &PyDict,
     ) -> Result<(String, Arc<dyn ServedObject>), CallError> {
-        let new = obj.call_object(ctx, method, args, kwargs)?;
-        Ok((self.add(result_typeid, new.clone()), new))
+        let new = target.obj.call_object(ctx, method, args, kwargs)?;
+        Ok((self.add(target.result_typeid, new.clone()), new))
     }
 
     fn incref_checked(&self, ident: &str) -> Result<(), String> {
@@ -167,6 +165,10 @@ impl Store for Table {
 
     fn debug_info(&self) -> String {
         Table::debug_info(self)
+    }
+
+    fn as_ref_table(self: Arc<Self>) -> Arc<dyn RefTable> {
+        self
     }
 
     fn clear(&self) {

@@ -35,6 +35,17 @@ pub enum StoreConfig {
 #[cfg(feature = "redis-store")]
 pub use self::redis::RedisStoreConfig;
 
+/// The object a `method_to_typeid` call goes to, and the typeid of its result.
+pub(crate) struct Target<'a> {
+    /// The called object's ident.
+    #[cfg_attr(not(feature = "redis-store"), allow(dead_code))]
+    pub(crate) ident: &'a str,
+    /// The called object.
+    pub(crate) obj: &'a Arc<dyn ServedObject>,
+    /// The typeid the result is served as.
+    pub(crate) result_typeid: &'a str,
+}
+
 /// The object table as the dispatcher sees it. Idents are what tokens carry; a store hands out
 /// objects by ident and keeps CPython's reference counts.
 pub(crate) trait Store: RefTable {
@@ -55,9 +66,7 @@ pub(crate) trait Store: RefTable {
     fn call_object(
         &self,
         ctx: &CallCtx,
-        ident: &str,
-        obj: &Arc<dyn ServedObject>,
-        result_typeid: &str,
+        target: Target<'_>,
         method: &str,
         args: &[PyValue],
         kwargs: &PyDict,
@@ -77,7 +86,40 @@ pub(crate) trait Store: RefTable {
 
     /// Server teardown: drops what this server holds (a shared store keeps the shared state).
     fn clear(&self);
+
+    /// This store as the reference table objects pin nested proxies with.
+    fn as_ref_table(self: Arc<Self>) -> Arc<dyn RefTable>;
+
+    /// Pipelined calls: the store's plan for `method(*args, **kwargs)` on object `ident`, to run
+    /// together with its neighbours by [`run_plans`](Self::run_plans) (the Redis store sends a
+    /// run of simple calls to Redis as one pipeline). `None`: call the object as usual.
+    fn plan(
+        &self,
+        _ctx: &CallCtx,
+        _ident: &str,
+        _method: &str,
+        _args: &[PyValue],
+        _kwargs: &PyDict,
+    ) -> Option<Plan> {
+        None
+    }
+
+    /// Runs plans made by [`plan`](Self::plan), in order; one result per plan.
+    fn run_plans(&self, plans: Vec<Plan>) -> Vec<Result<PyValue, CallError>> {
+        plans
+            .into_iter()
+            .map(|_| {
+                Err(CallError::Traceback(crate::managers::sdk::traceback_text(
+                    "SystemError",
+                    "this store makes no plans",
+                )))
+            })
+            .collect()
+    }
 }
+
+/// A call a store planned (its own type inside; see [`Store::plan`]).
+pub(crate) type Plan = Box<dyn std::any::Any + Send>;
 
 /// Builds the store `config` names for a server listening on `address`.
 pub(crate) fn open(

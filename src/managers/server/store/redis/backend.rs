@@ -17,7 +17,7 @@ use crate::managers::sdk::{lock, traceback_text, CallError, ConnId};
 /// One connection to the store.
 pub(crate) enum Conn {
     Single(redis::Connection),
-    Cluster(redis::cluster::ClusterConnection),
+    Cluster(Box<redis::cluster::ClusterConnection>),
 }
 
 impl Conn {
@@ -25,7 +25,7 @@ impl Conn {
     pub(crate) fn con(&mut self) -> &mut dyn ConnectionLike {
         match self {
             Conn::Single(c) => c,
-            Conn::Cluster(c) => c,
+            Conn::Cluster(c) => c.as_mut(),
         }
     }
 }
@@ -130,11 +130,20 @@ impl Backend {
             || urls.first().is_some_and(|u| {
                 u.starts_with("redis+cluster://") || u.starts_with("rediss+cluster://")
             });
+        // Requests are single writes, but a pipeline is several: no Nagle delay between them.
+        let info = |u: &str| -> Result<redis::ConnectionInfo, RedisError> {
+            use redis::IntoConnectionInfo;
+            Ok(u.into_connection_info()?
+                .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true)))
+        };
         let client = if cluster {
-            let nodes: Vec<String> = urls.iter().map(|u| u.replacen("+cluster", "", 1)).collect();
+            let nodes = urls
+                .iter()
+                .map(|u| info(&u.replacen("+cluster", "", 1)))
+                .collect::<Result<Vec<_>, _>>()?;
             Client::Cluster(redis::cluster::ClusterClient::new(nodes)?)
         } else {
-            Client::Single(redis::Client::open(urls[0].as_str())?)
+            Client::Single(redis::Client::open(info(&urls[0])?)?)
         };
         let mut boot = [0u8; 8];
         let _ = getrandom::fill(&mut boot);
@@ -162,7 +171,7 @@ impl Backend {
             Client::Single(c) => {
                 Conn::Single(c.get_connection_with_timeout(Duration::from_secs(5))?)
             }
-            Client::Cluster(c) => Conn::Cluster(c.get_connection()?),
+            Client::Cluster(c) => Conn::Cluster(Box::new(c.get_connection()?)),
         })
     }
 
@@ -205,6 +214,11 @@ impl Backend {
         }
     }
 
+    /// True for a Redis Cluster (pipelines then run command by command).
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.client, Client::Cluster(_))
+    }
+
     /// `PREFIX:{IDENT}:PART`: a key of object `ident`.
     pub(crate) fn key(&self, ident: &str, part: &str) -> String {
         format!("{}:{{{}}}:{}", self.prefix, ident, part)
@@ -226,11 +240,6 @@ impl Backend {
         format!("{}/{}/{}", self.frontend, self.boot, conn)
     }
 
-    /// The owner prefix shared by every connection of this front-end process.
-    pub(crate) fn owner_prefix(&self) -> String {
-        format!("{}/{}/", self.frontend, self.boot)
-    }
-
     /// The lease in milliseconds, as `PX` takes it.
     pub(crate) fn lease_ms(&self) -> u64 {
         self.lease.as_millis().max(1) as u64
@@ -241,9 +250,14 @@ impl Backend {
         lock(&self.leases).insert(key.to_string(), owner.to_string());
     }
 
-    /// Stops renewing `key`.
-    pub(crate) fn unhold(&self, key: &str) {
-        lock(&self.leases).remove(key);
+    /// Stops renewing `key` if it is still registered for `owner`: a holder that released
+    /// must not cancel the renewal of the next holder on this front-end, who may have taken
+    /// the key (and registered it) between the release and this call.
+    pub(crate) fn unhold_if(&self, key: &str, owner: &str) {
+        let mut l = lock(&self.leases);
+        if l.get(key).is_some_and(|o| o == owner) {
+            l.remove(key);
+        }
     }
 
     /// One heartbeat: announces this front-end (for the orphan sweep) and renews every held

@@ -22,8 +22,50 @@ pub(crate) enum Init {
     ZAdd(&'static str, Vec<(i64, Vec<u8>)>),
 }
 
+/// A new object kept in the store: its ident and handle.
+pub(crate) type Stored = (String, Arc<dyn RedisObject>);
+
+/// What turns a planned command's reply into the call's result.
+pub(crate) type Finish = Box<dyn FnOnce(redis::Value) -> Result<PyValue, CallError> + Send>;
+
+/// A call planned as one Redis command, sent in one pipeline with its pipelined neighbours.
+pub(crate) enum RedisPlan {
+    /// The command and what makes the call's result of its reply.
+    Cmd(redis::Cmd, Finish),
+    /// Known without asking Redis (e.g. bad arguments).
+    Ready(Result<PyValue, CallError>),
+}
+
+/// `EVAL src` with `keys` and `args` as one command (for plans: `EVAL`, unlike `EVALSHA`,
+/// cannot fail with `NOSCRIPT` in the middle of a pipeline; Redis caches the compiled script by
+/// its hash either way).
+pub(crate) fn eval_cmd(src: &str, keys: &[&str], args: &[&[u8]]) -> redis::Cmd {
+    let mut c = redis::cmd("EVAL");
+    c.arg(src).arg(keys.len());
+    for k in keys {
+        c.arg(*k);
+    }
+    for a in args {
+        c.arg(*a);
+    }
+    c
+}
+
 /// A handle on an object kept in Redis.
 pub(crate) trait RedisObject: ServedObject {
+    /// Plans `method(*args, **kwargs)` as one Redis command so a run of pipelined calls costs
+    /// one round trip to Redis; `None` (the default): the call runs through
+    /// [`ServedObject::call`]. Only for calls that never block and need one command.
+    fn plan(
+        &self,
+        _ctx: &CallCtx,
+        _method: &str,
+        _args: &[PyValue],
+        _kwargs: &PyDict,
+    ) -> Option<RedisPlan> {
+        None
+    }
+
     /// A `method_to_typeid` method (e.g. `dict.__iter__` → `Iterator`) whose result is itself
     /// kept in the store: returns its ident and handle. `None`: the method's result is not kept
     /// in Redis; the store then serves [`ServedObject::call_object`]'s result from this
@@ -34,7 +76,7 @@ pub(crate) trait RedisObject: ServedObject {
         _method: &str,
         _args: &[PyValue],
         _kwargs: &PyDict,
-    ) -> Option<Result<(String, Arc<dyn RedisObject>), CallError>> {
+    ) -> Option<Result<Stored, CallError>> {
         None
     }
 }

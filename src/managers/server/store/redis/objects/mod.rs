@@ -13,3 +13,4 @@ pub(crate) mod namespace;
 pub(crate) mod queue;
 pub(crate) mod semaphore;
 pub(crate) mod value;
+pub(crate) mod wait;

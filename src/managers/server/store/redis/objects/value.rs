@@ -8,7 +8,7 @@ use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::{bind_args, names, CallCtx, CallError, ServedObject};
 use crate::managers::server::store::redis::backend::BackendRef;
 use crate::managers::server::store::redis::codec::{decode, encode};
-use crate::managers::server::store::redis::types::{Init, RedisObject, RedisType};
+use crate::managers::server::store::redis::types::{Init, RedisObject, RedisPlan, RedisType};
 use crate::managers::wire::MANAGERS;
 
 /// The typeids of this module.
@@ -54,7 +54,45 @@ impl RedisValue {
     }
 }
 
-impl RedisObject for RedisValue {}
+/// The value in a `GET` reply (`None` for a missing key).
+fn from_reply(v: redis::Value) -> Result<PyValue, CallError> {
+    match v {
+        redis::Value::BulkString(b) => decode(&b),
+        _ => Ok(PyValue::None),
+    }
+}
+
+impl RedisObject for RedisValue {
+    fn plan(
+        &self,
+        _ctx: &CallCtx,
+        method: &str,
+        args: &[PyValue],
+        kwargs: &PyDict,
+    ) -> Option<RedisPlan> {
+        Some(match method {
+            "get" => match bind_args(method, args, kwargs, &[], 0) {
+                Ok(_) => {
+                    let mut c = redis::cmd("GET");
+                    c.arg(&self.v);
+                    RedisPlan::Cmd(c, Box::new(from_reply))
+                }
+                Err(e) => RedisPlan::Ready(Err(e)),
+            },
+            "set" => match bind_args(method, args, kwargs, &["value"], 1)
+                .and_then(|b| encode(b[0].unwrap_or(&PyValue::None)))
+            {
+                Ok(bytes) => {
+                    let mut c = redis::cmd("SET");
+                    c.arg(&self.v).arg(bytes);
+                    RedisPlan::Cmd(c, Box::new(|_| Ok(PyValue::None)))
+                }
+                Err(e) => RedisPlan::Ready(Err(e)),
+            },
+            _ => return None,
+        })
+    }
+}
 
 impl ServedObject for RedisValue {
     fn call(
