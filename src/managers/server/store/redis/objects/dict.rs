@@ -600,7 +600,7 @@ pub(crate) mod tests {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             match Backend::connect(
-                &[url.clone()],
+                std::slice::from_ref(&url),
                 "t",
                 "test",
                 Duration::from_secs(10),
