@@ -25,7 +25,9 @@ use crate::managers::sdk::{
 };
 use crate::managers::server::store::redis::backend::BackendRef;
 use crate::managers::server::store::redis::codec::{canonical_key, decode, encode};
-use crate::managers::server::store::redis::types::{Init, RedisObject, RedisType};
+use crate::managers::server::store::redis::types::{
+    eval_cmd, Init, RedisObject, RedisPlan, RedisType, Stored,
+};
 
 /// The typeids of this module.
 pub(crate) const TYPES: &[RedisType] = &[RedisType {
@@ -150,9 +152,7 @@ return out",
 /// dict afterwards (as [`READ`] does), then triples (canonical key, key pickle, value pickle)
 /// applied in order: a new key gets the next sequence number, an existing one keeps its key
 /// object and position. Returns the flat dict if asked, else 1.
-static UPSERT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"for i = 2, #ARGV, 3 do
+const UPSERT_LUA: &str = r"for i = 2, #ARGV, 3 do
   if redis.call('hexists', KEYS[2], ARGV[i]) == 0 then
     redis.call('hset', KEYS[1], ARGV[i], ARGV[i + 1])
     redis.call('zadd', KEYS[3], redis.call('incr', KEYS[4]), ARGV[i])
@@ -166,9 +166,8 @@ for _, f in ipairs(c) do
   out[#out + 1] = redis.call('hget', KEYS[1], f)
   out[#out + 1] = redis.call('hget', KEYS[2], f)
 end
-return out",
-    )
-});
+return out";
+static UPSERT: LazyLock<Script> = LazyLock::new(|| Script::new(UPSERT_LUA));
 
 /// `setdefault`. KEYS: k, v, o, seq. ARGV: canonical key, key pickle, default pickle. Returns
 /// the value pickle already there, or false after inserting the default.
@@ -463,13 +462,83 @@ impl RedisDict {
 }
 
 impl RedisObject for RedisDict {
+    /// The one-command calls, for pipelined runs: `__getitem__`/`get` (`HGET`),
+    /// `__contains__` (`HEXISTS`), `__len__` (`HLEN`), `__setitem__` (the upsert script) when
+    /// no proxy is involved (pins need [`ServedObject::call`]).
+    fn plan(
+        &self,
+        _ctx: &CallCtx,
+        method: &str,
+        args: &[PyValue],
+        kwargs: &PyDict,
+    ) -> Option<RedisPlan> {
+        let ready =
+            |r: Result<RedisPlan, CallError>| Some(r.unwrap_or_else(|e| RedisPlan::Ready(Err(e))));
+        match method {
+            "__getitem__" | "get" | "__contains__" => ready((|| {
+                let names: &[&str] = if method == "get" {
+                    &["key", "default"]
+                } else {
+                    &["key"]
+                };
+                let a = bind_args(method, args, kwargs, names, 1)?;
+                let k = a[0].cloned().unwrap_or(PyValue::None);
+                let c = canonical_key(&k)?;
+                if method == "__contains__" {
+                    let mut cmd = redis::cmd("HEXISTS");
+                    cmd.arg(&self.v).arg(c);
+                    return Ok(RedisPlan::Cmd(
+                        cmd,
+                        Box::new(|v| Ok(PyValue::Bool(matches!(v, redis::Value::Int(1))))),
+                    ));
+                }
+                let dflt = a.get(1).and_then(|d| d.cloned());
+                let get = method == "get";
+                let mut cmd = redis::cmd("HGET");
+                cmd.arg(&self.v).arg(c);
+                Ok(RedisPlan::Cmd(
+                    cmd,
+                    Box::new(move |v| match v {
+                        redis::Value::BulkString(b) => decode(&b),
+                        _ if get => Ok(dflt.unwrap_or(PyValue::None)),
+                        _ => Err(CallError::key_error(k)),
+                    }),
+                ))
+            })()),
+            "__len__" => ready(bind_args(method, args, kwargs, &[], 0).map(|_| {
+                let mut cmd = redis::cmd("HLEN");
+                cmd.arg(&self.v);
+                RedisPlan::Cmd(
+                    cmd,
+                    Box::new(|v| match v {
+                        redis::Value::Int(n) => Ok(PyValue::Int(n)),
+                        _ => Ok(PyValue::Int(0)),
+                    }),
+                )
+            })),
+            "__setitem__" if !self.pins.needed(args, kwargs) => ready((|| {
+                let a = bind_args(method, args, kwargs, &["key", "value"], 2)?;
+                let k = a[0].unwrap_or(&PyValue::None);
+                let v = a[1].unwrap_or(&PyValue::None);
+                let (c, kp, vp) = (canonical_key(k)?, encode(k)?, encode(v)?);
+                let cmd = eval_cmd(
+                    UPSERT_LUA,
+                    &[&self.k, &self.v, &self.o, &self.seq],
+                    &[b"0", &c, &kp, &vp],
+                );
+                Ok(RedisPlan::Cmd(cmd, Box::new(|_| Ok(PyValue::None))))
+            })()),
+            _ => None,
+        }
+    }
+
     fn call_stored(
         &self,
         _ctx: &CallCtx,
         method: &str,
         args: &[PyValue],
         kwargs: &PyDict,
-    ) -> Option<Result<(String, Arc<dyn RedisObject>), CallError>> {
+    ) -> Option<Result<Stored, CallError>> {
         if method != "__iter__" {
             return None;
         }

@@ -25,7 +25,9 @@ use crate::managers::sdk::{
 };
 use crate::managers::server::store::redis::backend::BackendRef;
 use crate::managers::server::store::redis::codec::{decode, encode};
-use crate::managers::server::store::redis::types::{Init, RedisObject, RedisType};
+use crate::managers::server::store::redis::types::{
+    eval_cmd, Init, RedisObject, RedisPlan, RedisType,
+};
 
 /// The typeids of this module.
 pub(crate) const TYPES: &[RedisType] = &[RedisType {
@@ -60,15 +62,12 @@ fn open(backend: BackendRef, ident: String) -> Arc<dyn RedisObject> {
 }
 
 /// Appends. KEYS: l, ver. ARGV: the pickles. Returns 1.
-static PUSH: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"for i = 1, #ARGV, 1000 do
+const PUSH_LUA: &str = r"for i = 1, #ARGV, 1000 do
   redis.call('rpush', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
 redis.call('incr', KEYS[2])
-return 1",
-    )
-});
+return 1";
+static PUSH: LazyLock<Script> = LazyLock::new(|| Script::new(PUSH_LUA));
 
 /// Sets one item. KEYS: l, ver. ARGV: index (negative from the end), pickle. Returns 0 when
 /// the index is out of range, else 1.
@@ -466,7 +465,65 @@ impl RedisList {
     }
 }
 
-impl RedisObject for RedisList {}
+impl RedisObject for RedisList {
+    /// The one-command calls, for pipelined runs: `__len__` (`LLEN`), `__getitem__` at an
+    /// index (`LINDEX`), `append` (the push script) when no proxy is involved (pins need
+    /// [`ServedObject::call`]).
+    fn plan(
+        &self,
+        _ctx: &CallCtx,
+        method: &str,
+        args: &[PyValue],
+        kwargs: &PyDict,
+    ) -> Option<RedisPlan> {
+        let ready =
+            |r: Result<RedisPlan, CallError>| Some(r.unwrap_or_else(|e| RedisPlan::Ready(Err(e))));
+        match method {
+            "__len__" => ready(bind_args(method, args, kwargs, &[], 0).map(|_| {
+                let mut cmd = redis::cmd("LLEN");
+                cmd.arg(&self.l);
+                RedisPlan::Cmd(
+                    cmd,
+                    Box::new(|v| match v {
+                        redis::Value::Int(n) => Ok(PyValue::Int(n)),
+                        _ => Ok(PyValue::Int(0)),
+                    }),
+                )
+            })),
+            "__getitem__" => {
+                let a = match bind_args(method, args, kwargs, &["index"], 1) {
+                    Ok(a) => a,
+                    Err(e) => return ready(Err(e)),
+                };
+                let i = a[0].unwrap_or(&PyValue::None);
+                if i.as_slice().is_some() || !is_int(i) {
+                    return None;
+                }
+                let j = match index_arg(i) {
+                    Ok(Some(j)) => j,
+                    Ok(None) => return None,
+                    Err(e) => return ready(Err(e)),
+                };
+                let mut cmd = redis::cmd("LINDEX");
+                cmd.arg(&self.l).arg(j);
+                ready(Ok(RedisPlan::Cmd(
+                    cmd,
+                    Box::new(|v| match v {
+                        redis::Value::BulkString(b) => decode(&b),
+                        _ => Err(CallError::index_error("list index out of range")),
+                    }),
+                )))
+            }
+            "append" if !self.pins.needed(args, kwargs) => ready((|| {
+                let a = bind_args(method, args, kwargs, &["object"], 1)?;
+                let v = encode(a[0].unwrap_or(&PyValue::None))?;
+                let cmd = eval_cmd(PUSH_LUA, &[&self.l, &self.ver], &[&v]);
+                Ok(RedisPlan::Cmd(cmd, Box::new(|_| Ok(PyValue::None))))
+            })()),
+            _ => None,
+        }
+    }
+}
 
 impl ServedObject for RedisList {
     fn call(

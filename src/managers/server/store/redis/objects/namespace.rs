@@ -13,7 +13,7 @@ use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::{bind_args, names, CallCtx, CallError, ServedObject};
 use crate::managers::server::store::redis::backend::BackendRef;
 use crate::managers::server::store::redis::codec::{decode, encode};
-use crate::managers::server::store::redis::types::{Init, RedisObject, RedisType};
+use crate::managers::server::store::redis::types::{Init, RedisObject, RedisPlan, RedisType};
 use crate::managers::wire::MANAGERS;
 
 /// The typeids of this module.
@@ -121,7 +121,51 @@ impl RedisNamespace {
     }
 }
 
-impl RedisObject for RedisNamespace {}
+impl RedisObject for RedisNamespace {
+    /// The one-command calls, for pipelined runs: `__getattribute__` (`HGET`; not for
+    /// `__dict__`) and `__setattr__` (`HSET`) when no proxy is involved (pins need
+    /// [`ServedObject::call`]).
+    fn plan(
+        &self,
+        _ctx: &CallCtx,
+        method: &str,
+        args: &[PyValue],
+        kwargs: &PyDict,
+    ) -> Option<RedisPlan> {
+        let r = match method {
+            "__getattribute__" => (|| {
+                let a = bind_args(method, args, kwargs, &["name"], 1)?;
+                let n = attr_name(a[0])?.clone();
+                let name = n.as_str().unwrap_or_default().to_string();
+                if name == "__dict__" {
+                    return Ok(None);
+                }
+                let mut cmd = redis::cmd("HGET");
+                cmd.arg(&self.h).arg(name);
+                Ok(Some(RedisPlan::Cmd(
+                    cmd,
+                    Box::new(move |v| match v {
+                        redis::Value::BulkString(b) => decode(&b),
+                        _ => Err(no_attr(&n)),
+                    }),
+                )))
+            })(),
+            "__setattr__" if !self.pins.needed(args, kwargs) => (|| {
+                let a = bind_args(method, args, kwargs, &["name", "value"], 2)?;
+                let n = attr_name(a[0])?;
+                let v = encode(a[1].unwrap_or(&PyValue::None))?;
+                let mut cmd = redis::cmd("HSET");
+                cmd.arg(&self.h).arg(n.as_str().unwrap_or_default()).arg(v);
+                Ok(Some(RedisPlan::Cmd(cmd, Box::new(|_| Ok(PyValue::None)))))
+            })(),
+            _ => return None,
+        };
+        match r {
+            Ok(p) => p,
+            Err(e) => Some(RedisPlan::Ready(Err(e))),
+        }
+    }
+}
 
 impl ServedObject for RedisNamespace {
     fn call(
