@@ -70,27 +70,6 @@ impl Pins {
     }
 }
 
-impl Drop for Pins {
-    /// Dropping a pin decrefs through the store, and the store drops a dead object's handle
-    /// while holding its handle cache lock (which the decref takes again): the pins of a
-    /// dropped handle are released on another thread, once that lock is free.
-    fn drop(&mut self) {
-        let set = std::mem::take(self.0.get_mut().unwrap_or_else(|p| p.into_inner()));
-        if set.is_empty() {
-            return;
-        }
-        let slot = Arc::new(Mutex::new(Some(set)));
-        let theirs = slot.clone();
-        let spawned = std::thread::Builder::new()
-            .name("mpshare-redis-unpin".to_string())
-            .spawn(move || drop(lock(&theirs).take()));
-        if spawned.is_err() {
-            // No thread: keep the references (a leak) rather than deadlock.
-            std::mem::forget(lock(&slot).take());
-        }
-    }
-}
-
 fn init(args: &[PyValue], kwargs: &PyDict) -> Result<Vec<Init>, CallError> {
     let d = DictObject::create(args, kwargs)?.snapshot();
     if d.is_empty() {
