@@ -29,7 +29,9 @@ impl Pin {
 }
 
 pub fn pin_to(cpu: usize) {
-    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Every CPU online, not `available_parallelism` (the affinity mask: 1 once pinned).
+    // SAFETY: sysconf has no preconditions.
+    let n = (unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).max(1) as usize;
     let mut set = nix::sched::CpuSet::new();
     if set.set(cpu % n).is_ok() {
         let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
@@ -37,7 +39,9 @@ pub fn pin_to(cpu: usize) {
 }
 
 fn unpin() {
-    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Every CPU online, not `available_parallelism` (the affinity mask: 1 once pinned).
+    // SAFETY: sysconf has no preconditions.
+    let n = (unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).max(1) as usize;
     let mut set = nix::sched::CpuSet::new();
     for c in 0..n {
         let _ = set.set(c);

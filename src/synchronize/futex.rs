@@ -569,12 +569,15 @@ fn current_cpu() -> u32 {
     c.max(0) as u32
 }
 
-/// More than one CPU to run on, so spinning can overlap with the peer.
+/// More than one CPU online, so a spinner can overlap with a peer on another CPU. Not this
+/// process's affinity (`available_parallelism`): a process pinned to one CPU whose peer is
+/// pinned to another is exactly the case spinning serves.
 fn can_spin() -> bool {
     static CPUS: AtomicU32 = AtomicU32::new(0);
     let mut n = CPUS.load(Ordering::Relaxed);
     if n == 0 {
-        n = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        // SAFETY: sysconf has no preconditions.
+        n = (unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).clamp(1, 1 << 20) as u32;
         CPUS.store(n, Ordering::Relaxed);
     }
     n > 1
