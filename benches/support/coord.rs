@@ -403,8 +403,30 @@ pub fn throughput_queue(pin: Pin, iters: u64) -> Duration {
 
 const SLOTS: u32 = 1024;
 
+/// A ring sleeper's announcement: the value of the word it saw, + 1 (0: nobody sleeps).
+/// The counters of a run stay far below `u32::MAX`.
+fn announce(seen: u32) -> u32 {
+    seen + 1
+}
+
+/// After moving `word` to `now`: wake its sleeper if it announced a sleep on an older value.
+/// A sleeper that already saw `now` waits for the next change, and its announcement must
+/// outlive this one (clearing it here would lose that wake-up: the kernel's check passes and
+/// no later waker sees the announcement).
+fn wake_if_news(wait: &AtomicU32, word: &AtomicU32, now: u32) {
+    let w = wait.load(Ordering::SeqCst);
+    if w != 0
+        && w != announce(now)
+        && wait
+            .compare_exchange(w, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    {
+        futex_wake(word);
+    }
+}
+
 /// A single-producer single-consumer ring of 64-byte slots: head/tail counters, and a futex
-/// wake only when the other side announced it sleeps (the waker clears the announcement).
+/// wake only when the other side announced a sleep on an older value ([`wake_if_news`]).
 pub fn throughput_ring(pin: Pin, iters: u64) -> Duration {
     let len = 256 + SLOTS as usize * MSG;
     // SAFETY: a fresh anonymous shared mapping.
@@ -432,7 +454,7 @@ pub fn throughput_ring(pin: Pin, iters: u64) -> Duration {
             for _ in 0..n {
                 let h = head.load(Ordering::Relaxed);
                 while tail.load(Ordering::Acquire) == h {
-                    cwait.store(1, Ordering::SeqCst);
+                    cwait.store(announce(h), Ordering::SeqCst);
                     if tail.load(Ordering::SeqCst) == h {
                         futex_wait(tail, h);
                     }
@@ -441,9 +463,7 @@ pub fn throughput_ring(pin: Pin, iters: u64) -> Duration {
                 // SAFETY: the slot was published by the producer's release store of tail.
                 unsafe { std::ptr::copy_nonoverlapping(slot(h), out.as_mut_ptr(), MSG) };
                 head.store(h.wrapping_add(1), Ordering::SeqCst);
-                if pwait.swap(0, Ordering::SeqCst) == 1 {
-                    futex_wake(head);
-                }
+                wake_if_news(pwait, head, h.wrapping_add(1));
             }
             std::hint::black_box(out);
         },
@@ -456,7 +476,7 @@ pub fn throughput_ring(pin: Pin, iters: u64) -> Duration {
                     if t.wrapping_sub(h) < SLOTS {
                         break;
                     }
-                    pwait.store(1, Ordering::SeqCst);
+                    pwait.store(announce(h), Ordering::SeqCst);
                     if head.load(Ordering::SeqCst) == h {
                         futex_wait(head, h);
                     }
@@ -465,9 +485,7 @@ pub fn throughput_ring(pin: Pin, iters: u64) -> Duration {
                 // SAFETY: the slot is free (the consumer moved head past it).
                 unsafe { std::ptr::copy_nonoverlapping(msg.as_ptr(), slot(t), MSG) };
                 tail.store(t.wrapping_add(1), Ordering::SeqCst);
-                if cwait.swap(0, Ordering::SeqCst) == 1 {
-                    futex_wake(tail);
-                }
+                wake_if_news(cwait, tail, t.wrapping_add(1));
             }
         },
     );

@@ -293,7 +293,7 @@ impl Ring {
     /// Lock, repairing the counters if the previous holder died mid-change.
     #[inline]
     fn locked(&self) -> Result<Held<'_>> {
-        let how = self.lock.lock()?;
+        let how = self.lock.lock_adaptive()?;
         let held = Held(&self.lock);
         if how.owner_died() {
             self.recover();

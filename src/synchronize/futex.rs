@@ -572,7 +572,7 @@ fn current_cpu() -> u32 {
 /// More than one CPU online, so a spinner can overlap with a peer on another CPU. Not this
 /// process's affinity (`available_parallelism`): a process pinned to one CPU whose peer is
 /// pinned to another is exactly the case spinning serves.
-fn can_spin() -> bool {
+pub(crate) fn can_spin() -> bool {
     static CPUS: AtomicU32 = AtomicU32::new(0);
     let mut n = CPUS.load(Ordering::Relaxed);
     if n == 0 {
