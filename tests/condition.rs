@@ -25,6 +25,18 @@ fn sleeping(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
+/// Pin the calling thread (and so the children it forks) to the CPU it runs on: notify then
+/// hands sleepers to the lock by requeueing them (it wakes waiters last seen on another CPU).
+fn pin_here() {
+    // SAFETY: sched_getcpu has no arguments; the set is a zeroed local with one CPU added.
+    unsafe {
+        let cpu = libc::sched_getcpu().max(0) as usize;
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
 /// `n` child processes that each wait once (holding the lock while they register) and add 1
 /// to `woken` if notified.
 fn waiters(
@@ -246,6 +258,7 @@ fn a_killed_waiter_does_not_swallow_a_notification() {
 /// by one `notify_all` under the lock: they are handed the lock one after another.
 #[test]
 fn notify_all_hands_the_lock_from_waiter_to_waiter() {
+    pin_here();
     let cond = Condition::with_lock(Lock::new().unwrap()).unwrap();
     let (ready, woken) = (RawValue::new(0u32).unwrap(), RawValue::new(0u32).unwrap());
     let mut kids = Vec::new();
@@ -275,6 +288,7 @@ fn notify_all_hands_the_lock_from_waiter_to_waiter() {
 /// keep the next waiter from being woken (the wake-up is passed on).
 #[test]
 fn a_waiter_killed_between_wake_up_and_reacquire_passes_the_wake_up_on() {
+    pin_here();
     let cond = Condition::with_lock(Lock::new().unwrap()).unwrap();
     let (ready, woken) = (RawValue::new(0u32).unwrap(), RawValue::new(0u32).unwrap());
     // The victim sleeps first, so it is first in line for the lock after the notify.

@@ -437,11 +437,13 @@ impl Condition {
     }
 
     /// Hand up to `n` sleepers on `seq` to the lock: requeued onto its futex word when the
-    /// caller is known to hold the lock and every sleeper can be requeued (wait morphing, see
-    /// the module docs), else woken.
+    /// caller is known to hold the lock, every sleeper can be requeued (wait morphing, see
+    /// the module docs) and the waiters were last seen on this CPU; else woken. A waiter on
+    /// another CPU is woken at once: its wake-up latency then overlaps the rest of our
+    /// critical section, and the lock is usually free when it arrives.
     fn wake_sleepers(&self, seq: u32, n: u32, held: bool) {
         let st = self.st();
-        if held && st.unready.load(Ordering::SeqCst) == 0 {
+        if held && st.unready.load(Ordering::SeqCst) == 0 && !st.peers.peer_elsewhere() {
             if let Some(word) = self.lock.raw().word() {
                 // Before the requeue: the unlock (ours, or the kernel's for a dead owner)
                 // must see sleepers on the word, whenever this process dies.

@@ -198,23 +198,23 @@ impl RawMutex {
     }
 
     /// [`lock`](Self::lock) for short critical sections that two processes on different CPUs
-    /// hammer (a queue's lock): when the mutex is held, spin a bounded number of turns for it
-    /// to be released before sleeping in glibc. A sleep there costs the holder a `FUTEX_WAKE`
-    /// and the waiter a wake-up, far longer than the critical section it waits for. Spins only
-    /// with more than one CPU online.
+    /// hammer (a queue's lock): when the mutex is held and `spin()` says the holder may be
+    /// running on another CPU, spin a bounded number of turns for it to be released before
+    /// sleeping in glibc. A sleep there costs the holder a `FUTEX_WAKE` and the waiter a
+    /// wake-up, far longer than the critical section it waits for.
     #[inline(always)]
-    pub(crate) fn lock_adaptive(&self) -> Result<Acquired> {
+    pub(crate) fn lock_adaptive(&self, spin: impl FnOnce() -> bool) -> Result<Acquired> {
         if self.fast_lock() {
             return Ok(Acquired { owner_died: false });
         }
-        self.lock_contended()
+        self.lock_contended(spin())
     }
 
     #[inline(never)]
-    fn lock_contended(&self) -> Result<Acquired> {
+    fn lock_contended(&self, spin: bool) -> Result<Acquired> {
         /// Turns of the spin (each one `spin_loop` hint and a load): a few µs at most.
         const SPINS: u32 = 200;
-        if let Some(word) = self.word().filter(|_| super::futex::can_spin()) {
+        if let Some(word) = self.word().filter(|_| spin) {
             for _ in 0..SPINS {
                 std::hint::spin_loop();
                 if word.load(std::sync::atomic::Ordering::Relaxed) == 0 && self.fast_lock() {
