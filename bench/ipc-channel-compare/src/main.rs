@@ -5,7 +5,9 @@
 //!     cargo run --release --manifest-path bench/ipc-channel-compare/Cargo.toml [-- --quick]
 //!
 //! Throughput: the child sends N messages, the parent receives them (time from the start gate
-//! to the last message). Ping-pong: one message each way per round trip. Medians of 5 runs.
+//! to the last message). Ping-pong: one message each way per round trip. Medians of 5 runs
+//! (`--quick`: 3 runs of fewer messages). `IPC_COMPARE_DEBUG=1` prints the CPU each child
+//! runs on (to check the pinning).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
