@@ -7,44 +7,11 @@ mod common;
 mod redis_support;
 
 use common::redis::RedisServer;
-use redis_support::{frontend, role, Holder};
-
-use std::time::Instant;
 
 #[test]
 fn a_lock_held_through_a_killed_frontend_is_released_after_the_lease() {
     let Some(redis) = RedisServer::start(false) else {
         return;
     };
-    let Some((version, python)) = common::pythons().into_iter().last() else {
-        eprintln!("skipped: no CPython 3.11-3.13 found");
-        return;
-    };
-    let store = redis.url();
-    let (mut a, addr_a) = frontend(&store, &["--lease-ms", "1500", "--frontend-id", "lease-a"]);
-    let (_b, addr_b) = frontend(&store, &["--lease-ms", "1500", "--frontend-id", "lease-b"]);
-
-    let holder = Holder::acquire(&version, &python, &addr_a);
-    // Held: B cannot take it while A lives.
-    role(&version, &python, &addr_b, &["try-lock"]);
-
-    a.kill();
-    let killed = Instant::now();
-    let out = role(&version, &python, &addr_b, &["lock", "10"]);
-    let since_kill = killed.elapsed();
-    holder.kill();
-
-    let took: f64 = out
-        .lines()
-        .find_map(|l| l.strip_prefix("took="))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no took= in {out:?}"));
-    eprintln!(
-        "CPython {version}: B acquired the lock {took:.3} s into its acquire, {since_kill:.2?} after A was killed"
-    );
-    assert!(
-        (0.5..=10.0).contains(&took),
-        "B's acquire took {took:.3} s: expected the lease (1.5 s) to hold it for at least 0.5 s and \
-         release it within 10 s"
-    );
+    redis_support::lease_scenario(&redis.url());
 }

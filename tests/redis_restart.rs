@@ -9,7 +9,7 @@ mod common;
 mod redis_support;
 
 use common::redis::RedisServer;
-use redis_support::{frontend, frontend_at, role};
+use redis_support::{frontend, role};
 
 use std::time::{Duration, Instant};
 
@@ -18,18 +18,7 @@ fn a_new_frontend_serves_what_a_killed_one_wrote() {
     let Some(redis) = RedisServer::start(false) else {
         return;
     };
-    let Some((version, python)) = common::pythons().into_iter().next() else {
-        eprintln!("skipped: no CPython 3.11-3.13 found");
-        return;
-    };
-    let store = redis.url();
-    let (mut a, addr_a) = frontend(&store, &[]);
-    role(&version, &python, &addr_a, &["write", "restart-a"]);
-    a.kill();
-    // The new front-end even takes A's port: nothing of A's state survives but Redis.
-    let (_c, addr_c) = frontend_at(&store, &addr_a, &[]);
-    assert_eq!(addr_c, addr_a);
-    role(&version, &python, &addr_c, &["read", "restart-a"]);
+    redis_support::frontend_restart_scenario(&redis.url());
 }
 
 #[test]

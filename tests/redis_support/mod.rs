@@ -241,3 +241,54 @@ pub fn counter_scenario(store: &str) {
     role(version, python, &addr_a, &["check", "2000"]);
     role(version, python, &addr_b, &["check", "2000"]);
 }
+
+/// A lock held through a front-end that dies (SIGKILL) is released once its lease (1.5 s) runs
+/// out: a client of B acquires with `timeout=10`, not at once (≥ 0.5 s) and within 10 s.
+pub fn lease_scenario(store: &str) {
+    let Some((version, python)) = crate::common::pythons().into_iter().last() else {
+        eprintln!("skipped: no CPython 3.11-3.13 found");
+        return;
+    };
+    let (mut a, addr_a) = frontend(store, &["--lease-ms", "1500", "--frontend-id", "lease-a"]);
+    let (_b, addr_b) = frontend(store, &["--lease-ms", "1500", "--frontend-id", "lease-b"]);
+
+    let holder = Holder::acquire(&version, &python, &addr_a);
+    // Held: B cannot take it while A lives.
+    role(&version, &python, &addr_b, &["try-lock"]);
+
+    a.kill();
+    let killed = std::time::Instant::now();
+    let out = role(&version, &python, &addr_b, &["lock", "10"]);
+    let since_kill = killed.elapsed();
+    holder.kill();
+
+    let took: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("took="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no took= in {out:?}"));
+    eprintln!(
+        "CPython {version}: B acquired the lock {took:.3} s into its acquire, {since_kill:.2?} after A was killed"
+    );
+    assert!(
+        (0.5..=10.0).contains(&took),
+        "B's acquire took {took:.3} s: expected the lease (1.5 s) to hold it for at least 0.5 s and \
+         release it within 10 s"
+    );
+}
+
+/// A CPython client writes `shared_dict` and `shared_queue` through front-end A; A is
+/// SIGKILLed; a new front-end on A's very port, on the same store, serves the same data.
+pub fn frontend_restart_scenario(store: &str) {
+    let Some((version, python)) = crate::common::pythons().into_iter().next() else {
+        eprintln!("skipped: no CPython 3.11-3.13 found");
+        return;
+    };
+    let (mut a, addr_a) = frontend(store, &[]);
+    role(&version, &python, &addr_a, &["write", "restart-a"]);
+    a.kill();
+    // The new front-end even takes A's port: nothing of A's state survives but the store.
+    let (_c, addr_c) = frontend_at(store, &addr_a, &[]);
+    assert_eq!(addr_c, addr_a);
+    role(&version, &python, &addr_c, &["read", "restart-a"]);
+}
