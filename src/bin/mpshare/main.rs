@@ -117,6 +117,18 @@ pub(crate) struct ServeArgs {
     /// 60000); then objects only it referenced are deleted.
     #[arg(long, value_name = "MS")]
     pub(crate) orphan_grace_ms: Option<u64>,
+    /// PEM file of the CA certificate(s) to trust for a rediss:// store, instead of the
+    /// system's roots (a store whose certificate a private CA signed; needs the
+    /// `redis-store-tls` feature).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) store_ca: Option<PathBuf>,
+    /// PEM file of the client certificate for mutual TLS with a rediss:// store (with
+    /// --store-key).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) store_cert: Option<PathBuf>,
+    /// PEM file of the private key of --store-cert.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) store_key: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {

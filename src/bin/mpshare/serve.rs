@@ -117,7 +117,10 @@ fn store_config(args: &ServeArgs, cfg: &mut ServerConfig) -> Result<(), String> 
     let redis_opts = args.key_prefix.is_some()
         || args.frontend_id.is_some()
         || args.lease_ms.is_some()
-        || args.orphan_grace_ms.is_some();
+        || args.orphan_grace_ms.is_some()
+        || args.store_ca.is_some()
+        || args.store_cert.is_some()
+        || args.store_key.is_some();
     for (what, v) in [
         ("--lease-ms", args.lease_ms),
         ("--orphan-grace-ms", args.orphan_grace_ms),
@@ -157,10 +160,19 @@ fn store_config(args: &ServeArgs, cfg: &mut ServerConfig) -> Result<(), String> 
             if let Some(ms) = args.orphan_grace_ms {
                 r.orphan_grace = std::time::Duration::from_millis(ms);
             }
+            for (opt, field) in [
+                (&args.store_ca, &mut r.ca),
+                (&args.store_cert, &mut r.cert),
+                (&args.store_key, &mut r.key),
+            ] {
+                if opt.is_some() {
+                    field.clone_from(opt);
+                }
+            }
             Ok(())
         }
         _ if redis_opts => Err(
-            "--key-prefix, --frontend-id, --lease-ms and --orphan-grace-ms need --store redis://..."
+            "--key-prefix, --frontend-id, --lease-ms, --orphan-grace-ms, --store-ca, --store-cert and --store-key need --store redis://..."
                 .to_string(),
         ),
         _ => Ok(()),

@@ -19,6 +19,10 @@
 //! frontend_id = "web-1"              # default: the listening address
 //! lease_ms = 10000
 //! orphan_grace_ms = 60000
+//! # for url = "rediss://…" (feature redis-store-tls); paths from the working directory:
+//! ca = "/etc/mpshare/store-ca.pem"   # CA to trust instead of the system's roots
+//! cert = "/etc/mpshare/client.pem"   # client certificate for mutual TLS (with key)
+//! key = "/etc/mpshare/client.key"
 //!
 //! [limits]                           # pickle decoder limits for requests
 //! max_depth = 200
@@ -31,7 +35,7 @@
 //! Every key is optional; unknown keys are refused (a misspelt key must not be ignored).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -87,6 +91,12 @@ pub struct StoreFile {
     pub lease_ms: Option<u64>,
     /// How long a silent front-end's references are kept, in milliseconds (default 60000).
     pub orphan_grace_ms: Option<u64>,
+    /// PEM file of the CA certificate(s) to trust for a `rediss://` store (`--store-ca`).
+    pub ca: Option<PathBuf>,
+    /// PEM file of the client certificate for mutual TLS (`--store-cert`; with `key`).
+    pub cert: Option<PathBuf>,
+    /// PEM file of the client certificate's private key (`--store-key`).
+    pub key: Option<PathBuf>,
 }
 
 /// The `[limits]` table: any subset of [`Limits`](crate::managers::pickle::Limits)' fields.
@@ -231,6 +241,9 @@ impl StoreFile {
             if let Some(ms) = self.orphan_grace_ms {
                 r.orphan_grace = Duration::from_millis(ms);
             }
+            r.ca.clone_from(&self.ca);
+            r.cert.clone_from(&self.cert);
+            r.key.clone_from(&self.key);
             Ok(super::StoreConfig::Redis(r))
         }
         #[cfg(not(feature = "redis-store"))]

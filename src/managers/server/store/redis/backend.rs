@@ -6,6 +6,7 @@
 //! may touch them together.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -119,12 +120,42 @@ pub(crate) struct Backend {
 }
 
 impl Backend {
+    /// [`connect_with_tls`](Self::connect_with_tls) without certificate files (the stores of
+    /// unit tests).
+    #[cfg(test)]
     pub(crate) fn connect(
         urls: &[String],
         prefix: &str,
         frontend: &str,
         lease: Duration,
         orphan_grace: Duration,
+    ) -> Result<Backend, RedisError> {
+        Backend::open(urls, prefix, frontend, lease, orphan_grace, None)
+    }
+
+    /// Connects to the store at `urls` and checks that it answers. `tls` are the PEM files
+    /// `[ca, cert, key]` of a `rediss://` store (`--store-ca`, `--store-cert`, `--store-key`).
+    /// The error says what failed, with what was expected.
+    pub(crate) fn connect_with_tls(
+        urls: &[String],
+        prefix: &str,
+        frontend: &str,
+        lease: Duration,
+        orphan_grace: Duration,
+        tls: [Option<&Path>; 3],
+    ) -> Result<Backend, String> {
+        let certs = tls::load(urls, tls)?;
+        Backend::open(urls, prefix, frontend, lease, orphan_grace, certs)
+            .map_err(|e| tls::explain(&e))
+    }
+
+    fn open(
+        urls: &[String],
+        prefix: &str,
+        frontend: &str,
+        lease: Duration,
+        orphan_grace: Duration,
+        certs: Option<tls::Certs>,
     ) -> Result<Backend, RedisError> {
         let cluster = urls.len() > 1
             || urls.first().is_some_and(|u| {
@@ -141,9 +172,9 @@ impl Backend {
                 .iter()
                 .map(|u| info(&u.replacen("+cluster", "", 1)))
                 .collect::<Result<Vec<_>, _>>()?;
-            Client::Cluster(redis::cluster::ClusterClient::new(nodes)?)
+            Client::Cluster(tls::cluster_client(nodes, certs)?)
         } else {
-            Client::Single(redis::Client::open(info(&urls[0])?)?)
+            Client::Single(tls::client(info(&urls[0])?, certs)?)
         };
         let mut boot = [0u8; 8];
         let _ = getrandom::fill(&mut boot);
@@ -311,3 +342,234 @@ return 0",
 
 /// A shared handle to the backend, as object handles keep it.
 pub(crate) type BackendRef = Arc<Backend>;
+
+/// TLS to the store (`rediss://`): the certificate files, checked before any connection.
+mod tls {
+    use std::path::Path;
+
+    use redis::RedisError;
+
+    /// The certificates of `--store-ca`/`--store-cert`/`--store-key`, as redis-rs takes them.
+    #[cfg(feature = "redis-store-tls")]
+    pub(super) type Certs = redis::TlsCertificates;
+    /// Without the `redis-store-tls` feature there are none.
+    #[cfg(not(feature = "redis-store-tls"))]
+    pub(super) type Certs = std::convert::Infallible;
+
+    fn is_tls(url: &str) -> bool {
+        url.starts_with("rediss://") || url.starts_with("rediss+cluster://")
+    }
+
+    /// Reads and checks the PEM files `[ca, cert, key]` for `urls`.
+    pub(super) fn load(
+        urls: &[String],
+        files: [Option<&Path>; 3],
+    ) -> Result<Option<Certs>, String> {
+        let [ca, cert, key] = files;
+        let tls = urls.iter().any(|u| is_tls(u));
+        let any_file = ca.is_some() || cert.is_some() || key.is_some();
+        if any_file && !tls {
+            return Err(
+                "a CA or client certificate (--store-ca, --store-cert, --store-key; [store] ca, \
+                 cert, key) needs a rediss:// URL, found none"
+                    .to_string(),
+            );
+        }
+        if cert.is_some() != key.is_some() {
+            return Err(format!(
+                "a client certificate needs its private key: expected both --store-cert and \
+                 --store-key ([store] cert and key), found only {}",
+                if cert.is_some() {
+                    "the certificate"
+                } else {
+                    "the key"
+                }
+            ));
+        }
+        #[cfg(not(feature = "redis-store-tls"))]
+        {
+            if tls {
+                return Err(
+                    "a rediss:// URL needs TLS: this mpshare was built without the \
+                     `redis-store-tls` feature"
+                        .to_string(),
+                );
+            }
+            Ok(None)
+        }
+        #[cfg(feature = "redis-store-tls")]
+        {
+            if !tls {
+                return Ok(None);
+            }
+            // redis-rs builds its rustls configurations with the process's default provider:
+            // make it ring (ours) unless the program installed another.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            if !any_file {
+                return Ok(None);
+            }
+            pem::load(ca, cert.zip(key)).map(Some)
+        }
+    }
+
+    /// A standalone client; with `certs` when given.
+    pub(super) fn client(
+        info: redis::ConnectionInfo,
+        certs: Option<Certs>,
+    ) -> Result<redis::Client, RedisError> {
+        match certs {
+            #[cfg(feature = "redis-store-tls")]
+            Some(c) => redis::Client::build_with_tls(info, c),
+            #[cfg(not(feature = "redis-store-tls"))]
+            Some(c) => match c {},
+            None => redis::Client::open(info),
+        }
+    }
+
+    /// A Cluster client; with `certs` when given.
+    pub(super) fn cluster_client(
+        nodes: Vec<redis::ConnectionInfo>,
+        certs: Option<Certs>,
+    ) -> Result<redis::cluster::ClusterClient, RedisError> {
+        match certs {
+            #[cfg(feature = "redis-store-tls")]
+            Some(c) => redis::cluster::ClusterClientBuilder::new(nodes)
+                .certs(c)
+                .build(),
+            #[cfg(not(feature = "redis-store-tls"))]
+            Some(c) => match c {},
+            None => redis::cluster::ClusterClient::new(nodes),
+        }
+    }
+
+    /// A connection error as the operator reads it: a certificate the client does not trust
+    /// says which option makes it trusted.
+    pub(super) fn explain(e: &RedisError) -> String {
+        let text = e.to_string();
+        if text.contains("UnknownIssuer") || text.contains("invalid peer certificate") {
+            format!(
+                "{text} (the store's TLS certificate is not trusted: name the CA that signed it \
+                 with --store-ca FILE, [store] ca)"
+            )
+        } else {
+            text
+        }
+    }
+
+    #[cfg(feature = "redis-store-tls")]
+    mod pem {
+        use std::path::Path;
+
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+        /// What a file that should hold a PEM certificate or key holds instead.
+        fn found(data: &[u8]) -> String {
+            let text = String::from_utf8_lossy(data);
+            if let Some(label) = text
+                .split_once("-----BEGIN ")
+                .and_then(|(_, rest)| rest.split_once("-----"))
+                .map(|(label, _)| label)
+            {
+                return format!("a PEM {label} block");
+            }
+            if data.iter().all(u8::is_ascii_whitespace) {
+                "an empty file".to_string()
+            } else {
+                format!("no PEM block in its {} bytes", data.len())
+            }
+        }
+
+        fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
+            std::fs::read(path)
+                .map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))
+        }
+
+        /// The certificates of a PEM file (at least one).
+        fn certs(
+            path: &Path,
+            what: &str,
+        ) -> Result<(Vec<u8>, Vec<CertificateDer<'static>>), String> {
+            let data = read(path, what)?;
+            let certs = CertificateDer::pem_slice_iter(&data)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| {
+                    format!(
+                        "expected a PEM certificate in {}, found malformed PEM: {e}",
+                        path.display()
+                    )
+                })?;
+            if certs.is_empty() {
+                return Err(format!(
+                    "expected a PEM certificate in {}, found {}",
+                    path.display(),
+                    found(&data)
+                ));
+            }
+            Ok((data, certs))
+        }
+
+        /// Reads and checks the CA bundle and the client certificate and key: what redis-rs
+        /// would refuse at the first connection is refused here, naming the file.
+        pub(super) fn load(
+            ca: Option<&Path>,
+            client: Option<(&Path, &Path)>,
+        ) -> Result<redis::TlsCertificates, String> {
+            let mut roots = rustls::RootCertStore::empty();
+            let root_cert = match ca {
+                Some(path) => {
+                    let (data, certs) = certs(path, "CA certificate file")?;
+                    for c in certs {
+                        roots.add(c).map_err(|e| {
+                            format!(
+                                "expected a CA certificate in {}, found one that cannot be \
+                                 trusted: {e}",
+                                path.display()
+                            )
+                        })?;
+                    }
+                    Some(data)
+                }
+                None => None,
+            };
+            let client_tls = match client {
+                Some((cert_path, key_path)) => {
+                    let (cert_pem, chain) = certs(cert_path, "client certificate file")?;
+                    let key_pem = read(key_path, "client key file")?;
+                    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+                        format!(
+                            "expected a PEM private key in {}, found {} ({e})",
+                            key_path.display(),
+                            found(&key_pem)
+                        )
+                    })?;
+                    // The pair must go together (rustls checks the key against the certificate).
+                    rustls::ClientConfig::builder_with_provider(
+                        rustls::crypto::ring::default_provider().into(),
+                    )
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| e.to_string())?
+                    .with_root_certificates(roots)
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| {
+                        format!(
+                            "expected the private key of the client certificate {} in {}, \
+                             found one rustls refuses: {e}",
+                            cert_path.display(),
+                            key_path.display()
+                        )
+                    })?;
+                    Some(redis::ClientTlsConfig {
+                        client_cert: cert_pem,
+                        client_key: key_pem,
+                    })
+                }
+                None => None,
+            };
+            Ok(redis::TlsCertificates {
+                client_tls,
+                root_cert,
+            })
+        }
+    }
+}

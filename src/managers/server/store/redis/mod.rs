@@ -20,6 +20,7 @@ pub(crate) mod refs;
 pub(crate) mod types;
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,14 @@ use crate::{Error, Result};
 /// assert_eq!(cfg.urls.len(), 1);
 /// let cluster = RedisStoreConfig::new("redis://127.0.0.1:7001,redis://127.0.0.1:7002");
 /// assert_eq!(cluster.urls.len(), 2);
+///
+/// // TLS (feature `redis-store-tls`) to a store whose certificate a private CA signed, with a
+/// // client certificate for mutual TLS:
+/// let mut tls = RedisStoreConfig::new("rediss://redis.internal:6380/0");
+/// tls.ca = Some("/etc/mpshare/store-ca.pem".into());
+/// tls.cert = Some("/etc/mpshare/client.pem".into());
+/// tls.key = Some("/etc/mpshare/client.key".into());
+/// assert!(RedisStoreConfig::new("redis://127.0.0.1:6379/0").ca.is_none());
 /// ```
 #[derive(Clone, Debug)]
 pub struct RedisStoreConfig {
@@ -60,6 +69,15 @@ pub struct RedisStoreConfig {
     /// How long the references of a silent front-end are kept before objects nobody else
     /// references are deleted (default 60 s).
     pub orphan_grace: Duration,
+    /// PEM file of the CA certificate(s) to trust for a `rediss://` store instead of the
+    /// system's roots: for a store whose certificate a private CA signed (`--store-ca`;
+    /// feature `redis-store-tls`).
+    pub ca: Option<PathBuf>,
+    /// PEM file of the client certificate (chain) shown to the store for mutual TLS
+    /// (`--store-cert`; needs [`key`](Self::key)).
+    pub cert: Option<PathBuf>,
+    /// PEM file of the private key of [`cert`](Self::cert) (`--store-key`).
+    pub key: Option<PathBuf>,
 }
 
 impl RedisStoreConfig {
@@ -76,6 +94,9 @@ impl RedisStoreConfig {
             frontend_id: None,
             lease: Duration::from_secs(10),
             orphan_grace: Duration::from_secs(60),
+            ca: None,
+            cert: None,
+            key: None,
         }
     }
 }
@@ -124,14 +145,15 @@ impl RedisStore {
             .frontend_id
             .clone()
             .unwrap_or_else(|| address.to_string());
-        let backend = Backend::connect(
+        let backend = Backend::connect_with_tls(
             &cfg.urls,
             &cfg.prefix,
             &frontend,
             cfg.lease,
             cfg.orphan_grace,
+            [cfg.ca.as_deref(), cfg.cert.as_deref(), cfg.key.as_deref()],
         )
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(err)?;
         let backend = Arc::new(backend);
         backend.beat().map_err(|e| err(e.into_traceback()))?;
         let store = RedisStore {
