@@ -45,7 +45,7 @@ enum Command {
     /// is printed on stdout as `serving on ADDR`; SIGINT/SIGTERM shut down cleanly. It also
     /// answers CPython's SharedMemoryManager (track_segment, release_segment, list_segments)
     /// and unlinks the blocks it tracks when it shuts down.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// List mpshare shared-memory segments in /dev/shm: name, kind, type, length, size in bytes,
     /// creator pid and whether the creator still runs (pid and start time compared).
     Segments {
