@@ -357,7 +357,10 @@ fn mutual_tls_needs_the_client_certificate() {
     let ca = pki.path("ca.pem");
 
     let err = refused(&url, &["--store-ca", &ca]);
-    eprintln!("without a client certificate: {err}");
+    assert!(
+        err.contains("--store-cert"),
+        "expected --store-cert in the error, found:\n{err}"
+    );
 
     let (cert, key) = (pki.path("client.pem"), pki.path("client.key"));
     let (_a, addr_a) = redis_support::frontend(

@@ -442,14 +442,19 @@ mod tls {
         }
     }
 
-    /// A connection error as the operator reads it: a certificate the client does not trust
-    /// says which option makes it trusted.
+    /// A connection error as the operator reads it: a certificate the client does not trust,
+    /// or a client certificate the store wants, says which option helps.
     pub(super) fn explain(e: &RedisError) -> String {
         let text = e.to_string();
         if text.contains("UnknownIssuer") || text.contains("invalid peer certificate") {
             format!(
                 "{text} (the store's TLS certificate is not trusted: name the CA that signed it \
                  with --store-ca FILE, [store] ca)"
+            )
+        } else if text.contains("CertificateRequired") {
+            format!(
+                "{text} (the store asks for a client certificate: --store-cert FILE \
+                 --store-key FILE, [store] cert and key)"
             )
         } else {
             text
