@@ -100,7 +100,7 @@ pub(crate) struct ServeArgs {
     /// Where objects live: `memory` (default, in this process) or `redis://HOST:PORT/DB`
     /// (also rediss://, unix://; several comma-separated URLs or redis+cluster://HOST:PORT for
     /// a Redis Cluster). Front-ends on one store with one --key-prefix serve the same objects
-    /// (needs the `redis-store` feature).
+    /// (needs the `redis-store` feature; rediss:// needs `redis-store-tls`).
     #[arg(long, value_name = "URL")]
     pub(crate) store: Option<String>,
     /// Key prefix in the Redis store (default mpshare).

@@ -78,6 +78,15 @@ pub struct ServerFile {
 }
 
 /// The `[store]` table: objects kept in Redis or Valkey (feature `redis-store`).
+///
+/// ```
+/// use mpshare::managers::server::ServerFile;
+/// let f = ServerFile::parse("[store]\nurl = \"rediss://redis.internal:6380/0\"\nca = \"/etc/mpshare/ca.pem\"\n", "f")?;
+/// let st = f.store.unwrap();
+/// assert_eq!(st.ca.as_deref(), Some(std::path::Path::new("/etc/mpshare/ca.pem")));
+/// assert!(st.cert.is_none() && st.key.is_none());
+/// # Ok::<(), mpshare::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreFile {
