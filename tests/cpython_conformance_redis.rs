@@ -21,7 +21,11 @@ const KEY: &str = "mpshare-conformance-redis-key";
 const REDIS_EXCLUDED: &[(&str, &str)] = &[];
 
 /// Each interpreter's run takes 10-20 s against the memory store; Redis round trips add to it.
-const RUN_LIMIT: Duration = Duration::from_secs(420);
+const RUN_LIMIT: Duration = Duration::from_secs(600);
+
+/// A test still running after this fails (MPSHARE_CONFORMANCE_TEST_TIMEOUT) and the run goes on,
+/// so a hang names its test instead of killing the whole run.
+const TEST_TIMEOUT_SECS: u32 = 30;
 
 struct Outcome {
     version: String,
@@ -53,9 +57,14 @@ fn run(version: String, python: PathBuf) -> Outcome {
                 .join("py")
                 .join("cpython_conformance.py"),
         )
+        .arg("-v") // test names on stderr as they run: a killed run shows where it hung
         .env("MPSHARE_ADDR", &addr)
         .env("MPSHARE_KEY", KEY)
         .env("MPSHARE_CONFORMANCE_EXCLUDE", exclusions())
+        .env(
+            "MPSHARE_CONFORMANCE_TEST_TIMEOUT",
+            TEST_TIMEOUT_SECS.to_string(),
+        )
         .current_dir(std::env::temp_dir())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
