@@ -1,7 +1,8 @@
 //! Issue #14, `--lease-ms`: a lock held through a front-end that dies (SIGKILL, so it releases
 //! nothing) is released once its lease runs out. A CPython client of A (`--lease-ms 1500`)
 //! holds `shared_lock`; A is killed; a client of B acquires it with `timeout=10`: it succeeds,
-//! and not at once (the lease has to run out first: at least 0.5 s, at most 10 s).
+//! and not at once (the lease has to run out first: at least 0.5 s, at most 10 s). While A
+//! lives, its lease is renewed: the lock stays held past it.
 
 mod common;
 mod redis_support;
@@ -46,5 +47,31 @@ fn a_lock_held_through_a_killed_frontend_is_released_after_the_lease() {
         (0.5..=10.0).contains(&took),
         "B's acquire took {took:.3} s: expected the lease (1.5 s) to hold it for at least 0.5 s and \
          release it within 10 s"
+    );
+}
+
+/// The lease is renewed while the front-end lives: a lock held through A for three times the
+/// lease is still refused through B, and B gets it as soon as A's client releases it.
+#[test]
+fn a_lock_held_through_a_live_frontend_outlasts_the_lease() {
+    let Some(redis) = RedisServer::start(false) else {
+        return;
+    };
+    let Some((version, python)) = common::pythons().into_iter().next() else {
+        eprintln!("skipped: no CPython 3.11-3.13 found");
+        return;
+    };
+    let store = redis.url();
+    let (_a, addr_a) = frontend(&store, &["--lease-ms", "1000"]);
+    let (_b, addr_b) = frontend(&store, &["--lease-ms", "1000"]);
+    let holder = Holder::acquire(&version, &python, &addr_a);
+    std::thread::sleep(std::time::Duration::from_millis(3000));
+    role(&version, &python, &addr_b, &["try-lock"]);
+    holder.release(&version);
+    let out = role(&version, &python, &addr_b, &["lock", "10"]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("took=0.0") || l.starts_with("took=0.1")),
+        "a released lock is acquired at once through B: {out:?}"
     );
 }
