@@ -69,9 +69,13 @@ fn a_lock_held_through_a_live_frontend_outlasts_the_lease() {
     role(&version, &python, &addr_b, &["try-lock"]);
     holder.release(&version);
     let out = role(&version, &python, &addr_b, &["lock", "10"]);
+    let took: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("took="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no took= in {out:?}"));
     assert!(
-        out.lines()
-            .any(|l| l.starts_with("took=0.0") || l.starts_with("took=0.1")),
-        "a released lock is acquired at once through B: {out:?}"
+        took < 2.0,
+        "a released lock is acquired at once through B, not after {took:.3} s"
     );
 }
