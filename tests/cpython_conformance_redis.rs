@@ -3,11 +3,11 @@
 //! present (3.11, 3.12, 3.13, and 3.14 when installed), one throwaway redis-server and one
 //! front-end on it, the interpreters in parallel. Nothing may fail. The script's own exclusions
 //! apply, plus [`REDIS_EXCLUDED`] (passed in `MPSHARE_CONFORMANCE_EXCLUDE`); both are printed
-//! with their reasons.
+//! with their reasons. The newest interpreter runs them against a three-node Redis Cluster too.
 
 mod common;
 
-use common::redis::RedisServer;
+use common::redis::{RedisCluster, RedisServer};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -47,8 +47,12 @@ fn run(version: String, python: PathBuf) -> Outcome {
     let Some(redis) = RedisServer::start(false) else {
         unreachable!("checked by the caller");
     };
+    run_on(version, python, &redis.url())
+}
+
+fn run_on(version: String, python: PathBuf, store: &str) -> Outcome {
     let (_server, addr) =
-        common::serve::serve_at(KEY, "127.0.0.1:0", &["--store", &redis.url(), "--quiet"]);
+        common::serve::serve_at(KEY, "127.0.0.1:0", &["--store", store, "--quiet"]);
     let t0 = Instant::now();
     let child = Command::new(&python)
         .arg(
@@ -152,19 +156,35 @@ fn cpython_manager_tests_pass_against_the_redis_store() {
         .map(|(v, p)| std::thread::spawn(move || run(v, p)))
         .collect();
     let outcomes: Vec<Outcome> = runs.into_iter().map(|h| h.join().unwrap()).collect();
+    check(&outcomes, "the redis store");
+}
+
+/// The same tests, one interpreter (the newest present), against a three-node Redis Cluster.
+#[test]
+fn cpython_manager_tests_pass_against_a_redis_cluster() {
+    let Some(cluster) = RedisCluster::start(3) else {
+        return;
+    };
+    let Some((version, python)) = common::pythons().into_iter().last() else {
+        eprintln!("skipping: no CPython 3.11-3.13 found");
+        return;
+    };
+    let outcome = run_on(version, python, &cluster.urls());
+    check(&[outcome], "a redis cluster");
+}
+
+/// Prints every outcome and fails the test if any run failed.
+fn check(outcomes: &[Outcome], store: &str) {
     let mut failures = Vec::new();
     let mut exclusions_printed = false;
-    for o in &outcomes {
+    for o in outcomes {
         match &o.summary {
             Some(s) if s.starts_with("CONFORMANCE-UNAVAILABLE") => {
                 eprintln!("CPython {}: {s} (skipped)", o.version);
                 continue;
             }
             Some(s) => {
-                eprintln!(
-                    "CPython {} (redis store): {s} ({:.1?})",
-                    o.version, o.elapsed
-                );
+                eprintln!("CPython {} ({store}): {s} ({:.1?})", o.version, o.elapsed);
                 let (failed, errors, passed) =
                     (field(s, "failed"), field(s, "errors"), field(s, "passed"));
                 // About 60 runnable tests; far fewer means the classes were not found.
@@ -189,7 +209,7 @@ fn cpython_manager_tests_pass_against_the_redis_store() {
             .collect();
         let tail: Vec<&str> = o.stderr.lines().rev().take(40).collect();
         eprintln!(
-            "--- CPython {} failed against the redis store\n{}\n--- stderr (tail)\n{}",
+            "--- CPython {} failed against {store}\n{}\n--- stderr (tail)\n{}",
             o.version,
             bad.join("\n"),
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
@@ -197,7 +217,7 @@ fn cpython_manager_tests_pass_against_the_redis_store() {
     }
     assert!(
         failures.is_empty(),
-        "CPython's manager tests failed against mpshare serve --store redis under {:?}",
+        "CPython's manager tests failed against mpshare serve --store ({store}) under {:?}",
         failures.iter().map(|o| &o.version).collect::<Vec<_>>()
     );
 }
