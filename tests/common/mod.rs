@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+#[cfg(feature = "manager")]
+pub mod conformance;
 pub mod fork;
 pub mod redis;
 #[cfg(feature = "manager")]
