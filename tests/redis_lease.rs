@@ -8,6 +8,7 @@ mod common;
 mod redis_support;
 
 use common::redis::RedisServer;
+use redis_support::{frontend, role, Holder};
 
 #[test]
 fn a_lock_held_through_a_killed_frontend_is_released_after_the_lease() {
