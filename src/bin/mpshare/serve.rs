@@ -66,7 +66,10 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
             .share(name, typeid)
             .map_err(|e| format!("--object: {e}"))?;
     }
-    let server = Server::bind_with(cfg).map_err(|e| format!("cannot listen: {e}"))?;
+    let server = Server::bind_with(cfg).map_err(|e| match e {
+        mpshare::Error::Store { .. } => format!("cannot use the store: {e}"),
+        e => format!("cannot listen: {e}"),
+    })?;
     if let Address::Tcp(sa) = server.address() {
         if !sa.ip().is_loopback() {
             log::warn!(
