@@ -23,7 +23,10 @@ use crate::managers::server::store::redis::backend::Backend;
 /// Lua helpers prepended to every script that wakes waiters:
 /// `wake(prefix, token)` pushes a wake-up onto `prefix .. token` (with an expiry);
 /// `wake_one(list, prefix)` pops one token of `list` and wakes it (returns 1 if there was one);
-/// `wake_all(list, prefix)` wakes every token of `list` and empties it.
+/// `wake_all(list, prefix)` wakes every token of `list` and empties it;
+/// `of_node(token, node)` is true for a token of front-end process `node` (see [`token`]);
+/// `drop_node(list, node, prefix)` removes the tokens of `node` from `list` (and their wake-up
+/// lists), returning how many it removed.
 pub(crate) const WAKE_LUA: &str = r"
 local function wake(prefix, t)
   redis.call('rpush', prefix .. t, '1')
@@ -39,6 +42,19 @@ local function wake_all(list, prefix)
   redis.call('del', list)
   for _, t in ipairs(ts) do wake(prefix, t) end
   return #ts
+end
+local function of_node(t, node)
+  return string.sub(t, 1, #node + 1) == node .. '/'
+end
+local function drop_node(list, node, prefix)
+  local n = 0
+  for _, t in ipairs(redis.call('lrange', list, 0, -1)) do
+    if of_node(t, node) then
+      n = n + redis.call('lrem', list, 0, t)
+      redis.call('del', prefix .. t)
+    end
+  end
+  return n
 end
 ";
 
@@ -60,11 +76,50 @@ return n",
     )
 });
 
-/// A fresh random waiter token (16 hex digits).
-pub(crate) fn token() -> String {
+/// A fresh waiter token: `NODE/` (this front-end process, [`Backend::node`]) and 16 random hex
+/// digits, so that the tokens of a front-end that died can be told apart ([`node_gone`]).
+pub(crate) fn token(b: &Backend) -> String {
     let mut t = [0u8; 8];
     let _ = getrandom::fill(&mut t);
-    t.iter().map(|b| format!("{b:02x}")).collect()
+    let r: String = t.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}/{r}", b.node())
+}
+
+/// A front-end process died: KEYS = waiter lists of one object; ARGV[1] = the dead node,
+/// ARGV[2] = wake-up key prefix, ARGV[3] = one flag per list, '1' to wake one remaining waiter
+/// of that list afterwards (for lists whose state change wakes one waiter only: a wake-up
+/// popped for a dead token was lost; a spurious one is harmless). Removes the node's tokens
+/// from every list; returns how many it removed.
+static NODE_GONE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r"local n = 0
+for i, list in ipairs(KEYS) do
+  n = n + drop_node(list, ARGV[1], ARGV[2])
+  if ARGV[2 + i] == '1' then wake_one(list, ARGV[2]) end
+end
+return n",
+    )
+});
+
+/// Removes the waiter tokens of the dead front-end process `node` from the waiter `lists`
+/// `(key, wake one afterwards)` of one object (see [`NODE_GONE`]).
+pub(crate) fn drop_node_waiters(
+    b: &Backend,
+    lists: &[(&str, bool)],
+    node: &str,
+    prefix: &str,
+) -> Result<i64, CallError> {
+    b.with(|con| {
+        let mut inv = NODE_GONE.prepare_invoke();
+        for (k, _) in lists {
+            inv.key(*k);
+        }
+        inv.arg(node).arg(prefix);
+        for (_, w) in lists {
+            inv.arg(if *w { "1" } else { "0" });
+        }
+        inv.invoke(con)
+    })
 }
 
 /// True once `dl` has passed.
