@@ -603,12 +603,11 @@ impl Store for RedisStore {
             );
         }
         b.untrack_all();
-        let _ = b.with(|con| {
-            redis::cmd("DEL")
-                .arg(b.global(&format!("fe:{}", b.node())))
-                .arg(b.live_key(&b.node()))
-                .query::<()>(con)
-        });
+        // Two keys of two Cluster slots: two commands.
+        let (mut fe, mut live) = (redis::cmd("DEL"), redis::cmd("DEL"));
+        fe.arg(b.global(&format!("fe:{}", b.node())));
+        live.arg(b.live_key(&b.node()));
+        let _ = b.commands(&[fe, live]);
         lock(&self.cache).clear();
         self.local.clear();
     }
