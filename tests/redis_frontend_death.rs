@@ -54,7 +54,14 @@ fn redis() -> Option<Redis> {
     let dir = std::env::temp_dir().join(format!("mpshare-death-{port}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
     let child = match Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
         .arg("--dir")
         .arg(&dir)
         .stdout(Stdio::null())

@@ -227,8 +227,7 @@ fn heartbeat(b: &Backend) {
 /// that set and the node. Several front-ends may do this at once: the hooks are idempotent.
 fn reap(b: &Backend) -> std::result::Result<(), CallError> {
     let me = b.node();
-    let nodes: Vec<String> =
-        b.with(|con| redis::cmd("SMEMBERS").arg(b.nodes_key()).query(con))?;
+    let nodes: Vec<String> = b.with(|con| redis::cmd("SMEMBERS").arg(b.nodes_key()).query(con))?;
     let others: Vec<String> = nodes.into_iter().filter(|n| *n != me).collect();
     if others.is_empty() {
         return Ok(());
