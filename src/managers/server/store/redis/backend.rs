@@ -373,6 +373,11 @@ impl Backend {
         Ok(())
     }
 
+    /// Forgets that `ident` is tracked (it was deleted and dropped from `holds:NODE`).
+    pub(crate) fn untrack(&self, ident: &str) {
+        lock(&self.tracked).remove(ident);
+    }
+
     /// Forgets the tracked objects (after this front-end's own `holds:` set was dropped).
     pub(crate) fn untrack_all(&self) {
         lock(&self.tracked).clear();

@@ -216,6 +216,12 @@ fn heartbeat(b: &Backend) {
             if let Err(e) = sweep(b) {
                 log::warn!("Redis store sweep failed: {}", e.into_traceback().trim());
             }
+            if let Err(e) = prune_holds(b) {
+                log::warn!(
+                    "Redis store: pruning this front-end's holds index failed: {}",
+                    e.into_traceback().trim()
+                );
+            }
         }
     }
 }
@@ -225,7 +231,7 @@ fn heartbeat(b: &Backend) {
 /// nobody dies. For a node whose `live:` key has expired (it missed its heartbeats for a
 /// whole lease), runs the node-gone hook of every object in `PREFIX:holds:NODE`, then drops
 /// that set and the node. Several front-ends may do this at once: the hooks are idempotent.
-fn reap(b: &Backend) -> std::result::Result<(), CallError> {
+pub(crate) fn reap(b: &Backend) -> std::result::Result<(), CallError> {
     let me = b.node();
     let nodes: Vec<String> = b.with(|con| redis::cmd("SMEMBERS").arg(b.nodes_key()).query(con))?;
     let others: Vec<String> = nodes.into_iter().filter(|n| *n != me).collect();
@@ -247,6 +253,41 @@ fn reap(b: &Backend) -> std::result::Result<(), CallError> {
         }
     }
     Ok(())
+}
+
+/// Drops the objects that no longer exist from this front-end's `holds:NODE` (which would
+/// otherwise grow with every object ever waited on), and from its cache of tracked idents.
+fn prune_holds(b: &Backend) -> std::result::Result<(), CallError> {
+    let holds = b.holds_key(&b.node());
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, idents): (u64, Vec<String>) = b.with(|con| {
+            redis::cmd("SSCAN")
+                .arg(&holds)
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(200)
+                .query(con)
+        })?;
+        let checks: Vec<redis::Cmd> = idents
+            .iter()
+            .map(|i| {
+                let mut c = redis::cmd("EXISTS");
+                c.arg(b.key(i, "meta"));
+                c
+            })
+            .collect();
+        for (ident, e) in idents.iter().zip(b.commands(&checks)?) {
+            if matches!(e, redis::Value::Int(0)) {
+                b.untrack(ident);
+                b.with(|con| redis::cmd("SREM").arg(&holds).arg(ident).query::<()>(con))?;
+            }
+        }
+        cursor = next;
+        if cursor == 0 || b.stopping() {
+            return Ok(());
+        }
+    }
 }
 
 /// Runs the node-gone hooks of every object in `holds:NODE`, then forgets the node.

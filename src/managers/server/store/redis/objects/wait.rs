@@ -278,6 +278,160 @@ mod tests {
         )
     }
 
+    fn backend_leased(url: &str, fe: &str, lease: Duration) -> BackendRef {
+        Arc::new(
+            Backend::connect(&[url.to_string()], "t", fe, lease, Duration::from_secs(60))
+                .expect("connect"),
+        )
+    }
+
+    fn redis_cmd<T: redis::FromRedisValue>(b: &Backend, args: &[&str]) -> T {
+        b.with(|con| {
+            let mut c = redis::cmd(args[0]);
+            for a in &args[1..] {
+                c.arg(*a);
+            }
+            c.query(con)
+        })
+        .expect("redis command")
+    }
+
+    /// A front-end process that stops beating (it "died") leaves waiter tokens in every kind
+    /// of waiter list, a semaphore unit, a barrier party and an untaken Condition
+    /// notification: once its `live:` key expires, another front-end's `reap` withdraws the
+    /// tokens, gives the unit back, takes the party off the count, passes the notification on
+    /// to a live waiter, and forgets the node.
+    #[test]
+    fn reap_cleans_up_after_a_dead_frontend() {
+        let Some((_r, url)) = redis() else { return };
+        let lease = Duration::from_millis(300);
+        let (a, b) = (
+            backend_leased(&url, "A", lease),
+            backend_leased(&url, "B", lease),
+        );
+        a.beat().expect("beat A");
+        b.beat().expect("beat B");
+        let (na, nb) = (a.node(), b.node());
+        let dead = |t: &str| format!("{na}/{t}");
+        let live = |t: &str| format!("{nb}/{t}");
+        let rpush = |ident: &str, part: &str, t: &str| {
+            let _: i64 = redis_cmd(&b, &["RPUSH", &b.key(ident, part), t]);
+        };
+        let create = |typeid: &str, ident: &str| {
+            let t = lookup(typeid).expect("type");
+            // "named": created if absent (the Queue is listed twice).
+            crate::managers::server::store::redis::refs::create(&b, t, ident, &[], true)
+                .expect("create");
+        };
+        // Waiter lists of a Lock, an Event, a Queue (putters, joiners).
+        for (typeid, ident, part) in [
+            ("Lock", "l", "wq"),
+            ("Event", "e", "ew"),
+            ("Queue", "q", "pw"),
+            ("Queue", "q", "jw"),
+        ] {
+            create(typeid, ident);
+            rpush(ident, part, &dead("1"));
+            a.track(ident).expect("track");
+        }
+        // A BoundedSemaphore(1) whose unit A's connection 7 holds.
+        create("BoundedSemaphore", "s");
+        a.track("s").expect("track");
+        let sa = open(&a, "BoundedSemaphore", "s");
+        let ca = CallCtx::detached(7);
+        assert_eq!(
+            call(&sa, &ca, "acquire", &[PyValue::Bool(false)]),
+            PyValue::Bool(true)
+        );
+        // A Barrier(2) with one party waiting through A.
+        let bt = lookup("Barrier").expect("type");
+        let inits = (bt.init)(&[PyValue::Int(2)], &PyDict::new()).expect("init");
+        crate::managers::server::store::redis::refs::create(&b, bt, "bar", &inits, false)
+            .expect("create");
+        a.track("bar").expect("track");
+        let ba = open(&a, "Barrier", "bar");
+        std::thread::spawn(move || {
+            let _ = ba.call(
+                &CallCtx::detached(8),
+                "wait",
+                &[PyValue::Float(1.0)],
+                &PyDict::new(),
+            );
+        });
+        // A Condition whose waiters are [A's, B's]; B notifies one: A's dead waiter gets it.
+        create("Condition", "c");
+        a.track("c").expect("track");
+        rpush("c", "cw", &dead("2"));
+        rpush("c", "cw", &live("3"));
+        let cb = open(&b, "Condition", "c");
+        let ctxb = CallCtx::detached(9);
+        call(&cb, &ctxb, "acquire", &[]);
+        call(&cb, &ctxb, "notify", &[]);
+        call(&cb, &ctxb, "release", &[]);
+        let t0 = Instant::now();
+        while redis_cmd::<Option<i64>>(&b, &["GET", &b.key("bar", "cnt")]) != Some(1) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "A's party never arrived"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+
+        // While A's live: key exists, nothing happens.
+        crate::managers::server::store::redis::reap(&b).expect("reap");
+        let cw: Vec<String> = redis_cmd(&b, &["LRANGE", &b.key("c", "cw"), "0", "-1"]);
+        assert_eq!(cw, vec![live("3")]);
+        assert_eq!(
+            redis_cmd::<Option<i64>>(&b, &["GET", &b.key("s", "val")]),
+            Some(0)
+        );
+
+        // A "dies": no more beats. After the lease, B reaps it.
+        a.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(lease + Duration::from_millis(100));
+        crate::managers::server::store::redis::reap(&b).expect("reap");
+        for (ident, part) in [
+            ("l", "wq"),
+            ("e", "ew"),
+            ("q", "pw"),
+            ("q", "jw"),
+            ("bar", "bw"),
+        ] {
+            let l: Vec<String> = redis_cmd(&b, &["LRANGE", &b.key(ident, part), "0", "-1"]);
+            assert!(
+                l.iter().all(|t| !t.starts_with(&format!("{na}/"))),
+                "{ident}:{part} still holds a dead token: {l:?}"
+            );
+        }
+        assert_eq!(
+            redis_cmd::<Option<i64>>(&b, &["GET", &b.key("s", "val")]),
+            Some(1),
+            "A's semaphore unit went back"
+        );
+        assert_eq!(
+            redis_cmd::<Option<i64>>(&b, &["GET", &b.key("bar", "cnt")]),
+            Some(0),
+            "A's barrier party left the count"
+        );
+        let note: i64 = redis_cmd(&b, &["LLEN", &b.key("c", &format!("c:{}", live("3")))]);
+        assert_eq!(
+            note, 1,
+            "the notification A's waiter got went to B's waiter"
+        );
+        let cw: i64 = redis_cmd(&b, &["LLEN", &b.key("c", "cw")]);
+        assert_eq!(cw, 0);
+        let nodes: Vec<String> = redis_cmd(&b, &["SMEMBERS", &b.nodes_key()]);
+        assert!(!nodes.contains(&na), "{nodes:?}");
+        let holds: i64 = redis_cmd(&b, &["EXISTS", &b.holds_key(&na)]);
+        assert_eq!(holds, 0);
+        // Idempotent: a second pass (another front-end's) changes nothing.
+        crate::managers::server::store::redis::reap(&b).expect("reap");
+        assert_eq!(
+            redis_cmd::<Option<i64>>(&b, &["GET", &b.key("s", "val")]),
+            Some(1)
+        );
+    }
+
     fn open(b: &BackendRef, typeid: &str, ident: &str) -> Arc<dyn RedisObject> {
         (lookup(typeid).expect("a Redis type").open)(b.clone(), ident.to_string())
     }
