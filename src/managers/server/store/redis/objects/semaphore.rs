@@ -4,7 +4,9 @@
 //! `{ID}:held` a hash owner → units held by that connection (given back when it goes away),
 //! `{ID}:owed` releases owed by vanished holders (as the in-memory [`SemaphoreObject`]),
 //! `{ID}:sw` the waiting acquirers' tokens (each blocks on `{ID}:w:TOKEN`). acquire and
-//! release are one script each; release(n) wakes n waiters.
+//! release are one script each; release(n) wakes n waiters. The units held through a
+//! front-end that died (owners `NODE/…`) go back as a disconnect's would ([`NODE_GONE`]), run
+//! by a live front-end once the dead one's `live:` key expired.
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;

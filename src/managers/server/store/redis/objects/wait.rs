@@ -1,7 +1,8 @@
 //! Waiting in Redis for the blocking primitives (Lock, RLock, Semaphore, Event, Condition,
 //! Barrier, Queue).
 //!
-//! A waiter draws a random token, registers it in a list of its object (`wq`, `sw`, `ew`, ...)
+//! A waiter draws a token (`NODE/RANDOM`, NODE = its front-end process, so that a dead
+//! front-end's tokens can be withdrawn: [`drop_node_waiters`]), registers it in a list of its object (`wq`, `sw`, `ew`, ...)
 //! from the same script that found it must wait, and blocks with `BLPOP` on its own wake-up
 //! list `PREFIX:{IDENT}:w:TOKEN` (or `c:TOKEN` for a Condition's notifications) for at most
 //! one slice ([`Backend::slice`], 200 ms) or its remaining timeout, then checks that its caller
@@ -77,7 +78,7 @@ return n",
 });
 
 /// A fresh waiter token: `NODE/` (this front-end process, [`Backend::node`]) and 16 random hex
-/// digits, so that the tokens of a front-end that died can be told apart ([`node_gone`]).
+/// digits, so that the tokens of a front-end that died can be told apart ([`drop_node_waiters`]).
 pub(crate) fn token(b: &Backend) -> String {
     let mut t = [0u8; 8];
     let _ = getrandom::fill(&mut t);
