@@ -295,7 +295,8 @@ fn node_gone(b: &Backend, node: &str) -> std::result::Result<(), CallError> {
     let holds = b.holds_key(node);
     let idents: Vec<String> = b.with(|con| redis::cmd("SMEMBERS").arg(&holds).query(con))?;
     log::info!(
-        "Redis store: front-end process {node} is gone; cleaning up after it in {} objects",
+        "Redis store: releasing what callers held or waited on through front-end process {node} \
+         (dead or stopping) in {} objects",
         idents.len()
     );
     for ident in &idents {
