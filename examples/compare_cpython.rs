@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use mpshare::{process, Array, RawArray, RawValue, Value};
 
 fn pin_to(cpu: usize) {
-    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Every CPU online, not `available_parallelism` (the affinity mask: 1 once pinned).
+    // SAFETY: sysconf has no preconditions.
+    let n = (unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).max(1) as usize;
     let mut set = nix::sched::CpuSet::new();
     if set.set(cpu % n).is_ok() {
         let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);

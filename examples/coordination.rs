@@ -5,6 +5,7 @@
 //!
 //!     cargo run --release --example coordination
 //!     cargo run --release --example coordination -- --bench [--json]   # the benchmark table
+//!     cargo run --release --example coordination -- --bench --only condition,pthread_cond
 //!
 //! `--bench` measures every primitive next to the C/kernel primitive beneath it, with the two
 //! processes pinned to one CPU and to two (medians of 5 runs), the rows BENCHMARKS.md and
@@ -175,10 +176,13 @@ fn median(mut f: impl FnMut() -> Duration, runs: usize) -> Duration {
 }
 
 /// (key, what, per-op ns) rows of the benchmark.
-fn bench() -> Vec<(String, String, f64)> {
+fn bench(only: &[String]) -> Vec<(String, String, f64)> {
     use coord::*;
     let mut rows = Vec::new();
     let mut row = |key: &str, what: &str, iters: u64, f: &dyn Fn(u64) -> Duration| {
+        if !only.is_empty() && !only.iter().any(|o| key.contains(o.as_str())) {
+            return;
+        }
         let d = median(|| f(iters), 5);
         let ns = d.as_nanos() as f64 / iters as f64;
         eprintln!("{key:32} {what:48} {ns:12.1} ns");
@@ -301,7 +305,14 @@ fn bench() -> Vec<(String, String, f64)> {
 fn main() -> mpshare::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--bench") {
-        let rows = bench();
+        // `--only a,b`: just the rows whose key contains one of the words.
+        let only: Vec<String> = args
+            .iter()
+            .position(|a| a == "--only")
+            .and_then(|i| args.get(i + 1))
+            .map(|o| o.split(',').map(str::to_string).collect())
+            .unwrap_or_default();
+        let rows = bench(&only);
         if args.iter().any(|a| a == "--json") {
             let body: Vec<String> = rows
                 .iter()

@@ -25,6 +25,18 @@ fn sleeping(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
+/// Pin the calling thread (and so the children it forks) to the CPU it runs on: notify then
+/// hands sleepers to the lock by requeueing them (it wakes waiters last seen on another CPU).
+fn pin_here() {
+    // SAFETY: sched_getcpu has no arguments; the set is a zeroed local with one CPU added.
+    unsafe {
+        let cpu = libc::sched_getcpu().max(0) as usize;
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
 /// `n` child processes that each wait once (holding the lock while they register) and add 1
 /// to `woken` if notified.
 fn waiters(
@@ -178,6 +190,41 @@ fn over_a_shared_value_lock_between_processes() {
     assert_eq!(v.get().unwrap(), 1000);
 }
 
+/// Four processes take turns (`turn % 4 == i`) under one Condition with `notify_all`: every
+/// hand-off mixes requeued waiters and plain lockers on the lock's futex, and none is lost.
+#[test]
+fn four_processes_take_turns_with_notify_all() {
+    const ROUNDS: u64 = 300;
+    let v = Value::new(0u64).unwrap();
+    let cond = Condition::with_lock(v.get_lock().clone()).unwrap();
+    let mut kids: Vec<Forked> = (0..4u64)
+        .map(|me| {
+            let (v, cond) = (v.clone(), cond.clone());
+            Forked::spawn(move || {
+                for _ in 0..ROUNDS {
+                    let _g = cond.lock().unwrap();
+                    let w = cond
+                        .wait_for(
+                            || v.get_obj().get() % 4 == me,
+                            Some(Duration::from_secs(20)),
+                        )
+                        .unwrap();
+                    if !w.notified() {
+                        return 1;
+                    }
+                    v.get_obj().set(v.get_obj().get() + 1);
+                    cond.notify_all().unwrap();
+                }
+                0
+            })
+        })
+        .collect();
+    for k in &mut kids {
+        assert_eq!(k.wait(Duration::from_secs(30)), Outcome::Exited(0));
+    }
+    assert_eq!(v.get().unwrap(), 4 * ROUNDS);
+}
+
 #[test]
 fn a_killed_waiter_does_not_swallow_a_notification() {
     let cond = Condition::with_lock(Lock::new().unwrap()).unwrap();
@@ -205,6 +252,83 @@ fn a_killed_waiter_does_not_swallow_a_notification() {
     }
     assert_eq!(live[0].wait(Duration::from_secs(10)), Outcome::Exited(0));
     assert_eq!(woken.get(), 1);
+}
+
+/// `n` children that wait (each registered and asleep before the next starts), all notified
+/// by one `notify_all` under the lock: they are handed the lock one after another.
+#[test]
+fn notify_all_hands_the_lock_from_waiter_to_waiter() {
+    pin_here();
+    let cond = Condition::with_lock(Lock::new().unwrap()).unwrap();
+    let (ready, woken) = (RawValue::new(0u32).unwrap(), RawValue::new(0u32).unwrap());
+    let mut kids = Vec::new();
+    for i in 0..4u32 {
+        kids.extend(waiters(&cond, 1, &ready, &woken));
+        assert!(wait_until(Duration::from_secs(10), || ready.get() == i + 1));
+        drop(cond.lock().unwrap());
+        assert!(wait_until(Duration::from_secs(10), || kids
+            .iter()
+            .all(|k| sleeping(k.pid().as_raw()))));
+    }
+    {
+        let _g = cond.lock().unwrap();
+        cond.notify_all().unwrap();
+    }
+    for k in &mut kids {
+        assert_eq!(
+            k.wait(Duration::from_secs(10)),
+            Outcome::Exited(0),
+            "every notified waiter got the lock in turn"
+        );
+    }
+    assert_eq!(woken.get(), 4);
+}
+
+/// A notified waiter killed after its wake-up, before it re-acquires the lock, must not
+/// keep the next waiter from being woken (the wake-up is passed on).
+#[test]
+fn a_waiter_killed_between_wake_up_and_reacquire_passes_the_wake_up_on() {
+    pin_here();
+    let cond = Condition::with_lock(Lock::new().unwrap()).unwrap();
+    let (ready, woken) = (RawValue::new(0u32).unwrap(), RawValue::new(0u32).unwrap());
+    // The victim sleeps first, so it is first in line for the lock after the notify.
+    let mut victim = {
+        let (cond, ready) = (cond.clone(), ready.clone());
+        Forked::spawn(move || {
+            fault::pause_at(fault::CONDITION_REACQUIRE);
+            let _g = cond.lock().unwrap();
+            ready.fetch_add(1);
+            let _ = cond.wait_timeout(Duration::from_secs(30));
+            1
+        })
+    };
+    assert!(wait_until(Duration::from_secs(10), || ready.get() == 1));
+    drop(cond.lock().unwrap());
+    assert!(wait_until(Duration::from_secs(10), || sleeping(
+        victim.pid().as_raw()
+    )));
+    let mut live = waiters(&cond, 1, &ready, &woken);
+    assert!(wait_until(Duration::from_secs(10), || ready.get() == 2));
+    drop(cond.lock().unwrap());
+    assert!(wait_until(Duration::from_secs(10), || sleeping(
+        live[0].pid().as_raw()
+    )));
+    std::thread::sleep(Duration::from_millis(20));
+    {
+        let _g = cond.lock().unwrap();
+        cond.notify_all().unwrap();
+    }
+    // The victim is woken first and freezes before re-acquiring; kill it there.
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(woken.get(), 0, "the victim was first in line");
+    assert_eq!(victim.kill(), KILLED);
+    assert_eq!(
+        live[0].wait(Duration::from_secs(10)),
+        Outcome::Exited(0),
+        "the live waiter got the wake-up the killed one had"
+    );
+    assert_eq!(woken.get(), 1);
+    assert!(!cond.lock().unwrap().owner_died());
 }
 
 #[test]

@@ -9,10 +9,12 @@
 //! 0.5 s (nothing before the lease) and 5 s after the kill: B's acquire succeeds (A's unit went
 //! back, exactly once); `n_waiting` drops to 0 (A's party left); B's waiter is notified (the
 //! notification is passed on, not lost). Then two clients of B pass the barrier together.
-//! Every wait is bounded.
+//! On one redis-server and on a three-node Cluster (tests/common/redis.rs: skipped, printed,
+//! without a redis-server unless `MPSHARE_REQUIRE_REDIS=1`). Every wait is bounded.
 
 mod common;
 
+use common::redis::{RedisCluster, RedisServer};
 use common::serve::Serve;
 
 use std::io::{BufRead, BufReader};
@@ -24,70 +26,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const KEY: &str = "mpshare-death-key";
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// A throwaway redis-server, killed on drop.
-struct Redis(Child, PathBuf, u16);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        let _ = std::fs::remove_dir_all(&self.1);
-    }
-}
-
-fn required() -> bool {
-    std::env::var("MPSHARE_REQUIRE_REDIS").is_ok_and(|v| v == "1")
-}
-
-fn skip(why: &str) -> Option<Redis> {
-    assert!(!required(), "MPSHARE_REQUIRE_REDIS=1 but {why}");
-    eprintln!("skipped: {why}");
-    None
-}
-
-fn redis() -> Option<Redis> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let dir = std::env::temp_dir().join(format!("mpshare-death-{port}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).ok()?;
-    let child = match Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .arg("--dir")
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => return skip(&format!("no redis-server ({e})")),
-    };
-    let r = Redis(child, dir, port);
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if t0.elapsed() > Duration::from_secs(10) {
-            return skip("redis-server did not start within 10 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(r)
-}
-
-fn frontend(store: &str) -> (Serve, String) {
+fn frontend(store: &str, prefix: &str) -> (Serve, String) {
     common::serve::serve(
         KEY,
         &[
             "--store",
             store,
+            "--key-prefix",
+            prefix,
             "--lease-ms",
             "1500",
             "--object",
@@ -179,9 +125,10 @@ fn now() -> f64 {
         .as_secs_f64()
 }
 
-fn scenario(store: &str, version: &str, python: &Path) {
-    let (mut a, addr_a) = frontend(store);
-    let (_b, addr_b) = frontend(store);
+/// The scenario with one CPython; `prefix`: a key prefix of its own (fresh named objects).
+fn scenario(store: &str, prefix: &str, version: &str, python: &Path) {
+    let (mut a, addr_a) = frontend(store, prefix);
+    let (_b, addr_b) = frontend(store, prefix);
 
     // Through A: a unit of sem held, a party at a new Barrier(2), a waiter on cond.
     let _holder = Background::start(python, &addr_a, &["sem-hold"], "ACQUIRED");
@@ -238,24 +185,34 @@ fn scenario(store: &str, version: &str, python: &Path) {
     assert_eq!(i1 + i2, 1.0, "indices {i1} and {i2}");
 }
 
-#[test]
-fn a_dead_frontends_holds_and_waiters_are_cleaned_up_after_its_lease() {
-    let Some(r) = redis() else { return };
+/// The scenario with every CPython present, one after the other, on `store`.
+fn all_pythons(store: String) {
     let pythons = common::pythons();
     if pythons.is_empty() {
         eprintln!("skipped: no CPython 3.11-3.13 found");
         return;
     }
-    let store = format!("redis://127.0.0.1:{}/0", r.2);
     common::within(Duration::from_secs(300), move || {
         for (i, (version, python)) in pythons.iter().enumerate() {
-            // A fresh database per run: named objects start from their default state.
-            let db = format!("redis://127.0.0.1:{}/{}", r.2, i + 1);
             let t0 = Instant::now();
-            scenario(&db, version, python);
+            scenario(&store, &format!("death{i}"), version, python);
             eprintln!("CPython {version}: scenario in {:.2?}", t0.elapsed());
         }
-        drop(store);
-        drop(r);
     });
+}
+
+#[test]
+fn a_dead_frontends_holds_and_waiters_are_cleaned_up_after_its_lease() {
+    let Some(redis) = RedisServer::start(false) else {
+        return;
+    };
+    all_pythons(redis.url());
+}
+
+#[test]
+fn the_same_on_a_cluster() {
+    let Some(cluster) = RedisCluster::start(3) else {
+        return;
+    };
+    all_pythons(cluster.urls());
 }

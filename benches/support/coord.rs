@@ -29,7 +29,9 @@ impl Pin {
 }
 
 pub fn pin_to(cpu: usize) {
-    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Every CPU online, not `available_parallelism` (the affinity mask: 1 once pinned).
+    // SAFETY: sysconf has no preconditions.
+    let n = (unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).max(1) as usize;
     let mut set = nix::sched::CpuSet::new();
     if set.set(cpu % n).is_ok() {
         let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
@@ -37,7 +39,9 @@ pub fn pin_to(cpu: usize) {
 }
 
 fn unpin() {
-    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Every CPU online, not `available_parallelism` (the affinity mask: 1 once pinned).
+    // SAFETY: sysconf has no preconditions.
+    let n = (unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).max(1) as usize;
     let mut set = nix::sched::CpuSet::new();
     for c in 0..n {
         let _ = set.set(c);
@@ -399,8 +403,30 @@ pub fn throughput_queue(pin: Pin, iters: u64) -> Duration {
 
 const SLOTS: u32 = 1024;
 
+/// A ring sleeper's announcement: the value of the word it saw, + 1 (0: nobody sleeps).
+/// The counters of a run stay far below `u32::MAX`.
+fn announce(seen: u32) -> u32 {
+    seen + 1
+}
+
+/// After moving `word` to `now`: wake its sleeper if it announced a sleep on an older value.
+/// A sleeper that already saw `now` waits for the next change, and its announcement must
+/// outlive this one (clearing it here would lose that wake-up: the kernel's check passes and
+/// no later waker sees the announcement).
+fn wake_if_news(wait: &AtomicU32, word: &AtomicU32, now: u32) {
+    let w = wait.load(Ordering::SeqCst);
+    if w != 0
+        && w != announce(now)
+        && wait
+            .compare_exchange(w, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    {
+        futex_wake(word);
+    }
+}
+
 /// A single-producer single-consumer ring of 64-byte slots: head/tail counters, and a futex
-/// wake only when the other side announced it sleeps (the waker clears the announcement).
+/// wake only when the other side announced a sleep on an older value ([`wake_if_news`]).
 pub fn throughput_ring(pin: Pin, iters: u64) -> Duration {
     let len = 256 + SLOTS as usize * MSG;
     // SAFETY: a fresh anonymous shared mapping.
@@ -428,7 +454,7 @@ pub fn throughput_ring(pin: Pin, iters: u64) -> Duration {
             for _ in 0..n {
                 let h = head.load(Ordering::Relaxed);
                 while tail.load(Ordering::Acquire) == h {
-                    cwait.store(1, Ordering::SeqCst);
+                    cwait.store(announce(h), Ordering::SeqCst);
                     if tail.load(Ordering::SeqCst) == h {
                         futex_wait(tail, h);
                     }
@@ -437,9 +463,7 @@ pub fn throughput_ring(pin: Pin, iters: u64) -> Duration {
                 // SAFETY: the slot was published by the producer's release store of tail.
                 unsafe { std::ptr::copy_nonoverlapping(slot(h), out.as_mut_ptr(), MSG) };
                 head.store(h.wrapping_add(1), Ordering::SeqCst);
-                if pwait.swap(0, Ordering::SeqCst) == 1 {
-                    futex_wake(head);
-                }
+                wake_if_news(pwait, head, h.wrapping_add(1));
             }
             std::hint::black_box(out);
         },
@@ -452,7 +476,7 @@ pub fn throughput_ring(pin: Pin, iters: u64) -> Duration {
                     if t.wrapping_sub(h) < SLOTS {
                         break;
                     }
-                    pwait.store(1, Ordering::SeqCst);
+                    pwait.store(announce(h), Ordering::SeqCst);
                     if head.load(Ordering::SeqCst) == h {
                         futex_wait(head, h);
                     }
@@ -461,9 +485,7 @@ pub fn throughput_ring(pin: Pin, iters: u64) -> Duration {
                 // SAFETY: the slot is free (the consumer moved head past it).
                 unsafe { std::ptr::copy_nonoverlapping(msg.as_ptr(), slot(t), MSG) };
                 tail.store(t.wrapping_add(1), Ordering::SeqCst);
-                if cwait.swap(0, Ordering::SeqCst) == 1 {
-                    futex_wake(tail);
-                }
+                wake_if_news(cwait, tail, t.wrapping_add(1));
             }
         },
     );

@@ -293,7 +293,11 @@ impl Ring {
     /// Lock, repairing the counters if the previous holder died mid-change.
     #[inline]
     fn locked(&self) -> Result<Held<'_>> {
-        let how = self.lock.lock()?;
+        // Spin for a held lock only when the other side was last seen on another CPU (on
+        // ours, the holder cannot run while we spin).
+        let how = self
+            .lock
+            .lock_adaptive(|| self.st().peers.peer_elsewhere())?;
         let held = Held(&self.lock);
         if how.owner_died() {
             self.recover();

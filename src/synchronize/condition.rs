@@ -7,13 +7,26 @@
 //! sleeping never swallows a notification meant for a live one (the kernel drops dead
 //! sleepers from the futex queue); a lock holder that dies is reported on re-acquisition as
 //! the lock reports it ([`Woken::owner_died`]).
+//!
+//! **Wait morphing.** `notify` runs under the lock, so a waiter woken there would only find
+//! the lock held and sleep again on the lock (two extra context switches per hand-off on one
+//! CPU). Instead `notify` sets `FUTEX_WAITERS` in the lock's futex word and *requeues* the
+//! sleepers from the sequence word onto it (`FUTEX_CMP_REQUEUE`): the notifier's unlock wakes
+//! one, which takes the lock with `FUTEX_WAITERS` kept (so its own unlock wakes the next), as
+//! glibc's robust lock does after a futex wait. Before it sleeps, a waiter announces the
+//! re-acquisition in its thread's robust-list `list_op_pending` (what glibc does before it
+//! sleeps on a robust mutex), so if it is killed after a wake-up and before it holds the lock,
+//! the kernel passes the wake-up on to the next sleeper. A lock holder killed with requeued
+//! waiters is handled by the kernel as for any robust mutex (`FUTEX_OWNER_DIED`, one sleeper
+//! woken, `owner_died` reported on re-acquisition). Where the lock layout is unknown (not
+//! 64-bit glibc) `notify` wakes instead.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::futex::{self, fault, Deadline, Peers, Region, SharedState, Spinner};
 use super::lock::{AnyLock, LockGuard};
-use super::raw::Acquired;
+use super::raw::{clear_pending, Acquired, FUTEX_WAITERS};
 use crate::shm::{LockKind, Options, SegKind};
 use crate::{Error, Result};
 
@@ -25,6 +38,9 @@ pub(crate) struct CondState {
     waiters: AtomicU32,
     /// Of those, the ones in (or about to enter) the futex sleep (a notify wakes them then).
     sleepers: AtomicU32,
+    /// Of the waiters, the ones that cannot be requeued onto the lock (their thread cannot
+    /// announce the re-acquisition to the kernel): while any sleeps, notify wakes instead.
+    unready: AtomicU32,
     peers: Peers,
 }
 
@@ -404,7 +420,8 @@ impl Condition {
     /// glibc, where the owner is readable).
     #[inline]
     pub fn notify(&self, n: u32) -> Result<()> {
-        if futex::held_by_caller(&self.lock) == Some(false) {
+        let held = futex::held_by_caller(&self.lock);
+        if held == Some(false) {
             return Err(Error::NotOwner);
         }
         let st = self.st();
@@ -412,11 +429,31 @@ impl Condition {
             return Ok(());
         }
         st.peers.note();
-        st.seq.fetch_add(1, Ordering::SeqCst);
+        let seq = st.seq.fetch_add(1, Ordering::SeqCst).wrapping_add(1);
         if st.sleepers.load(Ordering::SeqCst) > 0 {
-            futex::wake(&st.seq, n);
+            self.wake_sleepers(seq, n, held == Some(true));
         }
         Ok(())
+    }
+
+    /// Hand up to `n` sleepers on `seq` to the lock: requeued onto its futex word when the
+    /// caller is known to hold the lock, every sleeper can be requeued (wait morphing, see
+    /// the module docs) and the waiters were last seen on this CPU; else woken. A waiter on
+    /// another CPU is woken at once: its wake-up latency then overlaps the rest of our
+    /// critical section, and the lock is usually free when it arrives.
+    fn wake_sleepers(&self, seq: u32, n: u32, held: bool) {
+        let st = self.st();
+        if held && st.unready.load(Ordering::SeqCst) == 0 && !st.peers.peer_elsewhere() {
+            if let Some(word) = self.lock.raw().word() {
+                // Before the requeue: the unlock (ours, or the kernel's for a dead owner)
+                // must see sleepers on the word, whenever this process dies.
+                word.fetch_or(FUTEX_WAITERS, Ordering::AcqRel);
+                if futex::requeue(&st.seq, seq, word, n).is_some() {
+                    return;
+                }
+            }
+        }
+        futex::wake(&st.seq, n);
     }
 
     /// Wake every waiter (Python's `notify_all()`).
@@ -437,10 +474,13 @@ impl Condition {
 
     /// Release every level of the lock held by this thread; how many there were.
     fn release_all(&self) -> Result<u32> {
+        // Where the depth is readable, release exactly that many (no failing extra release).
+        let levels = self.lock.raw().levels_held_here();
         self.lock.release()?;
         let mut depth = 1;
         if self.lock.is_recursive() {
-            while self.lock.release().is_ok() {
+            let more = levels.map_or(u32::MAX, |l| l.saturating_sub(1));
+            while depth <= more && self.lock.release().is_ok() {
                 depth += 1;
             }
         }
@@ -461,9 +501,20 @@ impl Condition {
             }
         };
         st.peers.note();
+        // Ready to be requeued onto the lock: the kernel learns that this thread is about to
+        // acquire it (a death from here on passes a wake-up on). Else notify must wake us.
+        let raw = self.lock.raw();
+        let morph = raw.announce_acquire();
+        if !morph {
+            st.unready.fetch_add(1, Ordering::SeqCst);
+        }
         fault::hit(fault::CONDITION_WAIT);
         let moved = || st.seq.load(Ordering::Acquire) != seq;
-        let mut notified = self.spin.spin(&st.peers, moved);
+        // `moved()` again after a failed spin: the notifier may have run while we released
+        // the lock (on one CPU, our unlock's wake-up lets it run at once), saving a sleep
+        // that the kernel would refuse.
+        let mut notified = self.spin.spin(&st.peers, moved) || moved();
+        let mut slept = false;
         while !notified {
             if deadline.passed() {
                 break;
@@ -473,11 +524,26 @@ impl Condition {
             st.sleepers.fetch_add(1, Ordering::SeqCst);
             futex::wait(&st.seq, seq, deadline.remaining());
             st.sleepers.fetch_sub(1, Ordering::SeqCst);
+            slept = true;
             notified = moved();
         }
+        if !morph {
+            st.unready.fetch_sub(1, Ordering::SeqCst);
+        }
         st.waiters.fetch_sub(1, Ordering::SeqCst);
-        let mut owner_died = false;
-        for _ in 0..depth {
+        fault::hit(fault::CONDITION_REACQUIRE);
+        // A sleep may have ended on the lock's futex (requeued, then woken by an unlock):
+        // other sleepers may remain there, so take the lock with FUTEX_WAITERS kept.
+        let first = if slept && morph {
+            raw.lock_after_wake()
+        } else {
+            if morph {
+                clear_pending();
+            }
+            self.lock.acquire()
+        };
+        let mut owner_died = first?.owner_died();
+        for _ in 1..depth {
             owner_died |= self.lock.acquire()?.owner_died();
         }
         Ok(Woken {

@@ -176,6 +176,63 @@ mod imp {
     /// that stays mapped for the call, and, while this thread holds it, until it is unlocked.
     #[inline(always)]
     pub(crate) unsafe fn lock(m: *mut libc::pthread_mutex_t, recursive: bool) -> bool {
+        // SAFETY: the caller's contract is `lock_bits`'s.
+        unsafe { lock_bits(m, recursive, 0) }
+    }
+
+    /// [`lock`] for a thread that may have been woken from the mutex's futex queue, where more
+    /// sleepers may wait (a [`Condition`](crate::Condition) waiter requeued onto the mutex):
+    /// the free mutex is taken with `FUTEX_WAITERS` set, as glibc's robust lock does after a
+    /// futex wait, so the next unlock wakes the next sleeper.
+    ///
+    /// # Safety
+    /// As for [`lock`].
+    #[inline]
+    pub(crate) unsafe fn lock_after_wake(m: *mut libc::pthread_mutex_t, recursive: bool) -> bool {
+        // SAFETY: the caller's contract is `lock_bits`'s.
+        unsafe { lock_bits(m, recursive, FUTEX_WAITERS) }
+    }
+
+    /// Announce to the kernel, through this thread's `list_op_pending`, that the calling thread
+    /// is about to acquire `m` (what glibc does before it sleeps on a robust mutex): if the
+    /// thread dies before it holds `m`, the kernel wakes one of `m`'s futex sleepers when `m`
+    /// is free, so a wake-up handed to this thread is not lost. The next lock of `m` (either
+    /// path) clears it. `false`: the fast path is unavailable in this thread (nothing done).
+    ///
+    /// # Safety
+    /// As for [`lock`]; the calling thread does not hold `m`, and acquires `m` (or calls
+    /// [`clear_pending`]) before any other robust-mutex operation.
+    #[inline]
+    pub(crate) unsafe fn announce_acquire(m: *mut libc::pthread_mutex_t, recursive: bool) -> bool {
+        let Some((_, head)) = ctx() else {
+            return false;
+        };
+        // SAFETY: as in `lock`.
+        let d = unsafe { &*(m as *const MutexData) };
+        if !kind_ok(d, recursive) {
+            return false;
+        }
+        head.list_op_pending
+            .store(&d.next as *const AtomicUsize as usize, Ordering::Relaxed);
+        compiler_fence(Ordering::SeqCst);
+        true
+    }
+
+    /// Withdraw an [`announce_acquire`] (the acquisition will go through glibc, which sets and
+    /// clears it again, or is abandoned).
+    pub(crate) fn clear_pending() {
+        if let Some((_, head)) = ctx() {
+            compiler_fence(Ordering::SeqCst);
+            head.list_op_pending.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// [`lock`], taking a free mutex as `tid | bits`.
+    ///
+    /// # Safety
+    /// As for [`lock`].
+    #[inline(always)]
+    unsafe fn lock_bits(m: *mut libc::pthread_mutex_t, recursive: bool, bits: u32) -> bool {
         let Some((tid, head)) = ctx() else {
             return false;
         };
@@ -192,7 +249,7 @@ mod imp {
             head.list_op_pending.store(entry, Ordering::Relaxed);
             compiler_fence(Ordering::SeqCst);
             if d.lock
-                .compare_exchange(0, tid, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange(0, tid | bits, Ordering::Acquire, Ordering::Relaxed)
                 .is_err()
             {
                 head.list_op_pending.store(0, Ordering::Relaxed);
@@ -368,6 +425,13 @@ mod imp {
     pub(crate) unsafe fn levels_held(_: *mut libc::pthread_mutex_t, _: bool) -> Option<u32> {
         None
     }
+    pub(crate) unsafe fn lock_after_wake(_: *mut libc::pthread_mutex_t, _: bool) -> bool {
+        false
+    }
+    pub(crate) unsafe fn announce_acquire(_: *mut libc::pthread_mutex_t, _: bool) -> bool {
+        false
+    }
+    pub(crate) fn clear_pending() {}
     #[cfg(test)]
     pub(crate) fn available() -> bool {
         false
@@ -378,9 +442,9 @@ mod imp {
     }
 }
 
+pub(crate) use imp::{announce_acquire, clear_pending, levels_held, lock, lock_after_wake, unlock};
 #[cfg(test)]
 use imp::{available, robust_list_empty};
-pub(crate) use imp::{levels_held, lock, unlock};
 
 #[cfg(test)]
 mod tests {

@@ -84,6 +84,28 @@ pub(crate) fn wake(word: &AtomicU32, n: u32) -> usize {
     r.max(0) as usize
 }
 
+/// Move up to `n` sleepers of `word` to the futex queue of `to` without waking them
+/// (`FUTEX_CMP_REQUEUE`), provided `*word == expected`; how many were moved, `None` when the
+/// kernel refused (the value changed, or the operation is unavailable): wake them instead.
+pub(crate) fn requeue(word: &AtomicU32, expected: u32, to: &AtomicU32, n: u32) -> Option<usize> {
+    let n = n.min(i32::MAX as u32) as libc::c_long;
+    // SAFETY: `word` and `to` are live, aligned u32s in shared mappings kept by the caller's
+    // handles; FUTEX_CMP_REQUEUE only reads `word` and moves queued waiters between the two
+    // (shared) futex keys. The 4th argument slot carries `nr_requeue`, as futex(2) specifies.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_CMP_REQUEUE,
+            0 as libc::c_int,
+            n,
+            to.as_ptr(),
+            expected,
+        )
+    };
+    (r >= 0).then_some(r as usize)
+}
+
 /// Wake everybody sleeping on `word`.
 pub(crate) fn wake_all(word: &AtomicU32) -> usize {
     wake(word, i32::MAX as u32)
@@ -304,6 +326,9 @@ pub mod fault {
     pub const QUEUE_GET_COMMIT: u32 = 5;
     /// Condition wait: registered as a waiter, lock released, about to sleep.
     pub const CONDITION_WAIT: u32 = 6;
+    /// Condition wait: woken (perhaps from the lock's futex, after a requeue), about to
+    /// re-acquire the lock.
+    pub const CONDITION_REACQUIRE: u32 = 7;
 
     static POINT: AtomicU32 = AtomicU32::new(0);
 
@@ -544,12 +569,15 @@ fn current_cpu() -> u32 {
     c.max(0) as u32
 }
 
-/// More than one CPU to run on, so spinning can overlap with the peer.
-fn can_spin() -> bool {
+/// More than one CPU online, so a spinner can overlap with a peer on another CPU. Not this
+/// process's affinity (`available_parallelism`): a process pinned to one CPU whose peer is
+/// pinned to another is exactly the case spinning serves.
+pub(crate) fn can_spin() -> bool {
     static CPUS: AtomicU32 = AtomicU32::new(0);
     let mut n = CPUS.load(Ordering::Relaxed);
     if n == 0 {
-        n = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        // SAFETY: sysconf has no preconditions.
+        n = (unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).clamp(1, 1 << 20) as u32;
         CPUS.store(n, Ordering::Relaxed);
     }
     n > 1

@@ -13,8 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::fast;
+pub(crate) use super::fast::clear_pending;
 use crate::shm::{HeaderLock, Segment};
 use crate::{Error, Result};
+
+/// The kernel's "sleepers may wait on this futex" bit of a robust mutex's word.
+pub(crate) const FUTEX_WAITERS: u32 = 0x8000_0000;
 
 /// How an acquisition went.
 ///
@@ -193,11 +197,84 @@ impl RawMutex {
         self.lock_slow(rc)
     }
 
+    /// [`lock`](Self::lock) for short critical sections that two processes on different CPUs
+    /// hammer (a queue's lock): when the mutex is held and `spin()` says the holder may be
+    /// running on another CPU, spin a bounded number of turns for it to be released before
+    /// sleeping in glibc. A sleep there costs the holder a `FUTEX_WAKE` and the waiter a
+    /// wake-up, far longer than the critical section it waits for.
+    #[inline(always)]
+    pub(crate) fn lock_adaptive(&self, spin: impl FnOnce() -> bool) -> Result<Acquired> {
+        if self.fast_lock() {
+            return Ok(Acquired { owner_died: false });
+        }
+        self.lock_contended(spin())
+    }
+
+    #[inline(never)]
+    fn lock_contended(&self, spin: bool) -> Result<Acquired> {
+        /// Turns of the spin (each one `spin_loop` hint and a load): a few µs at most.
+        const SPINS: u32 = 200;
+        if let Some(word) = self.word().filter(|_| spin) {
+            for _ in 0..SPINS {
+                std::hint::spin_loop();
+                if word.load(std::sync::atomic::Ordering::Relaxed) == 0 && self.fast_lock() {
+                    return Ok(Acquired { owner_died: false });
+                }
+            }
+        }
+        self.lock()
+    }
+
     #[cold]
     #[inline(never)]
     fn lock_slow(&self, rc: libc::c_int) -> Result<Acquired> {
         self.acquired(rc, "pthread_mutex_lock")?
             .ok_or_else(|| Error::os(rc, "pthread_mutex_lock"))
+    }
+
+    /// [`lock`](Self::lock) for a thread that may have been woken from this mutex's futex
+    /// queue while other sleepers may remain there (a [`Condition`](crate::Condition) waiter
+    /// requeued onto the mutex by `notify`): the mutex is taken with `FUTEX_WAITERS` set, so
+    /// the next unlock wakes the next sleeper, as glibc's own robust lock does after a futex
+    /// wait. Costs one `FUTEX_WAKE` at the next unlock.
+    pub(crate) fn lock_after_wake(&self) -> Result<Acquired> {
+        // SAFETY: as in `fast_lock`.
+        if unsafe { fast::lock_after_wake(self.ptr, self.recursive) } {
+            return Ok(Acquired { owner_died: false });
+        }
+        let how = self.lock()?;
+        // glibc keeps `FUTEX_WAITERS` when it slept for the mutex; when it took a free one at
+        // its first try it did not: set it now (we hold the mutex, so no unlock is missed).
+        if let Some(w) = self.word() {
+            w.fetch_or(FUTEX_WAITERS, std::sync::atomic::Ordering::AcqRel);
+        }
+        Ok(how)
+    }
+
+    /// Tell the kernel that this thread is about to acquire the mutex, so its death before it
+    /// holds it passes a futex wake-up on ([`fast::announce_acquire`]); `false` where the fast
+    /// path (and so the robust-list head) is unavailable.
+    pub(crate) fn announce_acquire(&self) -> bool {
+        // SAFETY: `ptr` is a valid robust mutex of our kind kept mapped by `_seg`; callers
+        // acquire it (or clear the announcement) next.
+        unsafe { fast::announce_acquire(self.ptr, self.recursive) }
+    }
+
+    /// The futex word of the mutex (glibc's `__lock`: owner TID, `FUTEX_WAITERS`,
+    /// `FUTEX_OWNER_DIED`), the target a condition's waiters are requeued onto; `None` where
+    /// that layout is not known (only glibc is relied on).
+    pub(crate) fn word(&self) -> Option<&std::sync::atomic::AtomicU32> {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        {
+            // SAFETY: `__lock` is the first field (an aligned int) of glibc's
+            // `pthread_mutex_t`; the mutex stays mapped while `_seg` lives, and the word is
+            // only ever accessed atomically (by glibc, `fast.rs`, the kernel and us).
+            Some(unsafe { std::sync::atomic::AtomicU32::from_ptr(self.ptr.cast()) })
+        }
+        #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+        {
+            None
+        }
     }
 
     /// The inline uncontended acquisition; `false` means "ask glibc".

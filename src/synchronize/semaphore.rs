@@ -60,6 +60,10 @@ struct Core {
     region: Region<SemState>,
     /// The header lock, present in tracked mode.
     lock: Option<RawMutex>,
+    /// `max` of the state, read once (written by the creator before the segment is
+    /// published, never changed): the release path compares against it without a load from
+    /// shared memory.
+    max: u32,
     spin: Spinner,
 }
 
@@ -112,9 +116,11 @@ impl Core {
                 s.tracked.store(u32::from(tracked), Ordering::Relaxed);
             },
         )?;
+        let max = region.state().max.load(Ordering::Relaxed);
         Ok(Core {
             region,
             lock,
+            max,
             spin: Spinner::default(),
         })
     }
@@ -131,9 +137,11 @@ impl Core {
                 ),
             });
         }
+        let max = region.state().max.load(Ordering::Relaxed);
         Ok(Core {
             region,
             lock,
+            max,
             spin: Spinner::default(),
         })
     }
@@ -199,7 +207,7 @@ impl Core {
             return self.release_tracked(lock);
         }
         let st = self.st();
-        let max = st.max.load(Ordering::Relaxed);
+        let max = self.max;
         let mut v = st.count.load(Ordering::Relaxed);
         loop {
             if v >= max {

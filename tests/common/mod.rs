@@ -1,7 +1,10 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+#[cfg(feature = "manager")]
+pub mod conformance;
 pub mod fork;
+pub mod redis;
 #[cfg(feature = "manager")]
 pub mod serve;
 #[cfg(feature = "manager")]

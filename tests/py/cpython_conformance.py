@@ -15,6 +15,9 @@ Exit status 0 when nothing failed.
 
 Usage: MPSHARE_ADDR=127.0.0.1:50000 MPSHARE_KEY=secret python3.12 cpython_conformance.py [-v]
        [--only PATTERN]
+
+MPSHARE_CONFORMANCE_EXCLUDE adds exclusions for one kind of server, one "NAME: reason" a line
+(NAME as in EXCLUDED: a class, or Class.test_method).
 """
 
 import multiprocessing
@@ -37,6 +40,26 @@ EXCLUDED = {
     # Barrier(action=callable) would have the server call a Python function.
     "WithManagerTestBarrier.test_action": "Barrier(action=...) runs a Python callable inside the server",
 }
+
+# More exclusions for one kind of server (e.g. `mpshare serve --store redis://...`), from the
+# environment: one "NAME: reason" per line, NAME keyed as in EXCLUDED. Printed like the others.
+EXTRA_EXCLUDED_ENV = "MPSHARE_CONFORMANCE_EXCLUDE"
+
+
+def extra_exclusions(text):
+    out = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, why = line.partition(":")
+        if not sep or not why.strip():
+            raise SystemExit(f"{EXTRA_EXCLUDED_ENV}: expected 'NAME: reason', found {line!r}")
+        out[name.strip()] = why.strip()
+    return out
+
+
+EXCLUDED.update(extra_exclusions(os.environ.get(EXTRA_EXCLUDED_ENV, "")))
 
 ADDR_ENV = os.environ.get("MPSHARE_ADDR")
 KEY = os.environ.get("MPSHARE_KEY", "").encode()

@@ -37,7 +37,7 @@ fn insert(d: &mut PyDict, k: PyValue, v: PyValue) -> Result<(), CallError> {
 }
 
 /// `dict.update(other)`: a dict, or an iterable of key/value pairs.
-fn update_from(d: &mut PyDict, other: &PyValue) -> Result<(), CallError> {
+pub(crate) fn update_from(d: &mut PyDict, other: &PyValue) -> Result<(), CallError> {
     if crate::managers::pickle::is_kept(other) {
         use crate::managers::pickle::{kept_parts, KeptParts, Limits};
         // An OrderedDict, defaultdict, Counter subclass... kept as sent: its pairs.

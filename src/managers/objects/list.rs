@@ -169,14 +169,14 @@ pub(crate) fn norm_index(i: &PyValue, len: usize) -> Result<Option<usize>, CallE
     })
 }
 
-fn index_type_error(v: &PyValue) -> CallError {
+pub(crate) fn index_type_error(v: &PyValue) -> CallError {
     CallError::type_error(&format!(
         "list indices must be integers or slices, not {}",
         v.type_name()
     ))
 }
 
-fn is_int(v: &PyValue) -> bool {
+pub(crate) fn is_int(v: &PyValue) -> bool {
     matches!(v, PyValue::Int(_) | PyValue::Bool(_) | PyValue::BigInt(_))
 }
 

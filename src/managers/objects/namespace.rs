@@ -29,7 +29,7 @@ pub struct NamespaceObject {
     state: Mutex<State>,
 }
 
-fn no_attr(name: &PyValue) -> CallError {
+pub(crate) fn no_attr(name: &PyValue) -> CallError {
     let n = name
         .as_str()
         .map(str::to_string)
@@ -37,7 +37,7 @@ fn no_attr(name: &PyValue) -> CallError {
     CallError::attribute_error(&format!("'Namespace' object has no attribute '{n}'"))
 }
 
-fn attr_name(v: Option<&PyValue>) -> Result<&PyValue, CallError> {
+pub(crate) fn attr_name(v: Option<&PyValue>) -> Result<&PyValue, CallError> {
     match v {
         Some(v @ PyValue::Str(_)) => Ok(v),
         Some(other) => Err(CallError::type_error(&format!(

@@ -93,6 +93,8 @@ pub(crate) struct RedisStore {
     backend: BackendRef,
     /// Handles already opened, by ident.
     cache: Mutex<HashMap<String, Opened>>,
+    /// Cache size at which handles of deleted objects are pruned.
+    prune_at: std::sync::atomic::AtomicUsize,
     /// Objects of typeids without a Redis mapping, under idents `L…`.
     local: Table,
     /// Objects this front-end process took references on (released at a clean shutdown).
@@ -140,6 +142,7 @@ impl RedisStore {
         let store = RedisStore {
             backend: backend.clone(),
             cache: Mutex::new(HashMap::new()),
+            prune_at: std::sync::atomic::AtomicUsize::new(65536),
             local: Table::with_prefix(&format!("L{}.", backend.boot)),
             referenced: Mutex::new(HashSet::new()),
             heartbeat: Mutex::new(None),
@@ -169,12 +172,51 @@ impl RedisStore {
             )));
         };
         let obj = (t.open)(self.backend.clone(), ident.to_string());
-        let mut cache = lock(&self.cache);
-        if cache.len() >= 65536 {
-            cache.clear();
+        let len = {
+            let mut cache = lock(&self.cache);
+            cache.insert(ident.to_string(), (obj.clone(), typeid.clone()));
+            cache.len()
+        };
+        if len >= self.prune_at.load(std::sync::atomic::Ordering::Relaxed) {
+            self.prune();
         }
-        cache.insert(ident.to_string(), (obj.clone(), typeid.clone()));
         Ok(Some((obj, typeid)))
+    }
+
+    /// Forgets the handles of objects that no longer exist (deleted through another
+    /// front-end). A live object's handle is kept: it carries this front-end's pins on the
+    /// proxies stored in it. Handles are dropped outside the cache lock (a handle's drop may
+    /// call back into the store to release its pins).
+    fn prune(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let idents: Vec<String> = lock(&self.cache).keys().cloned().collect();
+        let b = &self.backend;
+        let mut dead = Vec::new();
+        for chunk in idents.chunks(1000) {
+            let exists: std::result::Result<Vec<bool>, CallError> = b.with(|con| {
+                let mut p = redis::pipe();
+                for ident in chunk {
+                    p.cmd("EXISTS").arg(b.key(ident, "meta"));
+                }
+                p.query(con)
+            });
+            let Ok(exists) = exists else { return };
+            dead.extend(
+                chunk
+                    .iter()
+                    .zip(exists)
+                    .filter(|(i, e)| !*e && !i.starts_with("n:"))
+                    .map(|(i, _)| i.clone()),
+            );
+        }
+        let gone: Vec<Option<Opened>> = {
+            let mut cache = lock(&self.cache);
+            dead.iter().map(|i| cache.remove(i)).collect()
+        };
+        let left = lock(&self.cache).len();
+        drop(gone);
+        // Prune again when the cache has grown by half as much again.
+        self.prune_at.store((left + left / 2).max(65536), Relaxed);
     }
 
     fn remember(&self, ident: &str, obj: Arc<dyn RedisObject>, typeid: &str) {
@@ -546,8 +588,11 @@ impl Store for RedisStore {
             Ok(None) => Err(key_error(ident)),
             Ok(Some(alive)) => {
                 if !alive {
-                    lock(&self.cache).remove(ident);
+                    // Dropped outside the lock: the handle's drop may release its pins
+                    // through this store.
+                    let gone = lock(&self.cache).remove(ident);
                     lock(&self.referenced).remove(ident);
+                    drop(gone);
                 }
                 Ok(())
             }
@@ -621,15 +666,15 @@ impl Store for RedisStore {
         if let Some(h) = lock(&self.heartbeat).take() {
             let _ = h.join();
         }
+        // Handles first (outside the lock): their drops release the pins they hold, each
+        // one reference of this front-end.
+        let all = std::mem::take(&mut *lock(&self.cache));
+        drop(all);
         // This front-end's clients are gone with it: drop the references they held.
         let field = refs::refs_field(&self.backend);
         let idents: Vec<String> = lock(&self.referenced).drain().collect();
         for ident in idents {
-            let typeid = lock(&self.cache).get(&ident).map(|(_, t)| t.clone());
-            let typeid = match typeid {
-                Some(t) => Some(t),
-                None => refs::typeid_of(&self.backend, &ident).ok().flatten(),
-            };
+            let typeid = refs::typeid_of(&self.backend, &ident).ok().flatten();
             if let Some(t) = typeid.as_deref().and_then(types::lookup) {
                 let _ = refs::decref(&self.backend, t, &ident, &field, true);
             }
@@ -649,7 +694,6 @@ impl Store for RedisStore {
         fe.arg(b.global(&format!("fe:{}", b.node())));
         live.arg(b.live_key(&b.node()));
         let _ = b.commands(&[fe, live]);
-        lock(&self.cache).clear();
         self.local.clear();
     }
 }

@@ -62,9 +62,11 @@ return redis.call('hincrby', KEYS[1], ARGV[1], 1)",
 });
 
 /// KEYS[1] = meta, KEYS[2..] = the type's parts; ARGV[1] = refs field, ARGV[2] = 'one' (drop one
-/// reference; taken from another front-end's count if this one has none) or 'all' (drop the
-/// field: its front-end is gone). Returns -1 (no such object), 0 (deleted) or 1 (still
-/// referenced).
+/// reference) or 'all' (drop the field: its front-end process is gone), ARGV[3] = the refs
+/// prefix of this front-end's id (`r:FRONTEND/`). A 'one' with no count of its own is taken
+/// from an earlier process of the same front-end (a client's proxy outliving a restart), never
+/// from another front-end; with none, it is ignored (the sweep settles it). Returns -1 (no such
+/// object), 0 (deleted) or 1 (still referenced).
 static DECREF: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"if redis.call('exists', KEYS[1]) == 0 then return -1 end
@@ -79,7 +81,7 @@ else
   else
     local all = redis.call('hgetall', KEYS[1])
     for j = 1, #all, 2 do
-      if string.sub(all[j], 1, 2) == 'r:' then
+      if string.sub(all[j], 1, #ARGV[3]) == ARGV[3] then
         if tonumber(all[j + 1]) > 1 then
           redis.call('hincrby', KEYS[1], all[j], -1)
         else
@@ -231,7 +233,9 @@ pub(crate) fn decref(
         for k in &keys {
             inv.key(k);
         }
-        inv.arg(field).arg(if all { "all" } else { "one" });
+        inv.arg(field)
+            .arg(if all { "all" } else { "one" })
+            .arg(format!("r:{}/", b.frontend));
         inv.invoke(con)
     })?;
     if r == 0 {

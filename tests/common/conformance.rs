@@ -1,0 +1,171 @@
+//! Running CPython's own manager tests (`tests/py/cpython_conformance.py`) against a running
+//! `mpshare serve`, one interpreter per call, and judging the outcomes; shared by
+//! tests/cpython_conformance.rs (memory store) and tests/cpython_conformance_redis.rs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One interpreter's run.
+pub struct Outcome {
+    pub version: String,
+    pub summary: Option<String>,
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+/// Waits for `child` at most `limit`, killing it after; returns (success, stdout, stderr). The
+/// pipes are drained on threads so a chatty child never blocks on a full pipe.
+fn wait_bounded(mut child: Child, limit: Duration) -> (bool, String, String) {
+    use std::io::Read;
+    let mut o = child.stdout.take().expect("stdout");
+    let mut e = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = o.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = e.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break Some(s),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let out = out.join().unwrap_or_default();
+    let mut err = err.join().unwrap_or_default();
+    if status.is_none() {
+        err.push_str(&format!("\n[killed after {limit:?}]"));
+    }
+    (status.is_some_and(|s| s.success()), out, err)
+}
+
+/// Runs the script under `python` against the server at `addr` (authkey `key`), in a working
+/// directory of its own (some tests make fixed names such as `tempcwd` in it), with `exclude`
+/// (lines `NAME: reason`) added to the script's exclusions; killed after `limit`.
+pub fn run(
+    version: String,
+    python: PathBuf,
+    addr: &str,
+    key: &str,
+    exclude: &str,
+    limit: Duration,
+) -> Outcome {
+    let cwd = std::env::temp_dir().join(format!(
+        "mpshare-conformance-{}-{}-{version}",
+        std::process::id(),
+        addr.replace([':', '/', '.'], "_")
+    ));
+    let _ = std::fs::create_dir_all(&cwd);
+    let t0 = Instant::now();
+    let child = Command::new(&python)
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests")
+                .join("py")
+                .join("cpython_conformance.py"),
+        )
+        .env("MPSHARE_ADDR", addr)
+        .env("MPSHARE_KEY", key)
+        .env("MPSHARE_CONFORMANCE_EXCLUDE", exclude)
+        .current_dir(&cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start python");
+    let (ok, stdout, stderr) = wait_bounded(child, limit);
+    let _ = std::fs::remove_dir_all(&cwd);
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("CONFORMANCE"))
+        .map(str::to_string);
+    Outcome {
+        version,
+        summary,
+        ok,
+        stdout,
+        stderr,
+        elapsed: t0.elapsed(),
+    }
+}
+
+fn field(summary: &str, name: &str) -> u64 {
+    summary
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{name}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name}= in {summary:?}"))
+}
+
+/// The interpreters to run: 3.11-3.13 as found (ledger recorded) and 3.14 where installed.
+pub fn interpreters() -> Vec<(String, PathBuf)> {
+    let mut pythons = super::pythons();
+    if let Some(p) = super::find_python("3.14") {
+        pythons.push(("3.14".to_string(), p));
+    }
+    pythons
+}
+
+/// Prints every outcome (and the exclusions once) and fails unless every run passed with no
+/// failure or error. `against` names the server in the messages.
+pub fn judge(outcomes: &[Outcome], against: &str) {
+    let mut failures = Vec::new();
+    let mut exclusions_printed = false;
+    for o in outcomes {
+        match &o.summary {
+            Some(s) if s.starts_with("CONFORMANCE-UNAVAILABLE") => {
+                eprintln!("CPython {}: {s} (skipped)", o.version);
+                continue;
+            }
+            Some(s) => {
+                eprintln!("CPython {} ({against}): {s} ({:.1?})", o.version, o.elapsed);
+                let (failed, errors, passed) =
+                    (field(s, "failed"), field(s, "errors"), field(s, "passed"));
+                // The manager classes hold about 60 runnable tests; far fewer means the
+                // classes were not found, not that they passed.
+                if !o.ok || failed != 0 || errors != 0 || passed < 40 {
+                    failures.push(o);
+                }
+            }
+            None => failures.push(o),
+        }
+        if !exclusions_printed {
+            for l in o.stdout.lines().filter(|l| l.starts_with("EXCLUDED")) {
+                eprintln!("  {l}");
+            }
+            exclusions_printed = true;
+        }
+    }
+    for o in &failures {
+        let bad: Vec<&str> = o
+            .stdout
+            .lines()
+            .filter(|l| !l.starts_with("PASS") && !l.starts_with("EXCLUDED"))
+            .collect();
+        let tail: Vec<&str> = o.stderr.lines().rev().take(40).collect();
+        eprintln!(
+            "--- CPython {} failed against {against}\n{}\n--- stderr (tail)\n{}",
+            o.version,
+            bad.join("\n"),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "CPython's manager tests failed against {against} under {:?}",
+        failures.iter().map(|o| &o.version).collect::<Vec<_>>()
+    );
+}
