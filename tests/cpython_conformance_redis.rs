@@ -3,11 +3,12 @@
 //! present (3.11, 3.12, 3.13, and 3.14 when installed) gets a front-end of its own, all on one
 //! throwaway redis-server with one key prefix (so the runs also share the store the way
 //! front-ends do), the interpreters in parallel. Nothing may fail. The script's own exclusions
-//! apply, plus [`REDIS_EXCLUDED`]; both are printed with their reasons.
+//! apply, plus [`REDIS_EXCLUDED`]; both are printed with their reasons. The newest interpreter
+//! runs them against a three-node Redis Cluster too.
 
 mod common;
 
-use common::redis::RedisServer;
+use common::redis::{RedisCluster, RedisServer};
 
 use std::time::Duration;
 
@@ -33,10 +34,7 @@ fn cpython_manager_tests_pass_against_the_redis_store() {
         eprintln!("skipping: no CPython 3.11-3.14 found");
         return;
     }
-    let exclude: String = REDIS_EXCLUDED
-        .iter()
-        .map(|(name, why)| format!("{name}: {why}\n"))
-        .collect();
+    let exclude = exclusions();
     let runs: Vec<_> = pythons
         .into_iter()
         .map(|(v, p)| {
@@ -50,4 +48,29 @@ fn cpython_manager_tests_pass_against_the_redis_store() {
         .collect();
     let outcomes: Vec<_> = runs.into_iter().map(|h| h.join().unwrap()).collect();
     common::conformance::judge(&outcomes, "mpshare serve --store redis");
+}
+
+/// The same tests, one interpreter (the newest of 3.11-3.13 present), against a three-node
+/// Redis Cluster (skipped, printed, when the cluster cannot be formed).
+#[test]
+fn cpython_manager_tests_pass_against_a_redis_cluster() {
+    let Some(cluster) = RedisCluster::start(3) else {
+        return;
+    };
+    let Some((version, python)) = common::pythons().into_iter().last() else {
+        eprintln!("skipping: no CPython 3.11-3.13 found");
+        return;
+    };
+    let (_server, addr) =
+        common::serve::serve_at(KEY, "127.0.0.1:0", &["--store", &cluster.urls(), "--quiet"]);
+    let outcome = common::conformance::run(version, python, &addr, KEY, &exclusions(), RUN_LIMIT);
+    common::conformance::judge(&[outcome], "mpshare serve --store <redis cluster>");
+}
+
+/// [`REDIS_EXCLUDED`] as the script reads it: one `NAME: reason` a line.
+fn exclusions() -> String {
+    REDIS_EXCLUDED
+        .iter()
+        .map(|(name, why)| format!("{name}: {why}\n"))
+        .collect()
 }

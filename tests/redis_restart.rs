@@ -3,7 +3,8 @@
 //!     SIGKILLed; a new front-end on the same Redis serves the same data.
 //! (b) With persistence (`--appendonly yes --appendfsync always`): written through A, Redis is
 //!     SIGKILLed and restarted on the same port and directory; a fresh front-end reads the data
-//!     back, and so does A once it has reconnected.
+//!     back, and so does A once it has reconnected. During the outage a call fails (bounded)
+//!     instead of hanging.
 
 mod common;
 mod redis_support;
@@ -51,6 +52,48 @@ fn data_survives_a_redis_restart_with_persistence() {
         assert!(
             Instant::now() < deadline,
             "front-end A did not serve the data within 20 s of the Redis restart\n--- stdout\n{out}\n--- stderr\n{err}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// While Redis is down, a call through a front-end fails (a Python exception) within 30 s
+/// instead of hanging, and the front-end serves again once Redis is back.
+#[test]
+fn a_call_during_a_redis_outage_fails_instead_of_hanging() {
+    let Some(mut redis) = RedisServer::start(true) else {
+        return;
+    };
+    let Some((version, python)) = common::pythons().into_iter().next() else {
+        eprintln!("skipped: no CPython 3.11-3.13 found");
+        return;
+    };
+    let (_a, addr_a) = frontend(&redis.url(), &[]);
+    role(&version, &python, &addr_a, &["write", "outage"]);
+    redis.kill();
+    let t0 = Instant::now();
+    let child = redis_support::spawn_role(&python, &addr_a, &["check", "0"]);
+    let (status, out, err) = common::wait_output(child, Duration::from_secs(30));
+    eprintln!(
+        "CPython {version}: a call during the outage ended after {:.2?} ({status})\n{}",
+        t0.elapsed(),
+        err.lines().rfind(|l| l.contains("Error")).unwrap_or("")
+    );
+    assert!(
+        !status.success(),
+        "a call through A succeeded while Redis was down\n--- stdout\n{out}\n--- stderr\n{err}"
+    );
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let child = redis_support::spawn_role(&python, &addr_a, &["read", "outage"]);
+        let (status, out, err) = common::wait_output(child, Duration::from_secs(30));
+        if status.success() && out.lines().last() == Some("OK") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "front-end A did not serve again within 20 s of the Redis restart\n--- stdout\n{out}\n--- stderr\n{err}"
         );
         std::thread::sleep(Duration::from_millis(500));
     }

@@ -79,7 +79,15 @@ pub fn run(
         )
         .env("MPSHARE_ADDR", addr)
         .env("MPSHARE_KEY", key)
+        // Test names on stderr as they run, so a killed run shows where it stood.
+        .arg("-v")
         .env("MPSHARE_CONFORMANCE_EXCLUDE", exclude)
+        // A test (or class teardown) still running after this many seconds fails and the run
+        // goes on, so a hang names its test; an inherited value wins.
+        .env(
+            "MPSHARE_CONFORMANCE_TEST_TIMEOUT",
+            std::env::var("MPSHARE_CONFORMANCE_TEST_TIMEOUT").unwrap_or_else(|_| "60".into()),
+        )
         .current_dir(&cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -18,11 +18,15 @@ Usage: MPSHARE_ADDR=127.0.0.1:50000 MPSHARE_KEY=secret python3.12 cpython_confor
 
 MPSHARE_CONFORMANCE_EXCLUDE adds exclusions for one kind of server, one "NAME: reason" a line
 (NAME as in EXCLUDED: a class, or Class.test_method).
+MPSHARE_CONFORMANCE_TEST_TIMEOUT=SECONDS fails a test still running after SECONDS (SIGALRM in the
+main thread; the cached manager connections are dropped so the next test starts clean) instead
+of hanging the whole run.
 """
 
 import multiprocessing
 import multiprocessing.managers
 import os
+import signal
 import sys
 import time
 import unittest
@@ -100,10 +104,48 @@ def connected_manager():
     return m
 
 
+TEST_TIMEOUT = float(os.environ.get("MPSHARE_CONFORMANCE_TEST_TIMEOUT", "0") or 0)
+
+
+class TestTimeout(Exception):
+    pass
+
+
+def drop_cached_connections():
+    """Closes this process's cached proxy connections: a call abandoned mid-way would leave its
+    reply unread on them, and the next call would read it."""
+    for tls, _ in list(multiprocessing.managers.BaseProxy._address_to_local.values()):
+        conn = getattr(tls, "connection", None)
+        if conn is not None:
+            try:
+                conn.close()
+            except OSError:
+                pass
+            del tls.connection
+
+
+def on_alarm(signum, frame):
+    drop_cached_connections()
+    raise TestTimeout(f"still running after {TEST_TIMEOUT:g} s "
+                      "(MPSHARE_CONFORMANCE_TEST_TIMEOUT); abandoned")
+
+
 class Result(unittest.TextTestResult):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
         self.passed = []
+
+    def startTest(self, test):
+        super().startTest(test)
+        if TEST_TIMEOUT > 0:
+            signal.setitimer(signal.ITIMER_REAL, TEST_TIMEOUT)
+
+    def stopTest(self, test):
+        # Re-armed, not disarmed: a class's tearDownClass/setUpClass that hangs (e.g. a decref
+        # during its garbage collection) is abandoned too. Disarmed after the run.
+        if TEST_TIMEOUT > 0:
+            signal.setitimer(signal.ITIMER_REAL, TEST_TIMEOUT)
+        super().stopTest(test)
 
     def addSuccess(self, test):
         super().addSuccess(test)
@@ -162,6 +204,8 @@ def main():
                 names.append(m)
         suite.addTests(cls(m) for m in names)
 
+    if TEST_TIMEOUT > 0:
+        signal.signal(signal.SIGALRM, on_alarm)
     globs["setUpModule"]()
     t0 = time.monotonic()
     stream = sys.stderr if verbose else open(os.devnull, "w")
@@ -170,6 +214,8 @@ def main():
     try:
         result = runner.run(suite)
     finally:
+        if TEST_TIMEOUT > 0:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         try:
             globs["tearDownModule"]()
         except Exception as e:  # dangling-process bookkeeping of the test package

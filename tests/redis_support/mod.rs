@@ -81,6 +81,20 @@ pub fn spawn_role(python: &Path, addr: &str, args: &[&str]) -> Child {
     command(python, addr, args).spawn().expect("start python")
 }
 
+/// [`role`] with `MPSHARE_ADDR_A=addr_a` too (a role that also connects to front-end A).
+pub fn role_with_a(version: &str, python: &Path, addr: &str, addr_a: &str, args: &[&str]) {
+    let t0 = Instant::now();
+    let child = command(python, addr, args)
+        .env("MPSHARE_ADDR_A", addr_a)
+        .spawn()
+        .expect("start python");
+    finish_role(version, addr, args, child);
+    eprintln!(
+        "CPython {version} {args:?} via {addr} (and {addr_a}): OK in {:.2?}",
+        t0.elapsed()
+    );
+}
+
 /// Waits for a role started with [`spawn_role`]; panics unless it printed OK last.
 pub fn finish_role(version: &str, addr: &str, args: &[&str], child: Child) -> String {
     let (status, out, err) = common::wait_output(child, ROLE_LIMIT);

@@ -67,8 +67,7 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("--object: {e}"))?;
     }
     let server = Server::bind_with(cfg).map_err(|e| match e {
-        // Already says which store and what failed; it is not about listening.
-        mpshare::Error::Store { .. } => e.to_string(),
+        mpshare::Error::Store { .. } => format!("cannot use the store: {e}"),
         e => format!("cannot listen: {e}"),
     })?;
     if let Address::Tcp(sa) = server.address() {

@@ -5,7 +5,7 @@
 //! (`PREFIX:{IDENT}:PART`), so all keys of an object sit in one Cluster slot and one Lua script
 //! may touch them together.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -116,6 +116,10 @@ pub(crate) struct Backend {
     pub(crate) slice: Duration,
     /// Keys whose owner value this front-end renews: key → owner prefix.
     leases: Mutex<HashMap<String, String>>,
+    /// Objects already listed in this front-end's `PREFIX:holds:NODE` (see [`Backend::track`]).
+    tracked: Mutex<HashSet<String>>,
+    /// False until the first heartbeat has written `PREFIX:live:NODE`.
+    announced: AtomicBool,
     pub(crate) stop: AtomicBool,
 }
 
@@ -188,6 +192,8 @@ impl Backend {
             orphan_grace,
             slice: Duration::from_millis(200),
             leases: Mutex::new(HashMap::new()),
+            tracked: Mutex::new(HashSet::new()),
+            announced: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         };
         // Fail at start, not at the first call, when the store cannot be reached.
@@ -245,6 +251,24 @@ impl Backend {
         }
     }
 
+    /// Runs `cmds` (keys of any slots) as one pipeline on a standalone server, one by one on a
+    /// Cluster; their replies, or the first error.
+    pub(crate) fn commands(&self, cmds: &[redis::Cmd]) -> Result<Vec<redis::Value>, CallError> {
+        if self.is_cluster() {
+            return cmds
+                .iter()
+                .map(|c| self.with(|con| c.query::<redis::Value>(con)))
+                .collect();
+        }
+        self.with(|con| {
+            let mut p = redis::pipe();
+            for c in cmds {
+                p.add_command(c.clone());
+            }
+            p.query::<Vec<redis::Value>>(con)
+        })
+    }
+
     /// True for a Redis Cluster (pipelines then run command by command).
     pub(crate) fn is_cluster(&self) -> bool {
         matches!(self.client, Client::Cluster(_))
@@ -295,15 +319,33 @@ impl Backend {
     /// lease. Run by the store's heartbeat thread every third of the lease.
     pub(crate) fn beat(&self) -> Result<(), CallError> {
         let fe_key = self.global(&format!("fe:{}", self.node()));
+        let live_key = self.live_key(&self.node());
         let grace = self.orphan_grace.as_millis().max(1) as u64;
-        self.with(|con| {
-            redis::cmd("SET")
-                .arg(&fe_key)
-                .arg(&self.boot)
-                .arg("PX")
-                .arg(grace)
-                .query::<()>(con)
-        })?;
+        // `fe:` (orphan grace, for reference counts) and `live:` (the lease, for what this
+        // front-end's callers hold or wait on), one round trip. `SET … GET` answers the old
+        // value: none after the first beat means the key lapsed (a stall longer than the lease)
+        // and other front-ends may have cleaned this one up: list the tracked objects again.
+        let mut fe = redis::cmd("SET");
+        fe.arg(&fe_key).arg(&self.boot).arg("PX").arg(grace);
+        let mut live = redis::cmd("SET");
+        live.arg(&live_key)
+            .arg(&self.boot)
+            .arg("PX")
+            .arg(self.lease_ms())
+            .arg("GET");
+        let replies = self.commands(&[fe, live])?;
+        let was = replies.get(1).cloned().unwrap_or(redis::Value::Nil);
+        let was = !matches!(was, redis::Value::Nil);
+        if !was && self.announced.swap(true, Ordering::SeqCst) {
+            log::warn!(
+                "Redis store: this front-end's liveness key had lapsed (heartbeat late by more \
+                 than the lease); others may have released what its callers held"
+            );
+            let idents: Vec<String> = lock(&self.tracked).drain().collect();
+            for ident in idents {
+                self.track(&ident)?;
+            }
+        }
         let held: Vec<(String, String)> = lock(&self.leases)
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
@@ -320,6 +362,56 @@ impl Backend {
             }
         }
         Ok(())
+    }
+
+    /// `PREFIX:live:NODE`: exists (with the lease as expiry) while front-end process NODE
+    /// lives; its heartbeat renews it every third of the lease.
+    pub(crate) fn live_key(&self, node: &str) -> String {
+        self.global(&format!("live:{node}"))
+    }
+
+    /// `PREFIX:holds:NODE`: the idents of objects on which callers of front-end process NODE
+    /// hold something or wait (see [`Backend::track`]).
+    pub(crate) fn holds_key(&self, node: &str) -> String {
+        self.global(&format!("holds:{node}"))
+    }
+
+    /// `PREFIX:nodes`: the front-end processes that have a `holds:` set.
+    pub(crate) fn nodes_key(&self) -> String {
+        self.global("nodes")
+    }
+
+    /// Lists object `ident` in this front-end's `holds:NODE` (and NODE in `nodes`) before a
+    /// caller first holds a unit of it or waits on it, so that if this front-end dies, the
+    /// others run the type's node-gone hook on it. Cached: one round trip per object and
+    /// front-end process, none afterwards.
+    pub(crate) fn track(&self, ident: &str) -> Result<(), CallError> {
+        if lock(&self.tracked).contains(ident) {
+            return Ok(());
+        }
+        let node = self.node();
+        let (holds, nodes) = (self.holds_key(&node), self.nodes_key());
+        let mut h = redis::cmd("SADD");
+        h.arg(&holds).arg(ident);
+        let mut n = redis::cmd("SADD");
+        n.arg(&nodes).arg(&node);
+        self.commands(&[h, n])?;
+        let mut t = lock(&self.tracked);
+        if t.len() >= 65536 {
+            t.clear();
+        }
+        t.insert(ident.to_string());
+        Ok(())
+    }
+
+    /// Forgets that `ident` is tracked (it was deleted and dropped from `holds:NODE`).
+    pub(crate) fn untrack(&self, ident: &str) {
+        lock(&self.tracked).remove(ident);
+    }
+
+    /// Forgets the tracked objects (after this front-end's own `holds:` set was dropped).
+    pub(crate) fn untrack_all(&self) {
+        lock(&self.tracked).clear();
     }
 
     /// True once the server stops.

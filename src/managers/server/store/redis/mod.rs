@@ -9,6 +9,11 @@
 //!   front-end's memory under a local ident (`L…`) only this front-end knows.
 //! - A heartbeat thread renews this front-end's lock leases and announces it; a sweep drops the
 //!   references of front-ends silent for longer than the orphan grace.
+//! - Each heartbeat also renews `PREFIX:live:NODE` (expiry: the lease) and looks for front-end
+//!   processes whose `live:` key is gone: for each object listed in such a node's
+//!   `PREFIX:holds:NODE`, the type's node-gone hook ([`types::node_gone_hook`]) gives back
+//!   what its callers held (semaphore units, barrier parties) and withdraws their waiter
+//!   tokens; see [`reap`].
 
 // TEMPORARY while the typeids are ported: parts of the seam have no user yet.
 #![allow(dead_code)]
@@ -264,13 +269,114 @@ fn heartbeat(b: &Backend) {
                 e.into_traceback().trim()
             );
         }
+        if let Err(e) = reap(b) {
+            log::warn!(
+                "Redis store cleanup of dead front-ends failed: {}",
+                e.into_traceback().trim()
+            );
+        }
         if last_sweep.elapsed() >= b.orphan_grace / 2 {
             last_sweep = Instant::now();
             if let Err(e) = sweep(b) {
                 log::warn!("Redis store sweep failed: {}", e.into_traceback().trim());
             }
+            if let Err(e) = prune_holds(b) {
+                log::warn!(
+                    "Redis store: pruning this front-end's holds index failed: {}",
+                    e.into_traceback().trim()
+                );
+            }
         }
     }
+}
+
+/// Cleans up after front-end processes that died: `SMEMBERS PREFIX:nodes` and one `EXISTS
+/// PREFIX:live:NODE` per other node (pipelined on a standalone server), the only cost while
+/// nobody dies. For a node whose `live:` key has expired (it missed its heartbeats for a
+/// whole lease), runs the node-gone hook of every object in `PREFIX:holds:NODE`, then drops
+/// that set and the node. Several front-ends may do this at once: the hooks are idempotent.
+pub(crate) fn reap(b: &Backend) -> std::result::Result<(), CallError> {
+    let me = b.node();
+    let nodes: Vec<String> = b.with(|con| redis::cmd("SMEMBERS").arg(b.nodes_key()).query(con))?;
+    let others: Vec<String> = nodes.into_iter().filter(|n| *n != me).collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    let checks: Vec<redis::Cmd> = others
+        .iter()
+        .map(|n| {
+            let mut c = redis::cmd("EXISTS");
+            c.arg(b.live_key(n));
+            c
+        })
+        .collect();
+    let live = b.commands(&checks)?;
+    for (node, l) in others.iter().zip(live) {
+        if matches!(l, redis::Value::Int(0)) {
+            node_gone(b, node)?;
+        }
+    }
+    Ok(())
+}
+
+/// Drops the objects that no longer exist from this front-end's `holds:NODE` (which would
+/// otherwise grow with every object ever waited on), and from its cache of tracked idents.
+fn prune_holds(b: &Backend) -> std::result::Result<(), CallError> {
+    let holds = b.holds_key(&b.node());
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, idents): (u64, Vec<String>) = b.with(|con| {
+            redis::cmd("SSCAN")
+                .arg(&holds)
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(200)
+                .query(con)
+        })?;
+        let checks: Vec<redis::Cmd> = idents
+            .iter()
+            .map(|i| {
+                let mut c = redis::cmd("EXISTS");
+                c.arg(b.key(i, "meta"));
+                c
+            })
+            .collect();
+        for (ident, e) in idents.iter().zip(b.commands(&checks)?) {
+            if matches!(e, redis::Value::Int(0)) {
+                b.untrack(ident);
+                b.with(|con| redis::cmd("SREM").arg(&holds).arg(ident).query::<()>(con))?;
+            }
+        }
+        cursor = next;
+        if cursor == 0 || b.stopping() {
+            return Ok(());
+        }
+    }
+}
+
+/// Runs the node-gone hooks of every object in `holds:NODE`, then forgets the node.
+fn node_gone(b: &Backend, node: &str) -> std::result::Result<(), CallError> {
+    let holds = b.holds_key(node);
+    let idents: Vec<String> = b.with(|con| redis::cmd("SMEMBERS").arg(&holds).query(con))?;
+    log::info!(
+        "Redis store: releasing what callers held or waited on through front-end process {node} \
+         (dead or stopping) in {} objects",
+        idents.len()
+    );
+    for ident in &idents {
+        let Some(typeid) = refs::typeid_of(b, ident)? else {
+            continue; // deleted since
+        };
+        if let Some(hook) = types::node_gone_hook(&typeid) {
+            hook(b, ident, node)?;
+        }
+    }
+    let mut del = redis::cmd("DEL");
+    del.arg(&holds);
+    let mut srem = redis::cmd("SREM");
+    srem.arg(b.nodes_key()).arg(node);
+    b.commands(&[del, srem])?;
+    Ok(())
 }
 
 /// Drops the references of front-end processes whose heartbeat key is gone (silent for longer
@@ -596,11 +702,20 @@ impl Store for RedisStore {
             }
         }
         let b = &self.backend;
-        let _ = b.with(|con| {
-            redis::cmd("DEL")
-                .arg(b.global(&format!("fe:{}", b.node())))
-                .query::<()>(con)
-        });
+        // What this front-end's callers still hold or wait on goes back now rather than after
+        // the lease (the hooks are idempotent: a caller's own give-back may already have run).
+        if let Err(e) = node_gone(b, &b.node()) {
+            log::warn!(
+                "Redis store: releasing this front-end's holds failed: {}",
+                e.into_traceback().trim()
+            );
+        }
+        b.untrack_all();
+        // Two keys of two Cluster slots: two commands.
+        let (mut fe, mut live) = (redis::cmd("DEL"), redis::cmd("DEL"));
+        fe.arg(b.global(&format!("fe:{}", b.node())));
+        live.arg(b.live_key(&b.node()));
+        let _ = b.commands(&[fe, live]);
         self.local.clear();
     }
 }

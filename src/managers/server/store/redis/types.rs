@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::backend::BackendRef;
+use super::backend::{Backend, BackendRef};
 use super::objects;
 use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::{CallCtx, CallError, ServedObject};
@@ -101,6 +101,28 @@ impl std::fmt::Debug for RedisType {
             .field("parts", &self.parts)
             .finish()
     }
+}
+
+/// What a type does when a front-end process died: `hook(backend, ident, node)` gives back
+/// what the callers of front-end process `node` held in object `ident` and withdraws their
+/// waiter tokens. Run by any live front-end's heartbeat, possibly by several at once: a hook
+/// is one idempotent script (or several, each idempotent).
+pub(crate) type NodeGone = fn(&Backend, &str, &str) -> Result<(), CallError>;
+
+/// The node-gone hook of `typeid` (see [`NodeGone`]); `None` for types whose callers never
+/// hold or wait (their state needs no cleanup). Locks' holds expire with their lease by
+/// themselves; their hooks only withdraw waiter tokens.
+pub(crate) fn node_gone_hook(typeid: &str) -> Option<NodeGone> {
+    Some(match typeid {
+        "Lock" | "RLock" => objects::locks::node_gone,
+        "Semaphore" => objects::semaphore::node_gone_sem,
+        "BoundedSemaphore" => objects::semaphore::node_gone_bounded,
+        "Event" => objects::event::node_gone,
+        "Condition" => objects::condition::node_gone,
+        "Barrier" => objects::barrier::node_gone,
+        "Queue" | "JoinableQueue" => objects::queue::node_gone,
+        _ => return None,
+    })
 }
 
 /// The Redis type of `typeid`, if the store keeps it in Redis.

@@ -6,7 +6,10 @@
 //! its token in one script; `notify(n)` pops n tokens and pushes a notification onto each (one
 //! script). A waiter that times out removes its token (`LREM`): if it was already popped it had
 //! been notified (and `wait` returns True). A waiter whose client vanishes after being notified
-//! passes the notification on to the next waiter.
+//! passes the notification on to the next waiter. `{ID}:cn` is a hash of the tokens notified
+//! whose waiter has not yet taken the notification (each waiter's leaving script removes its
+//! own): when a front-end dies, the notifications that went to its waiters go to the next live
+//! waiters instead ([`node_gone`]), so a `notify()` is never lost with a dead waiter.
 //!
 //! `Condition(lock)` with a Lock/RLock proxy of the store: `{ID}:lk` holds `TYPEID:IDENT` of
 //! that lock, whose keys (in its own slot) then do the locking; only `cw` and the
@@ -25,14 +28,14 @@ use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::{
     bind_args, deadline, int_arg, names, timeout_arg, CallCtx, CallError, ConnId, ServedObject,
 };
-use crate::managers::server::store::redis::backend::BackendRef;
+use crate::managers::server::store::redis::backend::{Backend, BackendRef};
 use crate::managers::server::store::redis::types::{Init, RedisObject, RedisType};
 use crate::managers::wire::ProxyRef;
 
 /// The typeids of this module.
 pub(crate) const TYPES: &[RedisType] = &[RedisType {
     typeid: "Condition",
-    parts: &["own", "wq", "cw", "lk"],
+    parts: &["own", "wq", "cw", "lk", "cn"],
     init,
     open,
 }];
@@ -76,29 +79,47 @@ fn open(backend: BackendRef, ident: String) -> Arc<dyn RedisObject> {
     Arc::new(RedisCondition {
         own: LockCore::new(backend.clone(), &ident, true),
         cw: backend.key(&ident, "cw"),
+        cn: backend.key(&ident, "cn"),
         lk: backend.key(&ident, "lk"),
         cprefix: backend.key(&ident, "c:"),
         external: OnceLock::new(),
+        ident,
         b: backend,
     })
 }
 
-/// `notify(n)`: KEYS[1] = own (the condition's RLock, or '' keys unchecked), KEYS[2] = cw.
-/// ARGV[1] = owner ('' = the caller's ownership was checked already), ARGV[2] = n (-1 = all),
-/// ARGV[3] = notification key prefix. Returns -1 if the caller does not hold the lock, else the
-/// number of waiters notified.
+/// Lua helper `notify_one(cw, cn, prefix)`: pops the oldest waiter token of `cw`, pushes a
+/// notification onto its list `prefix .. token` (with an expiry) and records the token in
+/// `cn` until its waiter takes it. Returns 1, or 0 when nobody waits.
+const NOTIFY_ONE: &str = r"
+local function notify_one(cw, cn, prefix)
+  local t = redis.call('lpop', cw)
+  if not t then return 0 end
+  wake(prefix, t)
+  redis.call('hset', cn, t, '1')
+  return 1
+end
+";
+
+fn script(body: &str) -> Script {
+    wait::script(&format!("{NOTIFY_ONE}\n{body}"))
+}
+
+/// `notify(n)`: KEYS[1] = own (the condition's RLock; unchecked when ARGV[1] = ''), KEYS[2] =
+/// cw, KEYS[3] = cn. ARGV[1] = owner ('' = the caller's ownership was checked already),
+/// ARGV[2] = n (-1 = all), ARGV[3] = notification key prefix. Returns -1 if the caller does not
+/// hold the lock, else the number of waiters notified.
 static NOTIFY: LazyLock<Script> = LazyLock::new(|| {
-    wait::script(
+    script(
         r"if ARGV[1] ~= '' then
   local v = redis.call('get', KEYS[1])
   local me = ARGV[1] .. '#'
   if not v or string.sub(v, 1, #me) ~= me then return -1 end
 end
 local n = tonumber(ARGV[2])
-if n < 0 then return wake_all(KEYS[2], ARGV[3]) end
 local k = 0
-while k < n do
-  if wake_one(KEYS[2], ARGV[3]) == 0 then break end
+while n < 0 or k < n do
+  if notify_one(KEYS[2], KEYS[3], ARGV[3]) == 0 then break end
   k = k + 1
 end
 return k",
@@ -121,8 +142,71 @@ return tonumber(string.sub(v, #me + 1))",
     )
 });
 
+/// A waiter leaves: KEYS[1] = cw, KEYS[2] = cn; ARGV[1] = token, ARGV[2] = notification key
+/// prefix, ARGV[3] = '1' to pass a notification on. Removes the token from cw and cn and its
+/// notification list. Returns the number of tokens removed from cw: 0 means it had been
+/// notified, and then, with ARGV[3] = '1', the next waiter is notified instead.
+static LEAVE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r"local n = redis.call('lrem', KEYS[1], 0, ARGV[1])
+redis.call('del', ARGV[2] .. ARGV[1])
+redis.call('hdel', KEYS[2], ARGV[1])
+if n == 0 and ARGV[3] == '1' then notify_one(KEYS[1], KEYS[2], ARGV[2]) end
+return n",
+    )
+});
+
+/// Front-end process NODE died. KEYS[1] = wq (the own RLock's waiters), KEYS[2] = cw, KEYS[3]
+/// = cn. ARGV[1] = the dead node, ARGV[2] = the lock's wake-up key prefix, ARGV[3] = the
+/// notification key prefix. The node's tokens leave wq (one remaining lock waiter is woken: a
+/// release may have woken a dead one) and cw; each notification sent to one of its waiters
+/// and not taken (in cn) is dropped and sent to the next live waiter instead. Returns the
+/// number of notifications passed on.
+static NODE_GONE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r"drop_node(KEYS[1], ARGV[1], ARGV[2])
+wake_one(KEYS[1], ARGV[2])
+drop_node(KEYS[2], ARGV[1], ARGV[3])
+local owed = 0
+for _, t in ipairs(redis.call('hkeys', KEYS[3])) do
+  if of_node(t, ARGV[1]) then
+    redis.call('hdel', KEYS[3], t)
+    redis.call('del', ARGV[3] .. t)
+    owed = owed + 1
+  end
+end
+local k = 0
+while k < owed do
+  if notify_one(KEYS[2], KEYS[3], ARGV[3]) == 0 then break end
+  k = k + 1
+end
+return k",
+    )
+});
+
+/// Front-end process `node` died (see [`types::node_gone_hook`]): its waiters leave, and the
+/// notifications they had been sent but not taken go to the next live waiters
+/// ([`NODE_GONE`]). Its hold of the own RLock expires with its lease.
+///
+/// [`types::node_gone_hook`]: crate::managers::server::store::redis::types::node_gone_hook
+pub(crate) fn node_gone(b: &Backend, ident: &str, node: &str) -> Result<(), CallError> {
+    b.with(|con| {
+        NODE_GONE
+            .key(b.key(ident, "wq"))
+            .key(b.key(ident, "cw"))
+            .key(b.key(ident, "cn"))
+            .arg(node)
+            .arg(b.key(ident, "w:"))
+            .arg(b.key(ident, "c:"))
+            .invoke::<i64>(con)
+    })?;
+    Ok(())
+}
+
 struct RedisCondition {
     b: BackendRef,
+    ident: String,
+    cn: String,
     own: LockCore,
     cw: String,
     lk: String,
@@ -133,6 +217,20 @@ struct RedisCondition {
 
 impl RedisCondition {
     /// The lock this condition uses: its own RLock or the external one.
+    /// Leaves `cw` (see [`LEAVE`]); `Ok(true)` if the token had been notified.
+    fn leave(&self, token: &str, pass_on: bool) -> Result<bool, CallError> {
+        let n: i64 = self.b.with(|con| {
+            LEAVE
+                .key(&self.cw)
+                .key(&self.cn)
+                .arg(token)
+                .arg(&self.cprefix)
+                .arg(if pass_on { "1" } else { "0" })
+                .invoke(con)
+        })?;
+        Ok(n == 0)
+    }
+
     fn lock(&self) -> Result<&LockCore, CallError> {
         if let Some(l) = self.external.get() {
             return Ok(l.as_ref().unwrap_or(&self.own));
@@ -176,12 +274,12 @@ impl RedisCondition {
         })();
         match r {
             Ok(true) => {
-                let _ = wait::leave(&self.b, &self.cw, token, &self.cprefix, false);
+                let _ = self.leave(token, false);
                 Ok(true)
             }
-            Ok(false) => wait::leave(&self.b, &self.cw, token, &self.cprefix, false),
+            Ok(false) => self.leave(token, false),
             Err(e) => {
-                let _ = wait::leave(&self.b, &self.cw, token, &self.cprefix, true);
+                let _ = self.leave(token, true);
                 Err(e)
             }
         }
@@ -189,7 +287,9 @@ impl RedisCondition {
 
     fn wait(&self, ctx: &CallCtx, timeout: Option<Duration>) -> Result<bool, CallError> {
         let dl = deadline(timeout);
-        let token = wait::token();
+        // Listed before the token is registered: if this front-end dies, others remove it.
+        self.b.track(&self.ident)?;
+        let token = wait::token(&self.b);
         let lock = self.lock()?;
         let saved = if self.is_external()? {
             if !lock.is_owned(ctx)? {
@@ -204,7 +304,7 @@ impl RedisCondition {
             match lock.release_save(ctx) {
                 Ok(s) => s,
                 Err(e) => {
-                    let _ = wait::leave(&self.b, &self.cw, &token, &self.cprefix, true);
+                    let _ = self.leave(&token, true);
                     return Err(e);
                 }
             }
@@ -246,6 +346,7 @@ impl RedisCondition {
             NOTIFY
                 .key(&self.own.own)
                 .key(&self.cw)
+                .key(&self.cn)
                 .arg(&owner)
                 .arg(n)
                 .arg(&self.cprefix)

@@ -15,7 +15,7 @@ use crate::managers::objects::event::EventObject;
 use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::ServedObject;
 use crate::managers::sdk::{bind_args, deadline, names, timeout_arg, CallCtx, CallError};
-use crate::managers::server::store::redis::backend::BackendRef;
+use crate::managers::server::store::redis::backend::{Backend, BackendRef};
 use crate::managers::server::store::redis::types::{Init, RedisObject, RedisType};
 
 /// The typeids of this module.
@@ -36,6 +36,7 @@ fn open(backend: BackendRef, ident: String) -> Arc<dyn RedisObject> {
         flag: backend.key(&ident, "flag"),
         ew: backend.key(&ident, "ew"),
         wprefix: backend.key(&ident, "w:"),
+        ident,
         b: backend,
     })
 }
@@ -64,8 +65,19 @@ return 0",
     )
 });
 
+/// Front-end process `node` died (see [`types::node_gone_hook`]): its waiters' tokens leave
+/// `ew` (`set` wakes every waiter: no wake-up was lost).
+///
+/// [`types::node_gone_hook`]: crate::managers::server::store::redis::types::node_gone_hook
+pub(crate) fn node_gone(b: &Backend, ident: &str, node: &str) -> Result<(), CallError> {
+    let ew = b.key(ident, "ew");
+    wait::drop_node_waiters(b, &[(&ew, false)], node, &b.key(ident, "w:"))?;
+    Ok(())
+}
+
 struct RedisEvent {
     b: BackendRef,
+    ident: String,
     flag: String,
     ew: String,
     wprefix: String,
@@ -85,7 +97,8 @@ impl RedisEvent {
         if wait::expired(dl) {
             return Ok(false);
         }
-        let token = wait::token();
+        self.b.track(&self.ident)?;
+        let token = wait::token(&self.b);
         let wake = format!("{}{token}", self.wprefix);
         let r = (|| -> Result<bool, CallError> {
             loop {

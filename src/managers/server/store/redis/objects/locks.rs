@@ -144,9 +144,22 @@ return 1",
     )
 });
 
+/// Front-end process `node` died (see [`types::node_gone_hook`]): its waiters' tokens leave
+/// `wq`, and one remaining waiter is woken (a release may have woken a dead one). The hold
+/// itself expires with its lease.
+///
+/// [`types::node_gone_hook`]: crate::managers::server::store::redis::types::node_gone_hook
+pub(crate) fn node_gone(b: &Backend, ident: &str, node: &str) -> Result<(), CallError> {
+    let wq = b.key(ident, "wq");
+    wait::drop_node_waiters(b, &[(&wq, true)], node, &b.key(ident, "w:"))?;
+    Ok(())
+}
+
 /// The keys and scripts of one Redis lock (a Lock, an RLock, or a Condition's own RLock).
 pub(crate) struct LockCore {
     pub(crate) b: BackendRef,
+    /// The ident of the object whose keys these are.
+    ident: String,
     pub(crate) own: String,
     pub(crate) wq: String,
     owed: String,
@@ -158,6 +171,7 @@ impl LockCore {
     /// The lock whose keys belong to object `ident`.
     pub(crate) fn new(b: BackendRef, ident: &str, rlock: bool) -> LockCore {
         LockCore {
+            ident: ident.to_string(),
             own: b.key(ident, "own"),
             wq: b.key(ident, "wq"),
             owed: b.key(ident, "owed"),
@@ -206,8 +220,9 @@ impl LockCore {
             // The fast path: free (or ours) at the first try, no token registered.
             match self.try_acquire(&owner, "", count)? {
                 0 => {
+                    self.b.track(&self.ident)?;
                     let dl = deadline(timeout);
-                    let token = wait::token();
+                    let token = wait::token(&self.b);
                     wait::wait_loop(
                         self.backend(),
                         ctx,

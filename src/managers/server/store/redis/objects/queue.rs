@@ -22,7 +22,7 @@ use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::{
     bind_args, deadline, int_arg, names, timeout_arg, truthy, CallCtx, CallError, ServedObject,
 };
-use crate::managers::server::store::redis::backend::BackendRef;
+use crate::managers::server::store::redis::backend::{Backend, BackendRef};
 use crate::managers::server::store::redis::codec::{decode, encode};
 use crate::managers::server::store::redis::types::{Init, RedisObject, RedisType};
 use crate::managers::wire;
@@ -71,6 +71,7 @@ fn open(backend: BackendRef, ident: String) -> Arc<dyn RedisObject> {
         jw: k("jw"),
         wprefix: k("w:"),
         maxsize: OnceLock::new(),
+        ident,
         b: backend,
     })
 }
@@ -171,8 +172,20 @@ return 0",
     )
 });
 
+/// Front-end process `node` died (see [`types::node_gone_hook`]): its putters' and joiners'
+/// tokens leave `pw` and `jw`; one remaining putter is woken (a `get` may have woken a dead
+/// one). Getters wait in `BLPOP` on the items themselves and leave no token.
+///
+/// [`types::node_gone_hook`]: crate::managers::server::store::redis::types::node_gone_hook
+pub(crate) fn node_gone(b: &Backend, ident: &str, node: &str) -> Result<(), CallError> {
+    let (pw, jw) = (b.key(ident, "pw"), b.key(ident, "jw"));
+    wait::drop_node_waiters(b, &[(&pw, true), (&jw, false)], node, &b.key(ident, "w:"))?;
+    Ok(())
+}
+
 struct RedisQueue {
     b: BackendRef,
+    ident: String,
     items: String,
     max: String,
     unf: String,
@@ -230,7 +243,8 @@ impl RedisQueue {
         let max = self.maxsize()?;
         let r = match self.try_put(&bytes, max, "")? {
             0 if block => {
-                let token = wait::token();
+                self.b.track(&self.ident)?;
+                let token = wait::token(&self.b);
                 wait::wait_loop(
                     &self.b,
                     ctx,
@@ -319,7 +333,8 @@ impl RedisQueue {
     }
 
     fn join(&self, ctx: &CallCtx) -> Result<PyValue, CallError> {
-        let token = wait::token();
+        self.b.track(&self.ident)?;
+        let token = wait::token(&self.b);
         wait::wait_loop(&self.b, ctx, None, &self.jw, &token, &self.wprefix, || {
             let done: i64 = self.b.with(|con| {
                 JOIN.key(&self.unf)

@@ -4,7 +4,9 @@
 //! `{ID}:held` a hash owner → units held by that connection (given back when it goes away),
 //! `{ID}:owed` releases owed by vanished holders (as the in-memory [`SemaphoreObject`]),
 //! `{ID}:sw` the waiting acquirers' tokens (each blocks on `{ID}:w:TOKEN`). acquire and
-//! release are one script each; release(n) wakes n waiters.
+//! release are one script each; release(n) wakes n waiters. The units held through a
+//! front-end that died (owners `NODE/…`) go back as a disconnect's would ([`NODE_GONE`]), run
+//! by a live front-end once the dead one's `live:` key expired.
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -17,7 +19,7 @@ use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::{
     bind_args, deadline, int_arg, names, truthy, CallCtx, CallError, ConnId, ServedObject,
 };
-use crate::managers::server::store::redis::backend::BackendRef;
+use crate::managers::server::store::redis::backend::{Backend, BackendRef};
 use crate::managers::server::store::redis::types::{Init, RedisObject, RedisType};
 
 const PARTS: &[&str] = &["val", "ini", "held", "owed", "sw"];
@@ -158,8 +160,71 @@ return 0",
     )
 });
 
+/// Front-end process NODE died: gives back what its connections held, as if each had
+/// disconnected. KEYS[1] = val, KEYS[2] = ini, KEYS[3] = held, KEYS[4] = owed, KEYS[5] = sw.
+/// ARGV[1] = the dead node, ARGV[2] = '1' if bounded, ARGV[3] = wake-up key prefix. Every
+/// `held` field of an owner `NODE/…` goes back to the counter (capped at the bound) and
+/// becomes owed; the node's tokens leave `sw`; then as many waiters as there are units are
+/// woken (a release may have woken dead waiters). Returns the units given back.
+static NODE_GONE: LazyLock<Script> = LazyLock::new(|| {
+    wait::script(
+        r"drop_node(KEYS[5], ARGV[1], ARGV[3])
+local back = 0
+local all = redis.call('hgetall', KEYS[3])
+for j = 1, #all, 2 do
+  if of_node(all[j], ARGV[1]) then
+    redis.call('hdel', KEYS[3], all[j])
+    back = back + tonumber(all[j + 1])
+  end
+end
+local v = tonumber(redis.call('get', KEYS[1]) or '1')
+if back > 0 then
+  local ini = tonumber(redis.call('get', KEYS[2]) or '1')
+  v = v + back
+  if ARGV[2] == '1' and v > ini then v = ini end
+  redis.call('set', KEYS[1], v)
+  redis.call('incrby', KEYS[4], back)
+end
+for i = 1, v do
+  if wake_one(KEYS[5], ARGV[3]) == 0 then break end
+end
+return back",
+    )
+});
+
+fn node_gone(b: &Backend, ident: &str, node: &str, bounded: bool) -> Result<(), CallError> {
+    let k = |p: &str| b.key(ident, p);
+    b.with(|con| {
+        NODE_GONE
+            .key(k("val"))
+            .key(k("ini"))
+            .key(k("held"))
+            .key(k("owed"))
+            .key(k("sw"))
+            .arg(node)
+            .arg(if bounded { "1" } else { "0" })
+            .arg(k("w:"))
+            .invoke::<i64>(con)
+    })?;
+    Ok(())
+}
+
+/// Front-end process `node` died (see [`types::node_gone_hook`]): a Semaphore's units held
+/// through it go back ([`NODE_GONE`]).
+///
+/// [`types::node_gone_hook`]: crate::managers::server::store::redis::types::node_gone_hook
+pub(crate) fn node_gone_sem(b: &Backend, ident: &str, node: &str) -> Result<(), CallError> {
+    node_gone(b, ident, node, false)
+}
+
+/// As [`node_gone_sem`], for a BoundedSemaphore.
+pub(crate) fn node_gone_bounded(b: &Backend, ident: &str, node: &str) -> Result<(), CallError> {
+    node_gone(b, ident, node, true)
+}
+
 struct RedisSemaphore {
     b: BackendRef,
+    ident: String,
     bounded: bool,
     val: String,
     ini: String,
@@ -173,6 +238,7 @@ impl RedisSemaphore {
     fn new(b: BackendRef, ident: &str, bounded: bool) -> RedisSemaphore {
         RedisSemaphore {
             bounded,
+            ident: ident.to_string(),
             val: b.key(ident, "val"),
             ini: b.key(ident, "ini"),
             held: b.key(ident, "held"),
@@ -221,13 +287,15 @@ impl RedisSemaphore {
         timeout: Option<Duration>,
     ) -> Result<bool, CallError> {
         let owner = self.b.owner(ctx.conn());
+        // Listed before a unit is taken: if this front-end dies, others give it back.
+        self.b.track(&self.ident)?;
         if self.try_acquire(&owner, "")? {
             return self.keep(ctx, &owner);
         }
         if !blocking {
             return Ok(false);
         }
-        let token = wait::token();
+        let token = wait::token(&self.b);
         let got = wait::wait_loop(
             &self.b,
             ctx,

@@ -1,7 +1,8 @@
 //! Waiting in Redis for the blocking primitives (Lock, RLock, Semaphore, Event, Condition,
 //! Barrier, Queue).
 //!
-//! A waiter draws a random token, registers it in a list of its object (`wq`, `sw`, `ew`, ...)
+//! A waiter draws a token (`NODE/RANDOM`, NODE = its front-end process, so that a dead
+//! front-end's tokens can be withdrawn: [`drop_node_waiters`]), registers it in a list of its object (`wq`, `sw`, `ew`, ...)
 //! from the same script that found it must wait, and blocks with `BLPOP` on its own wake-up
 //! list `PREFIX:{IDENT}:w:TOKEN` (or `c:TOKEN` for a Condition's notifications) for at most
 //! one slice ([`Backend::slice`], 200 ms) or its remaining timeout, then checks that its caller
@@ -23,7 +24,10 @@ use crate::managers::server::store::redis::backend::Backend;
 /// Lua helpers prepended to every script that wakes waiters:
 /// `wake(prefix, token)` pushes a wake-up onto `prefix .. token` (with an expiry);
 /// `wake_one(list, prefix)` pops one token of `list` and wakes it (returns 1 if there was one);
-/// `wake_all(list, prefix)` wakes every token of `list` and empties it.
+/// `wake_all(list, prefix)` wakes every token of `list` and empties it;
+/// `of_node(token, node)` is true for a token of front-end process `node` (see [`token`]);
+/// `drop_node(list, node, prefix)` removes the tokens of `node` from `list` (and their wake-up
+/// lists), returning how many it removed.
 pub(crate) const WAKE_LUA: &str = r"
 local function wake(prefix, t)
   redis.call('rpush', prefix .. t, '1')
@@ -39,6 +43,19 @@ local function wake_all(list, prefix)
   redis.call('del', list)
   for _, t in ipairs(ts) do wake(prefix, t) end
   return #ts
+end
+local function of_node(t, node)
+  return string.sub(t, 1, #node + 1) == node .. '/'
+end
+local function drop_node(list, node, prefix)
+  local n = 0
+  for _, t in ipairs(redis.call('lrange', list, 0, -1)) do
+    if of_node(t, node) then
+      n = n + redis.call('lrem', list, 0, t)
+      redis.call('del', prefix .. t)
+    end
+  end
+  return n
 end
 ";
 
@@ -60,11 +77,50 @@ return n",
     )
 });
 
-/// A fresh random waiter token (16 hex digits).
-pub(crate) fn token() -> String {
+/// A fresh waiter token: `NODE/` (this front-end process, [`Backend::node`]) and 16 random hex
+/// digits, so that the tokens of a front-end that died can be told apart ([`drop_node_waiters`]).
+pub(crate) fn token(b: &Backend) -> String {
     let mut t = [0u8; 8];
     let _ = getrandom::fill(&mut t);
-    t.iter().map(|b| format!("{b:02x}")).collect()
+    let r: String = t.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}/{r}", b.node())
+}
+
+/// A front-end process died: KEYS = waiter lists of one object; ARGV[1] = the dead node,
+/// ARGV[2] = wake-up key prefix, ARGV[3] = one flag per list, '1' to wake one remaining waiter
+/// of that list afterwards (for lists whose state change wakes one waiter only: a wake-up
+/// popped for a dead token was lost; a spurious one is harmless). Removes the node's tokens
+/// from every list; returns how many it removed.
+static NODE_GONE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r"local n = 0
+for i, list in ipairs(KEYS) do
+  n = n + drop_node(list, ARGV[1], ARGV[2])
+  if ARGV[2 + i] == '1' then wake_one(list, ARGV[2]) end
+end
+return n",
+    )
+});
+
+/// Removes the waiter tokens of the dead front-end process `node` from the waiter `lists`
+/// `(key, wake one afterwards)` of one object (see [`NODE_GONE`]).
+pub(crate) fn drop_node_waiters(
+    b: &Backend,
+    lists: &[(&str, bool)],
+    node: &str,
+    prefix: &str,
+) -> Result<i64, CallError> {
+    b.with(|con| {
+        let mut inv = NODE_GONE.prepare_invoke();
+        for (k, _) in lists {
+            inv.key(*k);
+        }
+        inv.arg(node).arg(prefix);
+        for (_, w) in lists {
+            inv.arg(if *w { "1" } else { "0" });
+        }
+        inv.invoke(con)
+    })
 }
 
 /// True once `dl` has passed.
@@ -221,6 +277,148 @@ mod tests {
             )
             .expect("connect"),
         )
+    }
+
+    fn backend_leased(url: &str, fe: &str, lease: Duration) -> BackendRef {
+        Arc::new(
+            Backend::connect(&[url.to_string()], "t", fe, lease, Duration::from_secs(60))
+                .expect("connect"),
+        )
+    }
+
+    fn redis_cmd<T: redis::FromRedisValue>(b: &Backend, args: &[&str]) -> T {
+        b.with(|con| {
+            let mut c = redis::cmd(args[0]);
+            for a in &args[1..] {
+                c.arg(*a);
+            }
+            c.query(con)
+        })
+        .expect("redis command")
+    }
+
+    /// A front-end process that stops beating (it "died") leaves waiter tokens in every kind
+    /// of waiter list, a semaphore unit, a barrier party and an untaken Condition
+    /// notification: once its `live:` key expires, another front-end's `reap` withdraws the
+    /// tokens, gives the unit back, takes the party off the count, passes the notification on
+    /// to a live waiter, and forgets the node.
+    #[test]
+    fn reap_cleans_up_after_a_dead_frontend() {
+        let Some((_r, url)) = redis() else { return };
+        let lease = Duration::from_millis(500);
+        let (a, b) = (
+            backend_leased(&url, "A", lease),
+            backend_leased(&url, "B", lease),
+        );
+        a.beat().expect("beat A");
+        b.beat().expect("beat B");
+        let (na, nb) = (a.node(), b.node());
+        let dead = |t: &str| format!("{na}/{t}");
+        let live = |t: &str| format!("{nb}/{t}");
+        let rpush = |ident: &str, part: &str, t: &str| {
+            let _: i64 = redis_cmd(&b, &["RPUSH", &b.key(ident, part), t]);
+        };
+        let create = |typeid: &str, ident: &str| {
+            let t = lookup(typeid).expect("type");
+            // "named": created if absent (the Queue is listed twice).
+            crate::managers::server::store::redis::refs::create(&b, t, ident, &[], true)
+                .expect("create");
+        };
+        // Waiter lists of a Lock, an Event, a Queue (putters, joiners).
+        for (typeid, ident, part) in [
+            ("Lock", "l", "wq"),
+            ("Event", "e", "ew"),
+            ("Queue", "q", "pw"),
+            ("Queue", "q", "jw"),
+        ] {
+            create(typeid, ident);
+            rpush(ident, part, &dead("1"));
+            a.track(ident).expect("track");
+        }
+        // A BoundedSemaphore(1) whose unit A's connection 7 holds.
+        create("BoundedSemaphore", "s");
+        a.track("s").expect("track");
+        let sa = open(&a, "BoundedSemaphore", "s");
+        let ca = CallCtx::detached(7);
+        assert_eq!(
+            call(&sa, &ca, "acquire", &[PyValue::Bool(false)]),
+            PyValue::Bool(true)
+        );
+        // A Barrier(2) with one party waiting through A.
+        let bt = lookup("Barrier").expect("type");
+        let inits = (bt.init)(&[PyValue::Int(2)], &PyDict::new()).expect("init");
+        crate::managers::server::store::redis::refs::create(&b, bt, "bar", &inits, false)
+            .expect("create");
+        a.track("bar").expect("track");
+        // As ARRIVE leaves it (a thread really waiting through A would re-register its token
+        // after the cleanup, as the backend of a live front-end does).
+        let _: () = redis_cmd(&b, &["SET", &b.key("bar", "cnt"), "1"]);
+        let _: i64 = redis_cmd(&b, &["HSET", &b.key("bar", "bn"), &na, "1"]);
+        rpush("bar", "bw", &dead("4"));
+        // A Condition whose waiters are [A's, B's]; B notifies one: A's dead waiter gets it.
+        create("Condition", "c");
+        a.track("c").expect("track");
+        rpush("c", "cw", &dead("2"));
+        rpush("c", "cw", &live("3"));
+        let cb = open(&b, "Condition", "c");
+        let ctxb = CallCtx::detached(9);
+        call(&cb, &ctxb, "acquire", &[]);
+        call(&cb, &ctxb, "notify", &[]);
+        call(&cb, &ctxb, "release", &[]);
+        // While A's live: key exists, nothing happens.
+        a.beat().expect("beat A");
+        crate::managers::server::store::redis::reap(&b).expect("reap");
+        let cw: Vec<String> = redis_cmd(&b, &["LRANGE", &b.key("c", "cw"), "0", "-1"]);
+        assert_eq!(cw, vec![live("3")]);
+        assert_eq!(
+            redis_cmd::<Option<i64>>(&b, &["GET", &b.key("s", "val")]),
+            Some(0)
+        );
+
+        // A "dies": no more beats. After the lease, B reaps it.
+        a.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(lease + Duration::from_millis(100));
+        crate::managers::server::store::redis::reap(&b).expect("reap");
+        for (ident, part) in [
+            ("l", "wq"),
+            ("e", "ew"),
+            ("q", "pw"),
+            ("q", "jw"),
+            ("bar", "bw"),
+        ] {
+            let l: Vec<String> = redis_cmd(&b, &["LRANGE", &b.key(ident, part), "0", "-1"]);
+            assert!(
+                l.iter().all(|t| !t.starts_with(&format!("{na}/"))),
+                "{ident}:{part} still holds a dead token: {l:?}"
+            );
+        }
+        assert_eq!(
+            redis_cmd::<Option<i64>>(&b, &["GET", &b.key("s", "val")]),
+            Some(1),
+            "A's semaphore unit went back"
+        );
+        assert_eq!(
+            redis_cmd::<Option<i64>>(&b, &["GET", &b.key("bar", "cnt")]),
+            Some(0),
+            "A's barrier party left the count"
+        );
+        let note: i64 = redis_cmd(&b, &["LLEN", &b.key("c", &format!("c:{}", live("3")))]);
+        assert_eq!(
+            note, 1,
+            "the notification A's waiter got went to B's waiter"
+        );
+        let cw: i64 = redis_cmd(&b, &["LLEN", &b.key("c", "cw")]);
+        assert_eq!(cw, 0);
+        let nodes: Vec<String> = redis_cmd(&b, &["SMEMBERS", &b.nodes_key()]);
+        assert!(!nodes.contains(&na), "{nodes:?}");
+        let holds: i64 = redis_cmd(&b, &["EXISTS", &b.holds_key(&na)]);
+        assert_eq!(holds, 0);
+        // Idempotent: a second pass (another front-end's) changes nothing.
+        crate::managers::server::store::redis::reap(&b).expect("reap");
+        assert_eq!(
+            redis_cmd::<Option<i64>>(&b, &["GET", &b.key("s", "val")]),
+            Some(1)
+        );
     }
 
     fn open(b: &BackendRef, typeid: &str, ident: &str) -> Arc<dyn RedisObject> {
