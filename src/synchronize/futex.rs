@@ -376,6 +376,32 @@ unsafe impl SharedState for AtomicU32 {}
 // SAFETY: atomics only.
 unsafe impl SharedState for AtomicU64 {}
 
+/// Room for a robust mutex inside a primitive's state (a queue's producer lock): 64 bytes of
+/// atomics, so the state stays atomics-only; glibc's `pthread_mutex_t` (40 bytes on x86-64,
+/// 48 on aarch64) is initialised in place by the creator and only ever touched through
+/// pthread calls, [`super::fast`] and the kernel, like the header's.
+#[repr(C, align(64))]
+pub(crate) struct MutexCell([AtomicU64; 8]);
+
+const _: () = assert!(std::mem::size_of::<libc::pthread_mutex_t>() <= 64);
+
+// SAFETY: atomics only; the all-zero pattern is valid storage (initialised before publish).
+unsafe impl SharedState for MutexCell {}
+
+impl MutexCell {
+    fn ptr(&self) -> *mut libc::pthread_mutex_t {
+        self.0.as_ptr().cast_mut().cast()
+    }
+
+    /// Initialise the mutex (a non-recursive robust one, like a `Lock`'s). Creator only,
+    /// from the `init` of [`Region::build`], before the header is published.
+    pub(crate) fn init(&self) -> Result<()> {
+        // SAFETY: 64 aligned bytes of the unpublished data area (nobody else maps it as
+        // ready yet), large enough for a pthread_mutex_t (asserted above).
+        unsafe { RawMutex::init_at(self.ptr(), false) }
+    }
+}
+
 const TAIL_ALIGN: usize = 64;
 
 fn state_len<S>() -> usize {
@@ -497,6 +523,18 @@ impl<S: SharedState> Region<S> {
 
     pub(crate) fn tail_len(&self) -> usize {
         self.tail_len
+    }
+
+    /// A handle on the mutex in `cell`, a field of this region's state initialised by
+    /// [`MutexCell::init`] before the segment was published.
+    pub(crate) fn mutex(&self, cell: &MutexCell) -> RawMutex {
+        let p = cell.ptr() as usize;
+        let s = self.state as usize;
+        assert!(p >= s && p + std::mem::size_of::<MutexCell>() <= s + std::mem::size_of::<S>());
+        // SAFETY: the cell lies inside this region's state (asserted), in the mapping `seg`
+        // keeps alive; the creator initialised it before publishing the header, which every
+        // handle's build/attach waited for.
+        unsafe { RawMutex::attach(self.seg.clone(), cell.ptr(), false) }
     }
 
     /// The tail as `n` values of an atomics-only type (slots).
