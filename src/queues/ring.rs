@@ -19,9 +19,10 @@
 //! stale value says "full" / "empty", so a one-producer one-consumer pair shares no lock and
 //! moves the index lines once per batch, not once per message.
 //!
-//! **Sleeping.** A sleeper registers (sleeper count, then the sequence word), re-checks the
-//! other side's index with `SeqCst`, and sleeps on the word; a committer stores its index,
-//! issues a `SeqCst` fence and reads the sleeper count (its own cache lines, not written while
+//! **Sleeping.** A sleeper reads the sequence word, registers (sleeper count), re-checks the
+//! other side's index with `SeqCst`, and sleeps on the word as it read it (a waker that claims
+//! the registration moves the word after that read, so the sleep cannot miss it); a committer stores its index and
+//! reads the sleeper count, both `SeqCst` (its own cache lines, not written while
 //! nobody sleeps): one of the two sees the other, so no wake-up is lost and no `FUTEX_WAKE` is
 //! made while nobody sleeps. A waker *claims* registered sleepers (decrements the count), so
 //! the commits that follow before the sleeper runs do not call the kernel again.
@@ -41,7 +42,7 @@
 //! layout 1 (one lock, a journal of four counters) was the ring capacity, and its state was
 //! smaller: each build refuses the other's queue segments with `BadSegment`.
 
-use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::shm::{ElemDesc, LockKind, Options, SegKind};
@@ -508,19 +509,30 @@ impl Ring {
         self.st().consumer.j_kind.store(0, Ordering::Release);
     }
 
+    /// The offset `rec` bytes after `pos` (both at most the capacity).
+    #[inline(always)]
+    fn advance(&self, pos: u64, rec: u64) -> u64 {
+        let p = pos + rec;
+        if p >= self.cap {
+            p - self.cap
+        } else {
+            p
+        }
+    }
+
     /// True if a record of `rec` bytes fits after `t` with the head at `h`.
     #[inline(always)]
     fn fits(&self, h: u64, t: u64, rec: u64, maxsize: u64) -> bool {
         used(h, t, self.cap) + rec <= self.cap && (maxsize == 0 || count(h, t) < maxsize)
     }
 
-    /// After a commit on one side: wake up to `n` sleepers of the other, if any registered.
+    /// After a commit (a `SeqCst` store of an index): wake up to `n` sleepers of the other
+    /// side, if any registered.
     #[inline(always)]
     fn wake(&self, s: &Sleep, n: u32) {
-        // Pairs with the sleeper's SeqCst registration and re-check: either it sees our index
-        // store, or we see its registration.
-        fence(Ordering::SeqCst);
-        if s.waiters.load(Ordering::Relaxed) != 0 {
+        // SeqCst, like the index store before it and the sleeper's registration and re-check:
+        // either the sleeper sees our index, or we see its registration.
+        if s.waiters.load(Ordering::SeqCst) != 0 {
             self.wake_slow(s, n);
         }
     }
@@ -579,8 +591,8 @@ impl Ring {
                 write(&self.region, pos + REC_HEADER as u64);
                 fault::hit(fault::QUEUE_PUT_COMMIT);
                 // The commit: the record becomes visible with this store.
-                let next = pack((pos + rec) % self.cap, cnt(t).wrapping_add(1));
-                st.tail.store(next, Ordering::Release);
+                let next = pack(self.advance(pos, rec), cnt(t).wrapping_add(1));
+                st.tail.store(next, Ordering::SeqCst);
                 drop(g);
                 // Claim one registered sleeper (it will not count itself out), so the puts that
                 // follow before it runs do not call the kernel again.
@@ -601,8 +613,10 @@ impl Ring {
                 });
                 continue;
             }
-            st.not_full.waiters.fetch_add(1, Ordering::SeqCst);
+            // The word first: a waker that claims this registration moves the word after it,
+            // so the sleep below returns at once instead of missing that wake-up.
             let seq = st.not_full.word.load(Ordering::SeqCst);
+            st.not_full.waiters.fetch_add(1, Ordering::SeqCst);
             let h = st.head.load(Ordering::SeqCst);
             if self.fits(h, t, rec, maxsize) {
                 // A get freed room after all.
@@ -660,14 +674,14 @@ impl Ring {
                 }
                 let out = read(&self.region, pos + REC_HEADER as u64, len)?;
                 fault::hit(fault::QUEUE_GET_COPY);
-                let next = pack((pos + rec) % self.cap, cnt(h).wrapping_add(1));
+                let next = pack(self.advance(pos, rec), cnt(h).wrapping_add(1));
                 if self.joinable {
                     self.begin(J_HEAD, next);
                     self.track_get();
                 }
                 fault::hit(fault::QUEUE_GET_COMMIT);
                 // The commit: the record's bytes are free with this store.
-                st.head.store(next, Ordering::Release);
+                st.head.store(next, Ordering::SeqCst);
                 if self.joinable {
                     self.end();
                 }
@@ -688,8 +702,9 @@ impl Ring {
                 });
                 continue;
             }
-            st.not_empty.waiters.fetch_add(1, Ordering::SeqCst);
+            // The word first (see put_with).
             let seq = st.not_empty.word.load(Ordering::SeqCst);
+            st.not_empty.waiters.fetch_add(1, Ordering::SeqCst);
             if cnt(st.tail.load(Ordering::SeqCst)) != cnt(h) {
                 // A put committed after all.
                 unclaimed(&st.not_empty.waiters, &st.not_empty.word, seq);

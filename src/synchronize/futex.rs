@@ -442,6 +442,19 @@ impl<S> std::fmt::Debug for Region<S> {
     }
 }
 
+/// `pos % cap`, without a division for the usual `pos < 2 * cap` (a queue's offsets).
+#[inline(always)]
+fn ring_offset(pos: u64, cap: usize) -> usize {
+    let cap = cap as u64;
+    (if pos < cap {
+        pos
+    } else if pos < 2 * cap {
+        pos - cap
+    } else {
+        pos % cap
+    }) as usize
+}
+
 impl<S: SharedState> Region<S> {
     /// Build a segment for a primitive of `kind` (named, with its permission options, if
     /// `name` is given) with a state, a
@@ -553,7 +566,7 @@ impl<S: SharedState> Region<S> {
     pub(crate) fn ring_write(&self, pos: u64, src: &[u8]) {
         let cap = self.tail_len;
         assert!(src.len() <= cap && cap > 0);
-        let off = (pos % cap as u64) as usize;
+        let off = ring_offset(pos, cap);
         let first = src.len().min(cap - off);
         // SAFETY: off + first <= cap and src.len() - first <= cap: both ranges are inside the
         // tail of the live mapping; the lock excludes other accessors of these bytes; src is
@@ -569,7 +582,7 @@ impl<S: SharedState> Region<S> {
     pub(crate) fn ring_read(&self, pos: u64, dst: &mut [u8]) {
         let cap = self.tail_len;
         assert!(dst.len() <= cap && cap > 0);
-        let off = (pos % cap as u64) as usize;
+        let off = ring_offset(pos, cap);
         let first = dst.len().min(cap - off);
         // SAFETY: as in ring_write, with the copy direction reversed.
         unsafe {
