@@ -362,7 +362,10 @@ impl Ring {
         };
         Err(Error::BadSegment {
             name: region.segment().name().unwrap_or(name).to_string(),
-            reason: format!("{what}; this build reads queue layout {}", QUEUE_MAGIC & 0xffff),
+            reason: format!(
+                "{what}; this build reads queue layout {}",
+                QUEUE_MAGIC & 0xffff
+            ),
         })
     }
 
@@ -697,9 +700,8 @@ impl Ring {
                 may_spin = false;
                 drop(g);
                 st.peers.note();
-                self.spin.spin(&st.peers, || {
-                    cnt(st.tail.load(Ordering::Relaxed)) != cnt(h)
-                });
+                self.spin
+                    .spin(&st.peers, || cnt(st.tail.load(Ordering::Relaxed)) != cnt(h));
                 continue;
             }
             // The word first (see put_with).
