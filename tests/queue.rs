@@ -394,3 +394,33 @@ fn a_ring_beyond_32_bit_offsets_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn sleepers_never_miss_a_commit() {
+    // A tiny ring and no spinning: both sides go to sleep all the time, and each commit races
+    // the other side's registration. A lost wake-up shows as a get or put that times out.
+    mpshare::synchronize::fault::set_spinning(false);
+    let q = Queue::new(record_len(8) * 2).unwrap();
+    const N: u64 = 50_000;
+    let mut producer = {
+        let q = q.clone();
+        Forked::spawn(move || {
+            for i in 0..N {
+                if q.put_timeout(&i.to_le_bytes(), Duration::from_secs(20))
+                    .is_err()
+                {
+                    return 1;
+                }
+            }
+            0
+        })
+    };
+    let mut buf = Vec::new();
+    for i in 0..N {
+        q.get_into_timeout(&mut buf, Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("message {i}: {e}"));
+        assert_eq!(buf, i.to_le_bytes());
+    }
+    assert_eq!(producer.wait(Duration::from_secs(20)), Outcome::Exited(0));
+    mpshare::synchronize::fault::set_spinning(true);
+}
