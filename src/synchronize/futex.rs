@@ -394,10 +394,20 @@ impl MutexCell {
     }
 
     /// Initialise the mutex (a non-recursive robust one, like a `Lock`'s). Creator only,
-    /// from the `init` of [`Region::build`], before the header is published.
+    /// from the `init` of [`Region::build`], before the header is published; refused on a
+    /// cell that is not all zero (an initialised mutex, possibly in use).
     pub(crate) fn init(&self) -> Result<()> {
-        // SAFETY: 64 aligned bytes of the unpublished data area (nobody else maps it as
-        // ready yet), large enough for a pthread_mutex_t (asserted above).
+        if self.0.iter().any(|w| w.load(Ordering::Acquire) != 0) {
+            return Err(Error::InvalidArgument {
+                what: "mutex cell",
+                expected: "fresh (all-zero) storage".into(),
+                found: "an initialised mutex".into(),
+            });
+        }
+        // SAFETY: 64 aligned bytes, all zero: the fresh data area of a segment being built
+        // (a published cell holds an initialised mutex, never all zero: glibc records its
+        // robust, process-shared kind), so no handle uses it yet; large enough for a
+        // pthread_mutex_t (asserted above).
         unsafe { RawMutex::init_at(self.ptr(), false) }
     }
 }
