@@ -354,3 +354,73 @@ fn serde_values_cross_processes_as_pickles() {
     q.put(b"not a pickle").unwrap();
     assert!(q.get_value::<Job>().is_err());
 }
+
+#[test]
+fn a_queue_of_another_layout_is_refused() {
+    // Layout 1 (one lock, journaled counters) began its state with the ring capacity where
+    // layout 2 keeps its magic word; the state starts at the segment's data offset (256).
+    use std::os::unix::fs::FileExt;
+    let g = NameGuard::new("qlayout");
+    let q = Queue::create(g.name(), 4096).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/dev/shm/{}", g.name()))
+        .unwrap();
+    let mut magic = [0u8; 8];
+    file.read_exact_at(&mut magic, 256).unwrap();
+    file.write_all_at(&4096u64.to_ne_bytes(), 256).unwrap();
+    let err = Queue::open(g.name()).unwrap_err();
+    assert!(matches!(err, Error::BadSegment { .. }), "{err}");
+    assert!(err.to_string().contains("queue layout 1"), "{err}");
+    // The current layout opens.
+    file.write_all_at(&magic, 256).unwrap();
+    let b = Queue::open(g.name()).unwrap();
+    q.put(b"still a queue").unwrap();
+    assert_eq!(b.get().unwrap(), b"still a queue");
+}
+
+#[test]
+fn a_ring_beyond_32_bit_offsets_is_refused() {
+    let err = Queue::new((u32::MAX as usize) + 1).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidArgument {
+                what: "capacity",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn sleepers_never_miss_a_commit() {
+    // A tiny ring and no spinning: both sides go to sleep all the time, and each commit races
+    // the other side's registration. A lost wake-up shows as a get or put that times out.
+    mpshare::synchronize::fault::set_spinning(false);
+    let q = Queue::new(record_len(8) * 2).unwrap();
+    const N: u64 = 50_000;
+    let mut producer = {
+        let q = q.clone();
+        Forked::spawn(move || {
+            for i in 0..N {
+                if q.put_timeout(&i.to_le_bytes(), Duration::from_secs(20))
+                    .is_err()
+                {
+                    return 1;
+                }
+            }
+            0
+        })
+    };
+    let mut buf = Vec::new();
+    for i in 0..N {
+        q.get_into_timeout(&mut buf, Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("message {i}: {e}"));
+        assert_eq!(buf, i.to_le_bytes());
+    }
+    assert_eq!(producer.wait(Duration::from_secs(20)), Outcome::Exited(0));
+    mpshare::synchronize::fault::set_spinning(true);
+}

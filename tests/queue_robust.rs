@@ -1,7 +1,7 @@
-//! Queues under SIGKILL: a producer killed mid-put (payload half copied; tail advanced but
-//! not committed), a consumer killed mid-get (payload copied; head advanced but not
-//! committed), a consumer killed while blocked, all while other processes keep using the
-//! queue. Survivors keep working; nothing committed is lost or duplicated; no torn message is
+//! Queues under SIGKILL: a producer killed mid-put (payload half copied; record written but
+//! its index store not done), a consumer killed mid-get (payload copied; consumer slot changed
+//! but the head store not done), a consumer killed while blocked, all while other processes
+//! keep using the queue. Survivors keep working; nothing committed is lost or duplicated; no torn message is
 //! ever visible.
 
 mod common;
@@ -27,17 +27,11 @@ fn frozen_producer(q: &Queue, point: u32, before: u32) -> Forked {
     })
 }
 
-/// Wait until the frozen child holds the queue lock (a timed get by us cannot get it).
-fn until_lock_held(q: &Queue) {
-    // qsize() reads without the lock; full() takes it: probe with a thread and a timeout.
-    let probe = q.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = probe.full();
-        let _ = tx.send(());
-    });
-    // The probe blocks on the lock; if it returns at once the child is not frozen yet.
-    let _ = rx.recv_timeout(Duration::from_millis(100));
+/// Give the frozen child time to reach its pause point, where it holds the producer lock.
+/// Nothing a consumer does waits for that lock (each side has its own), so there is nothing
+/// to probe: the child pauses right after its `before` puts, which the caller waited for.
+fn until_lock_held(_q: &Queue) {
+    std::thread::sleep(Duration::from_millis(100));
 }
 
 fn check_producer_killed_at(point: u32) {
@@ -176,4 +170,46 @@ fn consumers_killed_while_blocked_leave_the_others_working() {
         q.put(&i.to_le_bytes()).unwrap();
     }
     assert_eq!(live.wait(Duration::from_secs(10)), Outcome::Exited(0));
+}
+
+#[test]
+fn producers_do_not_wait_for_a_consumer_holding_its_lock() {
+    // Producers and consumers have a lock each: a consumer frozen mid-get (consumer lock held)
+    // does not stop puts; once it is killed, the next consumer finds every message in order.
+    let q = Queue::new(4096).unwrap();
+    q.put(b"first").unwrap();
+    let mut child = {
+        let q = q.clone();
+        Forked::spawn(move || {
+            fault::pause_at(fault::QUEUE_GET_COPY);
+            let _ = q.get();
+            1
+        })
+    };
+    // Time for the child to freeze at its pause point, consumer lock held.
+    std::thread::sleep(Duration::from_millis(100));
+    let mut producer = {
+        let q = q.clone();
+        Forked::spawn(move || {
+            for i in 0..20u32 {
+                if q.put_timeout(&i.to_le_bytes(), Duration::from_secs(10))
+                    .is_err()
+                {
+                    return 1;
+                }
+            }
+            0
+        })
+    };
+    assert_eq!(producer.wait(Duration::from_secs(20)), Outcome::Exited(0));
+    assert_eq!(q.qsize(), 21);
+    assert_eq!(child.kill(), KILLED);
+    assert_eq!(q.get_timeout(Duration::from_secs(5)).unwrap(), b"first");
+    for i in 0..20u32 {
+        assert_eq!(
+            q.get_timeout(Duration::from_secs(5)).unwrap(),
+            i.to_le_bytes()
+        );
+    }
+    assert!(matches!(q.get_nowait(), Err(Error::QueueEmpty)));
 }

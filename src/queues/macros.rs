@@ -21,7 +21,8 @@ macro_rules! queue_common {
             /// ```
             ///
             /// # Errors
-            /// [`Error::InvalidArgument`] below 16 bytes; OS errors.
+            /// [`Error::InvalidArgument`] below 16 bytes or above 4 GiB − 8 (offsets are 32-bit);
+            /// OS errors.
             pub fn new(capacity: usize) -> Result<Self> {
                 Ok(Self::wrap(Ring::build(None, $kind, capacity, 0, None)?))
             }

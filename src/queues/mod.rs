@@ -10,9 +10,10 @@
 //!
 //! Each queue is bounded in bytes (its ring) and optionally in messages (`maxsize`). A message
 //! that can never fit is [`Error::MessageTooLarge`](crate::Error::MessageTooLarge) at once
-//! instead of a hang. The queue's lock is robust and its counters are journaled: a producer
-//! killed mid-`put` never leaves a torn message visible, a consumer killed mid-`get` leaves
-//! the message for the others, and nobody waits on a dead process (see `ring`).
+//! instead of a hang. Producers and consumers each have a robust lock, and every put or get
+//! commits with one store of its side's index: a producer killed mid-`put` never leaves a
+//! torn message visible, a consumer killed mid-`get` leaves the message for the others, and
+//! nobody waits on a dead process (see `ring`).
 //!
 //! Serde values (feature `manager`, on by default): `put_value` / `get_value` encode them as
 //! pickles through the crate's pickle serde bridge, the bytes Python's `Queue.put` would send.

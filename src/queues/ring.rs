@@ -1,23 +1,46 @@
-//! The shared ring every queue kind is built on: a robust lock, a journal, and futex words.
+//! The shared ring every queue kind is built on: two robust locks, packed indexes, futex
+//! words.
 //!
 //! Messages are records in a byte ring (the segment's tail): an 8-byte header (`len: u32`,
 //! reserved `u32`) and the payload, padded to 8 bytes, copied in two parts at the wrap.
-//! `head` and `tail` are byte positions that only grow (offset = position mod capacity).
 //!
-//! Every change happens under the header's robust [`Lock`](crate::Lock). Before changing the
-//! four counters (`head`, `tail`, `count`, `unfinished`) the holder copies them to a journal
-//! and marks it valid; after, it clears the mark. A holder killed in between leaves the mark
-//! set, and the next locker (told `owner_died`) restores the counters from the journal: a
-//! `put` that did not finish is not visible, a `get` that did not finish leaves its message
-//! in the queue. Payload bytes written to free space before the commit are simply overwritten
-//! later. Sleepers wait on sequence words outside the lock, so a dead process never blocks
-//! the others.
+//! **Two sides.** Producers serialise on a robust mutex of their own (in the state, on its own
+//! cache lines); consumers on the segment header's robust lock. Each side owns one index word,
+//! `tail` (producers) and `head` (consumers), each on its own cache lines: the byte offset of
+//! the next record (low 32 bits) and the number of records ever put / taken, mod 2³² (high 32
+//! bits). A put writes its record into free space, then publishes it with one release store of
+//! `tail`; a get copies the record out, then frees it with one release store of `head`. That
+//! single store is the commit: a producer killed before it leaves nothing visible (the bytes
+//! it wrote are free space), a consumer killed before it leaves its message queued, and after
+//! it the operation happened; a plain `Queue` needs no journal. The number of messages is
+//! `tail.count - head.count`; the bytes in use follow from the two offsets (equal offsets with
+//! a non-zero count: the ring is full). Each side keeps the other side's index as it last
+//! loaded it (`head_seen`, `tail_seen`, under its own lock) and reloads it only when that
+//! stale value says "full" / "empty", so a one-producer one-consumer pair shares no lock and
+//! moves the index lines once per batch, not once per message.
 //!
-//! A `JoinableQueue` also records, per consumer process (pid + start time, up to
-//! [`CONSUMER_SLOTS`] at once), how many messages it took with `get` and has not marked done.
-//! The slot changed by an operation is journaled with the counters. `join` looks for dead
-//! consumers every [`DEATH_POLL`](futex::DEATH_POLL): their outstanding tasks are taken off
-//! `unfinished` and added to the `lost` counter, which `join` then reports.
+//! **Sleeping.** A sleeper reads the sequence word, registers (sleeper count), re-checks the
+//! other side's index with `SeqCst`, and sleeps on the word as it read it (a waker that claims
+//! the registration moves the word after that read, so the sleep cannot miss it); a committer stores its index and
+//! reads the sleeper count, both `SeqCst` (its own cache lines, not written while
+//! nobody sleeps): one of the two sees the other, so no wake-up is lost and no `FUTEX_WAKE` is
+//! made while nobody sleeps. A waker *claims* registered sleepers (decrements the count), so
+//! the commits that follow before the sleeper runs do not call the kernel again.
+//!
+//! **JoinableQueue.** `task_done` counts `dones`, `join`'s reaping counts `lost`; the
+//! unfinished tasks are `tail.count - dones - lost` (mod 2³²); both counters change under the
+//! consumer lock. Per consumer process (pid + start time, up to [`CONSUMER_SLOTS`] at once)
+//! the queue records how many messages it took with `get` and has not marked done. An
+//! operation that changes a slot first writes a journal (the slot's old count, and the value
+//! the word whose store commits the operation — `head`, `dones` or `lost` — will have): the
+//! next consumer-lock holder told `owner_died` compares that word with the journal and puts
+//! the slot back unless the commit happened. `join` looks for dead consumers every
+//! [`DEATH_POLL`](futex::DEATH_POLL): their outstanding tasks are added to `lost`, which
+//! `join` then reports.
+//!
+//! **Layout.** The state starts with [`QUEUE_MAGIC`] (queue layout 2). The first word of
+//! layout 1 (one lock, a journal of four counters) was the ring capacity, and its state was
+//! smaller: each build refuses the other's queue segments with `BadSegment`.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -26,7 +49,7 @@ use crate::shm::{ElemDesc, LockKind, Options, SegKind};
 use std::sync::Arc;
 
 use crate::synchronize::futex::{
-    self, fault, Deadline, Peers, ProcId, ProcSlot, Region, SharedState, Spinner,
+    self, fault, Deadline, MutexCell, Peers, ProcId, ProcSlot, Region, SharedState, Spinner,
 };
 use crate::synchronize::raw::RawMutex;
 use crate::typecode::TypeCode;
@@ -44,8 +67,29 @@ pub(crate) fn record_len(len: usize) -> usize {
 /// untracked (its tasks are not recovered if it dies).
 pub(crate) const CONSUMER_SLOTS: usize = 64;
 
+/// First word of a queue's state: `"MPSQ"` and queue layout 2 (two locks, packed indexes).
+pub(crate) const QUEUE_MAGIC: u64 = 0x4d50_5351_0000_0002;
+
+/// Largest ring: offsets are 32-bit.
+pub(crate) const MAX_CAPACITY: usize = (u32::MAX as usize) & !7;
+
+/// Its own pair of cache lines (the adjacent-line prefetcher pulls lines in pairs).
+#[repr(C, align(128))]
+struct Line<T>(T);
+
+impl<T> std::ops::Deref for Line<T> {
+    type Target = T;
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Written by the creator only.
 #[repr(C)]
-pub(crate) struct QState {
+struct Config {
+    /// [`QUEUE_MAGIC`].
+    magic: AtomicU64,
     /// Ring bytes (the segment tail).
     capacity: AtomicU64,
     /// Most messages at once; 0 = only the byte capacity limits.
@@ -56,50 +100,119 @@ pub(crate) struct QState {
     elem_align: AtomicU32,
     _pad: AtomicU32,
     elem_hash: AtomicU64,
-    // Counters, changed under the lock through the journal.
-    head: AtomicU64,
-    tail: AtomicU64,
-    count: AtomicU64,
-    unfinished: AtomicU64,
-    /// `head`, `tail`, `count`, `unfinished`, `lost` before the change in progress.
-    journal: [AtomicU64; 5],
-    journal_valid: AtomicU32,
-    _pad2: AtomicU32,
-    /// 1 + index of the consumer slot the change in progress touches (0: none), and its count
-    /// before the change.
-    journal_slot: AtomicU64,
-    journal_slot_count: AtomicU64,
-    /// Tasks of dead consumers taken off `unfinished` (joinable queues), ever.
+}
+
+/// Producer side, under the producer lock.
+#[repr(C)]
+struct Producer {
+    lock: MutexCell,
+    /// `head` as this side last loaded it.
+    head_seen: AtomicU64,
+}
+
+/// Consumer side, under the consumer (header) lock.
+#[repr(C)]
+struct Consumer {
+    /// `tail` as this side last loaded it.
+    tail_seen: AtomicU64,
+    /// `task_done` calls, ever (joinable queues).
+    dones: AtomicU64,
+    /// Tasks of dead consumers, ever (joinable queues).
     lost: AtomicU64,
-    // Futex words (sequence numbers) and their sleeper counts.
-    not_empty: AtomicU32,
-    get_waiters: AtomicU32,
-    not_full: AtomicU32,
-    put_waiters: AtomicU32,
+    /// Journal of the slot change in progress: which word's store commits it (0: none), the
+    /// value that word has once committed, 1 + the slot index (0: none), the slot's old count.
+    j_kind: AtomicU64,
+    j_new: AtomicU64,
+    j_slot: AtomicU64,
+    j_slot_count: AtomicU64,
+    /// Futex word (sequence) `join` sleeps on, and its sleeper count.
     all_done: AtomicU32,
     join_waiters: AtomicU32,
-    peers: Peers,
+}
+
+const J_HEAD: u64 = 1;
+const J_DONES: u64 = 2;
+const J_LOST: u64 = 3;
+
+/// A futex word (sequence number) and its registered sleepers.
+#[repr(C)]
+struct Sleep {
+    word: AtomicU32,
+    waiters: AtomicU32,
+}
+
+#[repr(C)]
+pub(crate) struct QState {
+    config: Line<Config>,
+    /// Producers' index: offset | count << 32.
+    tail: Line<AtomicU64>,
+    /// Consumers' index: offset | count << 32.
+    head: Line<AtomicU64>,
+    producer: Line<Producer>,
+    consumer: Line<Consumer>,
+    not_empty: Line<Sleep>,
+    not_full: Line<Sleep>,
+    peers: Line<Peers>,
     /// Per consumer process: tasks taken with `get` and not yet marked done (joinable queues).
     /// A slot with count 0 is free, whatever pid it names.
     consumers: [ProcSlot; CONSUMER_SLOTS],
 }
 
-// SAFETY: atomics only; zero is an empty queue.
+// SAFETY: atomics only (a MutexCell is atomics too); zero is an empty queue, and the producer
+// mutex is initialised by the creator before the segment is published.
 unsafe impl SharedState for QState {}
+
+#[inline(always)]
+fn off(w: u64) -> u64 {
+    w & 0xffff_ffff
+}
+
+#[inline(always)]
+fn cnt(w: u64) -> u32 {
+    (w >> 32) as u32
+}
+
+#[inline(always)]
+fn pack(off: u64, cnt: u32) -> u64 {
+    off | (u64::from(cnt) << 32)
+}
+
+/// Messages between index words `h` and `t` (`h` loaded no later than `t`).
+#[inline(always)]
+fn count(h: u64, t: u64) -> u64 {
+    u64::from(cnt(t).wrapping_sub(cnt(h)))
+}
+
+/// Ring bytes between index words `h` and `t`.
+#[inline(always)]
+fn used(h: u64, t: u64, cap: u64) -> u64 {
+    if cnt(h) == cnt(t) {
+        return 0;
+    }
+    match (off(t) + cap - off(h)) % cap {
+        0 => cap,
+        d => d,
+    }
+}
 
 /// One queue segment.
 #[derive(Clone, Debug)]
 pub(crate) struct Ring {
     region: Region<QState>,
+    /// Consumer lock (the header's).
     lock: RawMutex,
+    /// Producer lock (in the state).
+    plock: RawMutex,
     spin: Spinner,
+    /// Ring bytes.
+    cap: u64,
     /// A `JoinableQueue`: consumers are tracked.
     joinable: bool,
     /// The `lost` count this handle (and its clones) has reported.
     lost_seen: Arc<AtomicU64>,
 }
 
-/// Holds the queue lock; unlocks on drop.
+/// Holds a queue lock; unlocks on drop.
 struct Held<'a>(&'a RawMutex);
 
 impl Drop for Held<'_> {
@@ -109,12 +222,12 @@ impl Drop for Held<'_> {
     }
 }
 
-/// Take up to `n` registered sleepers off `sleepers` (lock held); true if there were any.
+/// Take up to `n` registered sleepers off `sleepers`; true if there were any.
 ///
 /// A claimed sleeper sees its sequence word moved and does not count itself out; one that
-/// wakes with the word unmoved (timeout, signal) does ([`unclaimed`]). A sleeper that saw the
-/// word move for another's claim stays counted: the count may be high (an extra wake call
-/// later), never low (a lost wake-up).
+/// wakes with the word unmoved (timeout, signal, or its condition held before it slept) does
+/// ([`unclaimed`]). A sleeper that saw the word move for another's claim stays counted: the
+/// count may be high (an extra wake call later).
 fn claim(sleepers: &AtomicU32, n: u32) -> bool {
     let mut v = sleepers.load(Ordering::SeqCst);
     while v > 0 {
@@ -135,14 +248,14 @@ fn unclaimed(sleepers: &AtomicU32, word: &AtomicU32, seq: u32) {
 }
 
 /// Description of a typed queue's element, as stored.
-fn elem_of(st: &QState) -> Option<(u32, u32, u32, u64)> {
-    let size = st.elem_size.load(Ordering::Relaxed);
+fn elem_of(c: &Config) -> Option<(u32, u32, u32, u64)> {
+    let size = c.elem_size.load(Ordering::Relaxed);
     (size != 0).then(|| {
         (
-            st.elem_code.load(Ordering::Relaxed),
+            c.elem_code.load(Ordering::Relaxed),
             size,
-            st.elem_align.load(Ordering::Relaxed),
-            st.elem_hash.load(Ordering::Relaxed),
+            c.elem_align.load(Ordering::Relaxed),
+            c.elem_hash.load(Ordering::Relaxed),
         )
     })
 }
@@ -161,10 +274,10 @@ impl Ring {
         elem: Option<ElemDesc>,
     ) -> Result<Ring> {
         let cap = capacity.next_multiple_of(8);
-        if cap < record_len(1) {
+        if cap < record_len(1) || cap > MAX_CAPACITY {
             return Err(Error::InvalidArgument {
                 what: "capacity",
-                expected: format!("at least {} bytes", record_len(1)),
+                expected: format!("{} to {MAX_CAPACITY} bytes", record_len(1)),
                 found: capacity.to_string(),
             });
         }
@@ -177,26 +290,31 @@ impl Ring {
                 });
             }
         }
+        let mut init = Ok(());
         let (region, lock) = Region::build(name, kind, LockKind::Lock, cap, |s: &QState| {
-            s.capacity.store(cap as u64, Ordering::Relaxed);
-            s.maxsize.store(maxsize as u64, Ordering::Relaxed);
+            let c = &s.config;
+            c.magic.store(QUEUE_MAGIC, Ordering::Relaxed);
+            c.capacity.store(cap as u64, Ordering::Relaxed);
+            c.maxsize.store(maxsize as u64, Ordering::Relaxed);
             if let Some(e) = elem {
-                s.elem_code.store(
+                c.elem_code.store(
                     e.typecode.map_or(0, |t| t.as_char() as u32),
                     Ordering::Relaxed,
                 );
-                s.elem_size.store(e.size as u32, Ordering::Relaxed);
-                s.elem_align.store(e.align as u32, Ordering::Relaxed);
-                s.elem_hash.store(e.type_hash, Ordering::Relaxed);
+                c.elem_size.store(e.size as u32, Ordering::Relaxed);
+                c.elem_align.store(e.align as u32, Ordering::Relaxed);
+                c.elem_hash.store(e.type_hash, Ordering::Relaxed);
             }
+            init = s.producer.lock.init();
         })?;
+        init?;
         Self::assemble(region, lock, name.map_or("<anonymous>", |n| n.0), kind)
     }
 
     pub(crate) fn open(name: &str, kind: SegKind, elem: Option<ElemDesc>) -> Result<Ring> {
         let (region, lock) = Region::<QState>::attach(name, kind, Some(LockKind::Lock))?;
-        let st = region.state();
-        let have = elem_of(st);
+        Self::check_layout(&region, name)?;
+        let have = elem_of(&region.state().config);
         let stored = have.map(|(c, size, align, hash)| ElemDesc {
             typecode: char::from_u32(c).and_then(|c| TypeCode::try_from(c).ok()),
             size: size as usize,
@@ -231,6 +349,26 @@ impl Ring {
         Self::assemble(region, lock, name, kind)
     }
 
+    /// Refuse a queue of another layout (an older build's: its first word was the capacity).
+    fn check_layout(region: &Region<QState>, name: &str) -> Result<()> {
+        let magic = region.state().config.magic.load(Ordering::Relaxed);
+        if magic == QUEUE_MAGIC {
+            return Ok(());
+        }
+        let what = if magic >> 32 == QUEUE_MAGIC >> 32 {
+            format!("queue layout {}", magic & 0xffff_ffff)
+        } else {
+            "queue layout 1 (an older mpshare build)".to_string()
+        };
+        Err(Error::BadSegment {
+            name: region.segment().name().unwrap_or(name).to_string(),
+            reason: format!(
+                "{what}; this build reads queue layout {}",
+                QUEUE_MAGIC & 0xffff
+            ),
+        })
+    }
+
     fn assemble(
         region: Region<QState>,
         lock: Option<RawMutex>,
@@ -241,19 +379,24 @@ impl Ring {
             name: name.to_string(),
             reason,
         };
+        Self::check_layout(&region, name)?;
         let lock = lock.ok_or_else(|| bad("queue without its lock".into()))?;
-        let cap = region.state().capacity.load(Ordering::Relaxed);
+        let st = region.state();
+        let cap = st.config.capacity.load(Ordering::Relaxed);
         if cap as usize != region.tail_len() || cap < record_len(1) as u64 {
             return Err(bad(format!(
                 "queue capacity {cap} but {} ring bytes",
                 region.tail_len()
             )));
         }
-        let lost = region.state().lost.load(Ordering::Acquire);
+        let plock = region.mutex(&st.producer.lock);
+        let lost = st.consumer.lost.load(Ordering::Acquire);
         Ok(Ring {
             region,
             lock,
+            plock,
             spin: Spinner::default(),
+            cap,
             joinable: kind == SegKind::JoinableQueue,
             lost_seen: Arc::new(AtomicU64::new(lost)),
         })
@@ -278,11 +421,11 @@ impl Ring {
 
     /// Ring bytes.
     pub(crate) fn capacity(&self) -> usize {
-        self.region.tail_len()
+        self.cap as usize
     }
 
     pub(crate) fn maxsize(&self) -> usize {
-        self.st().maxsize.load(Ordering::Relaxed) as usize
+        self.st().config.maxsize.load(Ordering::Relaxed) as usize
     }
 
     /// Largest message that fits.
@@ -290,16 +433,29 @@ impl Ring {
         self.capacity() - REC_HEADER
     }
 
-    /// Lock, repairing the counters if the previous holder died mid-change.
+    /// Take `lock` (spinning a little while it is held by a process on another CPU).
     #[inline]
-    fn locked(&self) -> Result<Held<'_>> {
-        // Spin for a held lock only when the other side was last seen on another CPU (on
-        // ours, the holder cannot run while we spin).
-        let how = self
-            .lock
-            .lock_adaptive(|| self.st().peers.peer_elsewhere())?;
-        let held = Held(&self.lock);
-        if how.owner_died() {
+    fn take<'a>(&'a self, lock: &'a RawMutex) -> Result<(Held<'a>, bool)> {
+        let how = lock.lock_adaptive(|| self.st().peers.peer_elsewhere())?;
+        Ok((Held(lock), how.owner_died()))
+    }
+
+    /// The producer lock. A producer that died holding it left nothing to repair (its record
+    /// was not published); it may owe sleepers a wake-up.
+    #[inline]
+    fn producer(&self) -> Result<Held<'_>> {
+        let (held, died) = self.take(&self.plock)?;
+        if died {
+            self.wake_everyone();
+        }
+        Ok(held)
+    }
+
+    /// The consumer lock, repairing a consumer slot a dead holder left half-changed.
+    #[inline]
+    fn consumer(&self) -> Result<Held<'_>> {
+        let (held, died) = self.take(&self.lock)?;
+        if died {
             self.recover();
         }
         Ok(held)
@@ -308,52 +464,94 @@ impl Ring {
     #[cold]
     fn recover(&self) {
         let st = self.st();
-        if st.journal_valid.load(Ordering::Acquire) != 0 {
-            let j = &st.journal;
-            st.head
-                .store(j[0].load(Ordering::Relaxed), Ordering::Relaxed);
-            st.tail
-                .store(j[1].load(Ordering::Relaxed), Ordering::Relaxed);
-            st.count
-                .store(j[2].load(Ordering::Relaxed), Ordering::Relaxed);
-            st.unfinished
-                .store(j[3].load(Ordering::Relaxed), Ordering::Relaxed);
-            st.lost
-                .store(j[4].load(Ordering::Relaxed), Ordering::Relaxed);
-            if let Some(i) = (st.journal_slot.load(Ordering::Relaxed) as usize).checked_sub(1) {
-                if let Some(s) = st.consumers.get(i) {
-                    let c = st.journal_slot_count.load(Ordering::Relaxed);
-                    s.count.store(c as u32, Ordering::Relaxed);
+        let c = &st.consumer;
+        let kind = c.j_kind.load(Ordering::Acquire);
+        if kind != 0 {
+            let word = match kind {
+                J_HEAD => st.head.load(Ordering::Relaxed),
+                J_DONES => c.dones.load(Ordering::Relaxed),
+                _ => c.lost.load(Ordering::Relaxed),
+            };
+            let committed = word == c.j_new.load(Ordering::Relaxed);
+            if !committed {
+                if let Some(i) = (c.j_slot.load(Ordering::Relaxed) as usize).checked_sub(1) {
+                    if let Some(s) = st.consumers.get(i) {
+                        let n = c.j_slot_count.load(Ordering::Relaxed);
+                        s.count.store(n as u32, Ordering::Relaxed);
+                    }
                 }
             }
-            st.journal_valid.store(0, Ordering::Release);
+            c.j_kind.store(0, Ordering::Release);
         }
-        // Sleepers may have missed a wake-up the dead holder owed them.
-        st.not_empty.fetch_add(1, Ordering::SeqCst);
-        st.not_full.fetch_add(1, Ordering::SeqCst);
-        futex::wake_all(&st.not_empty);
-        futex::wake_all(&st.not_full);
-        st.all_done.fetch_add(1, Ordering::SeqCst);
-        futex::wake_all(&st.all_done);
+        self.wake_everyone();
     }
 
-    /// Start a change of the counters (lock held).
-    #[inline(always)]
-    fn begin(&self) {
+    /// After a holder died: sleepers may have missed a wake-up it owed them.
+    #[cold]
+    fn wake_everyone(&self) {
         let st = self.st();
-        st.journal[0].store(st.head.load(Ordering::Relaxed), Ordering::Relaxed);
-        st.journal[1].store(st.tail.load(Ordering::Relaxed), Ordering::Relaxed);
-        st.journal[2].store(st.count.load(Ordering::Relaxed), Ordering::Relaxed);
-        st.journal[3].store(st.unfinished.load(Ordering::Relaxed), Ordering::Relaxed);
-        st.journal[4].store(st.lost.load(Ordering::Relaxed), Ordering::Relaxed);
-        st.journal_slot.store(0, Ordering::Relaxed);
-        st.journal_valid.store(1, Ordering::Release);
+        for w in [&st.not_empty.word, &st.not_full.word, &st.consumer.all_done] {
+            w.fetch_add(1, Ordering::SeqCst);
+            futex::wake_all(w);
+        }
     }
 
-    /// Finish a change of the counters (lock held).
+    /// Start a journaled slot change whose commit is the store of `new` into the `kind` word
+    /// (consumer lock held).
+    #[inline]
+    fn begin(&self, kind: u64, new: u64) {
+        let c = &self.st().consumer;
+        c.j_new.store(new, Ordering::Relaxed);
+        c.j_slot.store(0, Ordering::Relaxed);
+        c.j_kind.store(kind, Ordering::Release);
+    }
+
+    /// Finish a journaled change (its commit store is done; consumer lock held).
+    #[inline]
+    fn end(&self) {
+        self.st().consumer.j_kind.store(0, Ordering::Release);
+    }
+
+    /// The offset `rec` bytes after `pos` (both at most the capacity).
     #[inline(always)]
-    fn commit(&self) {
-        self.st().journal_valid.store(0, Ordering::Release);
+    fn advance(&self, pos: u64, rec: u64) -> u64 {
+        let p = pos + rec;
+        if p >= self.cap {
+            p - self.cap
+        } else {
+            p
+        }
+    }
+
+    /// True if a record of `rec` bytes fits after `t` with the head at `h`.
+    #[inline(always)]
+    fn fits(&self, h: u64, t: u64, rec: u64, maxsize: u64) -> bool {
+        used(h, t, self.cap) + rec <= self.cap && (maxsize == 0 || count(h, t) < maxsize)
+    }
+
+    /// After a commit (a `SeqCst` store of an index): wake up to `n` sleepers of the other
+    /// side, if any registered.
+    #[inline(always)]
+    fn wake(&self, s: &Sleep, n: u32) {
+        // SeqCst, like the index store before it and the sleeper's registration and re-check:
+        // either the sleeper sees our index, or we see its registration.
+        if s.waiters.load(Ordering::SeqCst) != 0 {
+            self.wake_slow(s, n);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wake_slow(&self, s: &Sleep, n: u32) {
+        if claim(&s.waiters, n) {
+            s.word.fetch_add(1, Ordering::SeqCst);
+            self.st().peers.note();
+            if n == 1 {
+                futex::wake(&s.word, 1);
+            } else {
+                futex::wake_all(&s.word);
+            }
+        }
     }
 
     /// Put one message of `len` bytes written by `write(ring, pos)`, waiting per `timeout`
@@ -374,37 +572,34 @@ impl Ring {
                 max: self.max_message(),
             });
         }
+        let rec = rec as u64;
         let st = self.st();
+        let maxsize = st.config.maxsize.load(Ordering::Relaxed);
         let mut deadline = None;
         let mut may_spin = timeout != Some(Duration::ZERO);
         loop {
-            let g = self.locked()?;
-            let head = st.head.load(Ordering::Relaxed);
-            let tail = st.tail.load(Ordering::Relaxed);
-            let count = st.count.load(Ordering::Relaxed);
-            let maxsize = st.maxsize.load(Ordering::Relaxed);
-            if (tail - head) as usize + rec <= cap && (maxsize == 0 || count < maxsize) {
-                let mut h = [0u8; REC_HEADER];
-                h[..4].copy_from_slice(&(len as u32).to_ne_bytes());
-                self.region.ring_write(tail, &h);
-                write(&self.region, tail + REC_HEADER as u64);
-                self.begin();
-                st.tail.store(tail + rec as u64, Ordering::Relaxed);
-                st.count.store(count + 1, Ordering::Relaxed);
-                st.unfinished.fetch_add(1, Ordering::Relaxed);
+            let g = self.producer()?;
+            // Only producer-lock holders store `tail`.
+            let t = st.tail.load(Ordering::Relaxed);
+            let mut h = st.producer.head_seen.load(Ordering::Relaxed);
+            if !self.fits(h, t, rec, maxsize) {
+                h = st.head.load(Ordering::Acquire);
+                st.producer.head_seen.store(h, Ordering::Relaxed);
+            }
+            if self.fits(h, t, rec, maxsize) {
+                let pos = off(t);
+                let mut hdr = [0u8; REC_HEADER];
+                hdr[..4].copy_from_slice(&(len as u32).to_ne_bytes());
+                self.region.ring_write(pos, &hdr);
+                write(&self.region, pos + REC_HEADER as u64);
                 fault::hit(fault::QUEUE_PUT_COMMIT);
-                self.commit();
-                // Claim one registered sleeper (it will not count itself out), so the puts
-                // that follow before it runs do not call the kernel again.
-                let wake = claim(&st.get_waiters, 1);
-                if wake {
-                    st.not_empty.fetch_add(1, Ordering::SeqCst);
-                }
+                // The commit: the record becomes visible with this store.
+                let next = pack(self.advance(pos, rec), cnt(t).wrapping_add(1));
+                st.tail.store(next, Ordering::SeqCst);
                 drop(g);
-                if wake {
-                    st.peers.note();
-                    futex::wake(&st.not_empty, 1);
-                }
+                // Claim one registered sleeper (it will not count itself out), so the puts that
+                // follow before it runs do not call the kernel again.
+                self.wake(&st.not_empty, 1);
                 return Ok(());
             }
             let d = *deadline.get_or_insert_with(|| Deadline::after(timeout));
@@ -417,21 +612,23 @@ impl Ring {
                 drop(g);
                 st.peers.note();
                 self.spin.spin(&st.peers, || {
-                    // Unlocked: read head before tail. Both only grow and head <= tail at
-                    // every instant, so this never underflows and can only overstate the
-                    // bytes in use (the put re-checks under the lock).
-                    let head = st.head.load(Ordering::Acquire);
-                    let used = st.tail.load(Ordering::Acquire).saturating_sub(head);
-                    used as usize + rec <= cap
-                        && (maxsize == 0 || st.count.load(Ordering::Relaxed) < maxsize)
+                    self.fits(st.head.load(Ordering::Acquire), t, rec, maxsize)
                 });
                 continue;
             }
-            st.put_waiters.fetch_add(1, Ordering::SeqCst);
-            let seq = st.not_full.load(Ordering::SeqCst);
+            // The word first: a waker that claims this registration moves the word after it,
+            // so the sleep below returns at once instead of missing that wake-up.
+            let seq = st.not_full.word.load(Ordering::SeqCst);
+            st.not_full.waiters.fetch_add(1, Ordering::SeqCst);
+            let h = st.head.load(Ordering::SeqCst);
+            if self.fits(h, t, rec, maxsize) {
+                // A get freed room after all.
+                unclaimed(&st.not_full.waiters, &st.not_full.word, seq);
+                continue;
+            }
             drop(g);
-            futex::wait(&st.not_full, seq, d.remaining());
-            unclaimed(&st.put_waiters, &st.not_full, seq);
+            futex::wait(&st.not_full.word, seq, d.remaining());
+            unclaimed(&st.not_full.waiters, &st.not_full.word, seq);
             may_spin = true;
         }
     }
@@ -458,39 +655,41 @@ impl Ring {
         let mut deadline = None;
         let mut may_spin = timeout != Some(Duration::ZERO);
         loop {
-            let g = self.locked()?;
-            let count = st.count.load(Ordering::Relaxed);
-            if count > 0 {
-                let head = st.head.load(Ordering::Relaxed);
-                let mut h = [0u8; REC_HEADER];
-                self.region.ring_read(head, &mut h);
-                let len = u32::from_ne_bytes([h[0], h[1], h[2], h[3]]) as usize;
-                if record_len(len) > self.capacity() {
+            let g = self.consumer()?;
+            // Only consumer-lock holders store `head`.
+            let h = st.head.load(Ordering::Relaxed);
+            let mut t = st.consumer.tail_seen.load(Ordering::Relaxed);
+            if cnt(t) == cnt(h) {
+                t = st.tail.load(Ordering::Acquire);
+                st.consumer.tail_seen.store(t, Ordering::Relaxed);
+            }
+            if cnt(t) != cnt(h) {
+                let pos = off(h);
+                let mut hdr = [0u8; REC_HEADER];
+                self.region.ring_read(pos, &mut hdr);
+                let len = u32::from_ne_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
+                let rec = record_len(len) as u64;
+                if rec > used(h, t, self.cap) {
                     return Err(Error::BadSegment {
                         name: self.segment_name().unwrap_or("<anonymous>").to_string(),
-                        reason: format!("queue record of {len} bytes at position {head}"),
+                        reason: format!("queue record of {len} bytes at offset {pos}"),
                     });
                 }
-                let out = read(&self.region, head + REC_HEADER as u64, len)?;
+                let out = read(&self.region, pos + REC_HEADER as u64, len)?;
                 fault::hit(fault::QUEUE_GET_COPY);
-                self.begin();
-                st.head
-                    .store(head + record_len(len) as u64, Ordering::Relaxed);
-                st.count.store(count - 1, Ordering::Relaxed);
+                let next = pack(self.advance(pos, rec), cnt(h).wrapping_add(1));
                 if self.joinable {
+                    self.begin(J_HEAD, next);
                     self.track_get();
                 }
                 fault::hit(fault::QUEUE_GET_COMMIT);
-                self.commit();
-                let wake = claim(&st.put_waiters, u32::MAX);
-                if wake {
-                    st.not_full.fetch_add(1, Ordering::SeqCst);
+                // The commit: the record's bytes are free with this store.
+                st.head.store(next, Ordering::SeqCst);
+                if self.joinable {
+                    self.end();
                 }
                 drop(g);
-                if wake {
-                    st.peers.note();
-                    futex::wake_all(&st.not_full);
-                }
+                self.wake(&st.not_full, u32::MAX);
                 return Ok(out);
             }
             let d = *deadline.get_or_insert_with(|| Deadline::after(timeout));
@@ -502,14 +701,20 @@ impl Ring {
                 drop(g);
                 st.peers.note();
                 self.spin
-                    .spin(&st.peers, || st.count.load(Ordering::Relaxed) > 0);
+                    .spin(&st.peers, || cnt(st.tail.load(Ordering::Relaxed)) != cnt(h));
                 continue;
             }
-            st.get_waiters.fetch_add(1, Ordering::SeqCst);
-            let seq = st.not_empty.load(Ordering::SeqCst);
+            // The word first (see put_with).
+            let seq = st.not_empty.word.load(Ordering::SeqCst);
+            st.not_empty.waiters.fetch_add(1, Ordering::SeqCst);
+            if cnt(st.tail.load(Ordering::SeqCst)) != cnt(h) {
+                // A put committed after all.
+                unclaimed(&st.not_empty.waiters, &st.not_empty.word, seq);
+                continue;
+            }
             drop(g);
-            futex::wait(&st.not_empty, seq, d.remaining());
-            unclaimed(&st.get_waiters, &st.not_empty, seq);
+            futex::wait(&st.not_empty.word, seq, d.remaining());
+            unclaimed(&st.not_empty.waiters, &st.not_empty.word, seq);
             may_spin = true;
         }
     }
@@ -525,35 +730,61 @@ impl Ring {
         })
     }
 
+    /// `head` and `tail` at one instant (no lock): `head` read on both sides of `tail` until
+    /// it did not move, so the pair is one the queue was in (a few tries, then the last pair,
+    /// which can only overstate what is queued).
+    fn indexes(&self) -> (u64, u64) {
+        let st = self.st();
+        let mut h = st.head.load(Ordering::Acquire);
+        for _ in 0..64 {
+            let t = st.tail.load(Ordering::Acquire);
+            let h2 = st.head.load(Ordering::Acquire);
+            if h2 == h {
+                return (h, t);
+            }
+            h = h2;
+        }
+        (h, st.tail.load(Ordering::Acquire))
+    }
+
     /// Messages in the queue now.
     pub(crate) fn qsize(&self) -> usize {
-        self.st().count.load(Ordering::Acquire) as usize
+        let (h, t) = self.indexes();
+        count(h, t) as usize
     }
 
     /// Ring bytes in use now.
     pub(crate) fn bytes_used(&self) -> usize {
-        let st = self.st();
-        let _g = self.locked();
-        (st.tail.load(Ordering::Relaxed) - st.head.load(Ordering::Relaxed)) as usize
+        let (h, t) = self.indexes();
+        used(h, t, self.cap).min(self.cap) as usize
     }
 
     pub(crate) fn full(&self) -> bool {
-        let st = self.st();
-        let maxsize = st.maxsize.load(Ordering::Relaxed);
-        let _g = self.locked();
-        let used = st.tail.load(Ordering::Relaxed) - st.head.load(Ordering::Relaxed);
-        (maxsize != 0 && st.count.load(Ordering::Relaxed) >= maxsize)
-            || used as usize + record_len(0) > self.capacity()
+        let (h, t) = self.indexes();
+        !self.fits(h, t, record_len(0) as u64, self.maxsize() as u64)
     }
 
     // ---- joinable ----
+
+    /// Tasks put and neither marked done nor lost, from `tail` and the two counters.
+    fn outstanding(&self, t: u64) -> u64 {
+        let c = &self.st().consumer;
+        let settled = c
+            .dones
+            .load(Ordering::Acquire)
+            .wrapping_add(c.lost.load(Ordering::Acquire)) as u32;
+        // Never negative in a consistent state; clamp what a racing reader could see.
+        u64::from((cnt(t).wrapping_sub(settled) as i32).max(0) as u32)
+    }
 
     /// Journal consumer slot `i` for the change in progress (after `begin`, lock held).
     fn journal_slot(&self, i: usize) {
         let st = self.st();
         let c = st.consumers[i].count.load(Ordering::Relaxed);
-        st.journal_slot_count.store(u64::from(c), Ordering::Relaxed);
-        st.journal_slot.store(i as u64 + 1, Ordering::Release);
+        st.consumer
+            .j_slot_count
+            .store(u64::from(c), Ordering::Relaxed);
+        st.consumer.j_slot.store(i as u64 + 1, Ordering::Release);
     }
 
     /// The caller's consumer slot, or a free one (count 0); `None` when all are busy (lock
@@ -605,8 +836,8 @@ impl Ring {
         }
     }
 
-    /// Take the outstanding tasks of dead consumers off `unfinished` into `lost` (lock held);
-    /// true if any were.
+    /// Add the outstanding tasks of dead consumers to `lost` (consumer lock held); true if
+    /// any were.
     fn reap(&self) -> bool {
         let st = self.st();
         let mut any = false;
@@ -615,14 +846,12 @@ impl Ring {
             if c == 0 || s.id().is_some_and(|id| id.is_alive()) {
                 continue;
             }
-            self.begin();
+            let lost = st.consumer.lost.load(Ordering::Relaxed) + u64::from(c);
+            self.begin(J_LOST, lost);
             self.journal_slot(i);
-            let u = st.unfinished.load(Ordering::Relaxed);
-            st.unfinished
-                .store(u.saturating_sub(u64::from(c)), Ordering::Relaxed);
             s.count.store(0, Ordering::Relaxed);
-            st.lost.fetch_add(u64::from(c), Ordering::Relaxed);
-            self.commit();
+            st.consumer.lost.store(lost, Ordering::Release);
+            self.end();
             any = true;
         }
         any
@@ -630,66 +859,71 @@ impl Ring {
 
     /// Tasks lost to dead consumers since this handle (or a clone) last reported them.
     pub(crate) fn take_lost(&self) -> u64 {
-        let lost = self.st().lost.load(Ordering::Acquire);
+        let lost = self.st().consumer.lost.load(Ordering::Acquire);
         let seen = self.lost_seen.swap(lost, Ordering::AcqRel);
         lost.saturating_sub(seen)
     }
 
     pub(crate) fn task_done(&self) -> Result<()> {
         let st = self.st();
-        let g = self.locked()?;
-        let u = st.unfinished.load(Ordering::Relaxed);
+        let g = self.consumer()?;
+        let u = self.outstanding(st.tail.load(Ordering::Acquire));
         if u == 0 {
             return Err(Error::TaskDoneTooManyTimes);
         }
-        self.begin();
-        st.unfinished.store(u - 1, Ordering::Relaxed);
+        let dones = st.consumer.dones.load(Ordering::Relaxed) + 1;
         if self.joinable {
+            self.begin(J_DONES, dones);
             self.track_done();
         }
-        self.commit();
-        let wake = u == 1 && st.join_waiters.load(Ordering::SeqCst) > 0;
+        st.consumer.dones.store(dones, Ordering::Release);
+        if self.joinable {
+            self.end();
+        }
+        let wake = u == 1 && st.consumer.join_waiters.load(Ordering::SeqCst) > 0;
         if wake {
-            st.all_done.fetch_add(1, Ordering::SeqCst);
+            st.consumer.all_done.fetch_add(1, Ordering::SeqCst);
         }
         drop(g);
         if wake {
-            futex::wake_all(&st.all_done);
+            futex::wake_all(&st.consumer.all_done);
         }
         Ok(())
     }
 
     pub(crate) fn unfinished(&self) -> u64 {
-        self.st().unfinished.load(Ordering::Acquire)
+        self.outstanding(self.st().tail.load(Ordering::Acquire))
     }
 
     /// Wait until every message put has been marked done or lost to a dead consumer; false on
     /// timeout. Looks for dead consumers every [`DEATH_POLL`](futex::DEATH_POLL).
     pub(crate) fn join(&self, timeout: Option<Duration>) -> Result<bool> {
         let st = self.st();
+        let c = &st.consumer;
         let d = Deadline::after(timeout);
         loop {
-            let g = self.locked()?;
-            if self.joinable && st.unfinished.load(Ordering::Relaxed) != 0 && self.reap() {
-                st.all_done.fetch_add(1, Ordering::SeqCst);
-                futex::wake_all(&st.all_done);
+            let g = self.consumer()?;
+            let busy = || self.outstanding(st.tail.load(Ordering::Acquire)) != 0;
+            if self.joinable && busy() && self.reap() {
+                c.all_done.fetch_add(1, Ordering::SeqCst);
+                futex::wake_all(&c.all_done);
             }
-            if st.unfinished.load(Ordering::Relaxed) == 0 {
+            if !busy() {
                 return Ok(true);
             }
             if d.passed() {
                 return Ok(false);
             }
-            st.join_waiters.fetch_add(1, Ordering::SeqCst);
-            let seq = st.all_done.load(Ordering::SeqCst);
+            c.join_waiters.fetch_add(1, Ordering::SeqCst);
+            let seq = c.all_done.load(Ordering::SeqCst);
             drop(g);
             let nap = if self.joinable {
                 Some(d.slice(futex::DEATH_POLL))
             } else {
                 d.remaining()
             };
-            futex::wait(&st.all_done, seq, nap);
-            st.join_waiters.fetch_sub(1, Ordering::SeqCst);
+            futex::wait(&c.all_done, seq, nap);
+            c.join_waiters.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }

@@ -376,6 +376,42 @@ unsafe impl SharedState for AtomicU32 {}
 // SAFETY: atomics only.
 unsafe impl SharedState for AtomicU64 {}
 
+/// Room for a robust mutex inside a primitive's state (a queue's producer lock): 64 bytes of
+/// atomics, so the state stays atomics-only; glibc's `pthread_mutex_t` (40 bytes on x86-64,
+/// 48 on aarch64) is initialised in place by the creator and only ever touched through
+/// pthread calls, [`super::fast`] and the kernel, like the header's.
+#[repr(C, align(64))]
+pub(crate) struct MutexCell([AtomicU64; 8]);
+
+const _: () = assert!(std::mem::size_of::<libc::pthread_mutex_t>() <= 64);
+
+// SAFETY: atomics only; the all-zero pattern is valid storage (initialised before publish).
+unsafe impl SharedState for MutexCell {}
+
+impl MutexCell {
+    fn ptr(&self) -> *mut libc::pthread_mutex_t {
+        self.0.as_ptr().cast_mut().cast()
+    }
+
+    /// Initialise the mutex (a non-recursive robust one, like a `Lock`'s). Creator only,
+    /// from the `init` of [`Region::build`], before the header is published; refused on a
+    /// cell that is not all zero (an initialised mutex, possibly in use).
+    pub(crate) fn init(&self) -> Result<()> {
+        if self.0.iter().any(|w| w.load(Ordering::Acquire) != 0) {
+            return Err(Error::InvalidArgument {
+                what: "mutex cell",
+                expected: "fresh (all-zero) storage".into(),
+                found: "an initialised mutex".into(),
+            });
+        }
+        // SAFETY: 64 aligned bytes, all zero: the fresh data area of a segment being built
+        // (a published cell holds an initialised mutex, never all zero: glibc records its
+        // robust, process-shared kind), so no handle uses it yet; large enough for a
+        // pthread_mutex_t (asserted above).
+        unsafe { RawMutex::init_at(self.ptr(), false) }
+    }
+}
+
 const TAIL_ALIGN: usize = 64;
 
 fn state_len<S>() -> usize {
@@ -414,6 +450,19 @@ impl<S> std::fmt::Debug for Region<S> {
             .field("tail_len", &self.tail_len)
             .finish()
     }
+}
+
+/// `pos % cap`, without a division for the usual `pos < 2 * cap` (a queue's offsets).
+#[inline(always)]
+fn ring_offset(pos: u64, cap: usize) -> usize {
+    let cap = cap as u64;
+    (if pos < cap {
+        pos
+    } else if pos < 2 * cap {
+        pos - cap
+    } else {
+        pos % cap
+    }) as usize
 }
 
 impl<S: SharedState> Region<S> {
@@ -499,6 +548,18 @@ impl<S: SharedState> Region<S> {
         self.tail_len
     }
 
+    /// A handle on the mutex in `cell`, a field of this region's state initialised by
+    /// [`MutexCell::init`] before the segment was published.
+    pub(crate) fn mutex(&self, cell: &MutexCell) -> RawMutex {
+        let p = cell.ptr() as usize;
+        let s = self.state as usize;
+        assert!(p >= s && p + std::mem::size_of::<MutexCell>() <= s + std::mem::size_of::<S>());
+        // SAFETY: the cell lies inside this region's state (asserted), in the mapping `seg`
+        // keeps alive; the creator initialised it before publishing the header, which every
+        // handle's build/attach waited for.
+        unsafe { RawMutex::attach(self.seg.clone(), cell.ptr(), false) }
+    }
+
     /// The tail as `n` values of an atomics-only type (slots).
     pub(crate) fn slots<T: SharedState>(&self) -> &[T] {
         let n = self.tail_len / std::mem::size_of::<T>();
@@ -515,7 +576,7 @@ impl<S: SharedState> Region<S> {
     pub(crate) fn ring_write(&self, pos: u64, src: &[u8]) {
         let cap = self.tail_len;
         assert!(src.len() <= cap && cap > 0);
-        let off = (pos % cap as u64) as usize;
+        let off = ring_offset(pos, cap);
         let first = src.len().min(cap - off);
         // SAFETY: off + first <= cap and src.len() - first <= cap: both ranges are inside the
         // tail of the live mapping; the lock excludes other accessors of these bytes; src is
@@ -531,7 +592,7 @@ impl<S: SharedState> Region<S> {
     pub(crate) fn ring_read(&self, pos: u64, dst: &mut [u8]) {
         let cap = self.tail_len;
         assert!(dst.len() <= cap && cap > 0);
-        let off = (pos % cap as u64) as usize;
+        let off = ring_offset(pos, cap);
         let first = dst.len().min(cap - off);
         // SAFETY: as in ring_write, with the copy direction reversed.
         unsafe {

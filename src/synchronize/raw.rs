@@ -101,6 +101,23 @@ impl RawMutex {
         ptr: *mut libc::pthread_mutex_t,
         recursive: bool,
     ) -> Result<RawMutex> {
+        // SAFETY: the caller's contract is init_at's.
+        unsafe { Self::init_at(ptr, recursive)? };
+        Ok(RawMutex {
+            ptr,
+            recursive,
+            _seg: seg,
+        })
+    }
+
+    /// Initialise a mutex in place without a handle (a second mutex in a primitive's data
+    /// area, initialised while its segment is being built; handles come from
+    /// [`attach`](Self::attach) once the segment exists).
+    ///
+    /// # Safety
+    /// As [`init`](Self::init): `ptr` is aligned, points to `size_of::<pthread_mutex_t>()`
+    /// writable bytes of a mapping, and nobody else uses them until this returns.
+    pub(crate) unsafe fn init_at(ptr: *mut libc::pthread_mutex_t, recursive: bool) -> Result<()> {
         let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
         // SAFETY: attr is a local out-parameter; the pthread calls initialise and then read it;
         // `ptr` is exclusively ours per the contract.
@@ -128,13 +145,8 @@ impl RawMutex {
             })
             .and_then(|_| check(libc::pthread_mutex_init(ptr, a), "pthread_mutex_init"));
             libc::pthread_mutexattr_destroy(a);
-            r?;
+            r
         }
-        Ok(RawMutex {
-            ptr,
-            recursive,
-            _seg: seg,
-        })
     }
 
     /// Attach to a mutex that another process initialised.
