@@ -190,6 +190,25 @@ impl LockCore {
     }
 
     fn try_acquire(&self, owner: &str, token: &str, count: i64) -> Result<i64, CallError> {
+        if token.is_empty() {
+            // A free lock is taken by one plain `SET NX PX` (what ACQUIRE's first branch does,
+            // without running a script); only a held one needs the script (RLock re-entry).
+            let taken: Option<String> = self.b.with(|con| {
+                redis::cmd("SET")
+                    .arg(&self.own)
+                    .arg(format!("{owner}#{count}"))
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(self.b.lease_ms())
+                    .query(con)
+            })?;
+            if taken.is_some() {
+                return Ok(1);
+            }
+            if !self.rlock {
+                return Ok(0);
+            }
+        }
         self.b.with(|con| {
             ACQUIRE
                 .key(&self.own)
