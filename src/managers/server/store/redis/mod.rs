@@ -22,6 +22,8 @@ pub(crate) mod backend;
 pub(crate) mod codec;
 pub(crate) mod objects;
 pub(crate) mod refs;
+#[cfg(test)]
+pub(crate) mod testing;
 pub(crate) mod types;
 
 use std::collections::{HashMap, HashSet};

@@ -205,85 +205,17 @@ mod tests {
     //! The blocking types against a real `redis-server` (skipped, saying why, when there is
     //! none), through two backends as two front-ends would.
 
-    use std::process::{Child, Command, Stdio};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     use crate::managers::pickle::{PyDict, PyValue};
     use crate::managers::sdk::CallCtx;
     use crate::managers::server::store::redis::backend::{Backend, BackendRef};
+    use crate::managers::server::store::redis::testing;
     use crate::managers::server::store::redis::types::{lookup, RedisObject};
 
-    struct Redis(Child, std::path::PathBuf);
-
-    impl Drop for Redis {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-            let _ = std::fs::remove_dir_all(&self.1);
-        }
-    }
-
-    fn redis() -> Option<(Redis, String)> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let dir = std::env::temp_dir().join(format!("mpshare-wait-test-{port}"));
-        std::fs::create_dir_all(&dir).ok()?;
-        let child = match Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-        {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("skipped: no redis-server ({e})");
-                return None;
-            }
-        };
-        let r = Redis(child, dir);
-        let url = format!("redis://127.0.0.1:{port}/0");
-        let t0 = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if t0.elapsed() > Duration::from_secs(10) {
-                eprintln!("skipped: redis-server did not start");
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some((r, url))
-    }
-
     fn backend(url: &str, fe: &str) -> BackendRef {
-        Arc::new(
-            Backend::connect(
-                &[url.to_string()],
-                "t",
-                fe,
-                Duration::from_secs(10),
-                Duration::from_secs(60),
-            )
-            .expect("connect"),
-        )
-    }
-
-    fn backend_leased(url: &str, fe: &str, lease: Duration) -> BackendRef {
-        Arc::new(
-            Backend::connect(&[url.to_string()], "t", fe, lease, Duration::from_secs(60))
-                .expect("connect"),
-        )
+        testing::backend(url, fe, Duration::from_secs(10))
     }
 
     fn redis_cmd<T: redis::FromRedisValue>(b: &Backend, args: &[&str]) -> T {
@@ -304,11 +236,12 @@ mod tests {
     /// to a live waiter, and forgets the node.
     #[test]
     fn reap_cleans_up_after_a_dead_frontend() {
-        let Some((_r, url)) = redis() else { return };
+        let Some(r) = testing::redis() else { return };
+        let url = r.url.clone();
         let lease = Duration::from_millis(500);
         let (a, b) = (
-            backend_leased(&url, "A", lease),
-            backend_leased(&url, "B", lease),
+            testing::backend(&url, "A", lease),
+            testing::backend(&url, "B", lease),
         );
         a.beat().expect("beat A");
         b.beat().expect("beat B");
@@ -431,7 +364,8 @@ mod tests {
 
     #[test]
     fn blocking_types_across_two_frontends() {
-        let Some((_r, url)) = redis() else { return };
+        let Some(r) = testing::redis() else { return };
+        let url = r.url.clone();
         let (a, b) = (backend(&url, "A"), backend(&url, "B"));
         let (ca, cb) = (CallCtx::detached(1), CallCtx::detached(2));
 
