@@ -11,7 +11,7 @@
 //!   references of front-ends silent for longer than the orphan grace.
 //! - Each heartbeat also renews `PREFIX:live:NODE` (expiry: the lease) and looks for front-end
 //!   processes whose `live:` key is gone: for each object listed in such a node's
-//!   `PREFIX:holds:NODE`, the type's node-gone hook ([`types::node_gone_hook`]) gives back
+//!   `PREFIX:holds:NODE`, the type's node-gone hook ([`objects::node_gone_hook`]) gives back
 //!   what its callers held (semaphore units, barrier parties) and withdraws their waiter
 //!   tokens; see [`reap`].
 
@@ -187,7 +187,7 @@ impl RedisStore {
         let Some(typeid) = refs::typeid_of(&self.backend, ident)? else {
             return Ok(None);
         };
-        let Some(t) = types::lookup(&typeid) else {
+        let Some(t) = objects::lookup(&typeid) else {
             return Err(CallError::Traceback(traceback_text(
                 "TypeError",
                 &format!(
@@ -369,7 +369,7 @@ fn node_gone(b: &Backend, node: &str) -> std::result::Result<(), CallError> {
         let Some(typeid) = refs::typeid_of(b, ident)? else {
             continue; // deleted since
         };
-        if let Some(hook) = types::node_gone_hook(&typeid) {
+        if let Some(hook) = objects::node_gone_hook(&typeid) {
             hook(b, ident, node)?;
         }
     }
@@ -398,7 +398,7 @@ fn sweep(b: &Backend) -> std::result::Result<(), CallError> {
         for ident in idents {
             let meta: HashMap<String, String> =
                 b.with(|con| redis::cmd("HGETALL").arg(b.key(&ident, "meta")).query(con))?;
-            let Some(t) = meta.get("typeid").and_then(|t| types::lookup(t)) else {
+            let Some(t) = meta.get("typeid").and_then(|t| objects::lookup(t)) else {
                 if meta.is_empty() {
                     b.with(|con| {
                         redis::cmd("SREM")
@@ -516,7 +516,7 @@ impl Store for RedisStore {
         let b = &self.backend;
         // A named object: the well-known ident `n:NAME`, created on first use.
         if let Some(base) = spec.shared_typeid() {
-            if let Some(t) = types::lookup(base) {
+            if let Some(t) = objects::lookup(base) {
                 if !args.is_empty() || !kwargs.is_empty() {
                     return Err(CallError::type_error(&format!(
                         "{}() takes no arguments: it returns the server's one shared object",
@@ -531,7 +531,7 @@ impl Store for RedisStore {
                 return Ok((ident, obj));
             }
         }
-        let Some(t) = types::lookup(spec.typeid()) else {
+        let Some(t) = objects::lookup(spec.typeid()) else {
             return self.local.create(ctx, spec, args, kwargs);
         };
         let inits = (t.init)(args, kwargs)?;
@@ -604,7 +604,7 @@ impl Store for RedisStore {
             Ok(None) => return Err(key_error(ident)),
             Err(e) => return Err(store_unavailable(&e)),
         };
-        let Some(t) = types::lookup(&typeid) else {
+        let Some(t) = objects::lookup(&typeid) else {
             return Err(key_error(ident));
         };
         let field = refs::refs_field(&self.backend);
@@ -699,7 +699,7 @@ impl Store for RedisStore {
         let idents: Vec<String> = lock(&self.referenced).drain().collect();
         for ident in idents {
             let typeid = refs::typeid_of(&self.backend, &ident).ok().flatten();
-            if let Some(t) = typeid.as_deref().and_then(types::lookup) {
+            if let Some(t) = typeid.as_deref().and_then(objects::lookup) {
                 let _ = refs::decref(&self.backend, t, &ident, &field, true);
             }
         }

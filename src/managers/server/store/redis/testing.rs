@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::backend::{Backend, BackendRef};
+use super::objects;
 use super::refs;
-use super::types::{self, RedisObject};
+use super::types::RedisObject;
 use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::CallCtx;
 
@@ -100,7 +101,7 @@ pub(crate) fn make(
     typeid: &str,
     args: &[PyValue],
 ) -> (String, Arc<dyn RedisObject>) {
-    let t = types::lookup(typeid).expect("typeid kept in Redis");
+    let t = objects::lookup(typeid).expect("typeid kept in Redis");
     let inits = (t.init)(args, &PyDict::new()).expect("init");
     let ident = refs::new_ident(b).expect("ident");
     refs::create(b, t, &ident, &inits, false).expect("create");

@@ -1,10 +1,10 @@
-//! The typeids the Redis store keeps, and what each needs: its key parts, how `create`'s
-//! arguments become the initial state, and how to open a handle on an existing object.
+//! What the store asks of a typeid it keeps in Redis: its key parts, how `create`'s arguments
+//! become the initial state, how to open a handle on an existing object, what to do when a
+//! front-end dies. The table of typeids is [`objects::lookup`](super::objects::lookup).
 
 use std::sync::Arc;
 
 use super::backend::{Backend, BackendRef};
-use super::objects;
 use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::{CallCtx, CallError, ServedObject};
 
@@ -108,40 +108,3 @@ impl std::fmt::Debug for RedisType {
 /// waiter tokens. Run by any live front-end's heartbeat, possibly by several at once: a hook
 /// is one idempotent script (or several, each idempotent).
 pub(crate) type NodeGone = fn(&Backend, &str, &str) -> Result<(), CallError>;
-
-/// The node-gone hook of `typeid` (see [`NodeGone`]); `None` for types whose callers never
-/// hold or wait (their state needs no cleanup). Locks' holds expire with their lease by
-/// themselves; their hooks only withdraw waiter tokens.
-pub(crate) fn node_gone_hook(typeid: &str) -> Option<NodeGone> {
-    Some(match typeid {
-        "Lock" | "RLock" => objects::locks::node_gone,
-        "Semaphore" => objects::semaphore::node_gone_sem,
-        "BoundedSemaphore" => objects::semaphore::node_gone_bounded,
-        "Event" => objects::event::node_gone,
-        "Condition" => objects::condition::node_gone,
-        "Barrier" => objects::barrier::node_gone,
-        "Queue" | "JoinableQueue" => objects::queue::node_gone,
-        _ => return None,
-    })
-}
-
-/// The Redis type of `typeid`, if the store keeps it in Redis.
-pub(crate) fn lookup(typeid: &str) -> Option<&'static RedisType> {
-    [
-        objects::value::TYPES,
-        objects::namespace::TYPES,
-        objects::array::TYPES,
-        objects::dict::TYPES,
-        objects::list::TYPES,
-        objects::iterator::TYPES,
-        objects::locks::TYPES,
-        objects::semaphore::TYPES,
-        objects::event::TYPES,
-        objects::condition::TYPES,
-        objects::barrier::TYPES,
-        objects::queue::TYPES,
-    ]
-    .into_iter()
-    .flatten()
-    .find(|t| t.typeid == typeid)
-}

@@ -190,10 +190,10 @@ return k",
     )
 });
 
-/// Front-end process `node` died (see [`types::node_gone_hook`]): its parties stop counting
+/// Front-end process `node` died (see [`objects::node_gone_hook`]): its parties stop counting
 /// ([`NODE_GONE`]).
 ///
-/// [`types::node_gone_hook`]: crate::managers::server::store::redis::types::node_gone_hook
+/// [`objects::node_gone_hook`]: crate::managers::server::store::redis::objects::node_gone_hook
 pub(crate) fn node_gone(b: &Backend, ident: &str, node: &str) -> Result<(), CallError> {
     b.with(|con| {
         NODE_GONE

@@ -184,11 +184,11 @@ return k",
     )
 });
 
-/// Front-end process `node` died (see [`types::node_gone_hook`]): its waiters leave, and the
+/// Front-end process `node` died (see [`objects::node_gone_hook`]): its waiters leave, and the
 /// notifications they had been sent but not taken go to the next live waiters
 /// ([`NODE_GONE`]). Its hold of the own RLock expires with its lease.
 ///
-/// [`types::node_gone_hook`]: crate::managers::server::store::redis::types::node_gone_hook
+/// [`objects::node_gone_hook`]: crate::managers::server::store::redis::objects::node_gone_hook
 pub(crate) fn node_gone(b: &Backend, ident: &str, node: &str) -> Result<(), CallError> {
     b.with(|con| {
         NODE_GONE

@@ -594,7 +594,6 @@ impl ServedObject for RedisDict {
 pub(crate) mod tests {
     use super::*;
     use crate::managers::server::store::redis::testing::{call, make, redis};
-    use crate::managers::server::store::redis::types;
 
     pub(crate) fn call_err(o: &Arc<dyn RedisObject>, m: &str, args: &[PyValue]) -> String {
         o.call(&CallCtx::detached(1), m, args, &PyDict::new())
@@ -619,7 +618,9 @@ pub(crate) mod tests {
             call_err(&d, "__setitem__", &[PyValue::List(vec![]), s("v")]).contains("TypeError")
         );
         // Another handle (another front-end) sees the same dict.
-        let other = (types::lookup("dict").unwrap().open)(r.backend.clone(), ident);
+        let other = (crate::managers::server::store::redis::objects::lookup("dict")
+            .unwrap()
+            .open)(r.backend.clone(), ident);
         assert_eq!(other.repr(), "{1: 'b', 'x': 2}");
         assert_eq!(
             call(&other, "popitem", &[]),

@@ -65,10 +65,10 @@ return 0",
     )
 });
 
-/// Front-end process `node` died (see [`types::node_gone_hook`]): its waiters' tokens leave
+/// Front-end process `node` died (see [`objects::node_gone_hook`]): its waiters' tokens leave
 /// `ew` (`set` wakes every waiter: no wake-up was lost).
 ///
-/// [`types::node_gone_hook`]: crate::managers::server::store::redis::types::node_gone_hook
+/// [`objects::node_gone_hook`]: crate::managers::server::store::redis::objects::node_gone_hook
 pub(crate) fn node_gone(b: &Backend, ident: &str, node: &str) -> Result<(), CallError> {
     let ew = b.key(ident, "ew");
     wait::drop_node_waiters(b, &[(&ew, false)], node, &b.key(ident, "w:"))?;

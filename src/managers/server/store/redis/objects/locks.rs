@@ -144,11 +144,11 @@ return 1",
     )
 });
 
-/// Front-end process `node` died (see [`types::node_gone_hook`]): its waiters' tokens leave
+/// Front-end process `node` died (see [`objects::node_gone_hook`]): its waiters' tokens leave
 /// `wq`, and one remaining waiter is woken (a release may have woken a dead one). The hold
 /// itself expires with its lease.
 ///
-/// [`types::node_gone_hook`]: crate::managers::server::store::redis::types::node_gone_hook
+/// [`objects::node_gone_hook`]: crate::managers::server::store::redis::objects::node_gone_hook
 pub(crate) fn node_gone(b: &Backend, ident: &str, node: &str) -> Result<(), CallError> {
     let wq = b.key(ident, "wq");
     wait::drop_node_waiters(b, &[(&wq, true)], node, &b.key(ident, "w:"))?;

@@ -172,11 +172,11 @@ return 0",
     )
 });
 
-/// Front-end process `node` died (see [`types::node_gone_hook`]): its putters' and joiners'
+/// Front-end process `node` died (see [`objects::node_gone_hook`]): its putters' and joiners'
 /// tokens leave `pw` and `jw`; one remaining putter is woken (a `get` may have woken a dead
 /// one). Getters wait in `BLPOP` on the items themselves and leave no token.
 ///
-/// [`types::node_gone_hook`]: crate::managers::server::store::redis::types::node_gone_hook
+/// [`objects::node_gone_hook`]: crate::managers::server::store::redis::objects::node_gone_hook
 pub(crate) fn node_gone(b: &Backend, ident: &str, node: &str) -> Result<(), CallError> {
     let (pw, jw) = (b.key(ident, "pw"), b.key(ident, "jw"));
     wait::drop_node_waiters(b, &[(&pw, true), (&jw, false)], node, &b.key(ident, "w:"))?;

@@ -209,10 +209,10 @@ fn node_gone(b: &Backend, ident: &str, node: &str, bounded: bool) -> Result<(), 
     Ok(())
 }
 
-/// Front-end process `node` died (see [`types::node_gone_hook`]): a Semaphore's units held
+/// Front-end process `node` died (see [`objects::node_gone_hook`]): a Semaphore's units held
 /// through it go back ([`NODE_GONE`]).
 ///
-/// [`types::node_gone_hook`]: crate::managers::server::store::redis::types::node_gone_hook
+/// [`objects::node_gone_hook`]: crate::managers::server::store::redis::objects::node_gone_hook
 pub(crate) fn node_gone_sem(b: &Backend, ident: &str, node: &str) -> Result<(), CallError> {
     node_gone(b, ident, node, false)
 }

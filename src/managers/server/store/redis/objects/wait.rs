@@ -211,8 +211,9 @@ mod tests {
     use crate::managers::pickle::{PyDict, PyValue};
     use crate::managers::sdk::CallCtx;
     use crate::managers::server::store::redis::backend::{Backend, BackendRef};
+    use crate::managers::server::store::redis::objects::lookup;
     use crate::managers::server::store::redis::testing;
-    use crate::managers::server::store::redis::types::{lookup, RedisObject};
+    use crate::managers::server::store::redis::types::RedisObject;
 
     fn backend(url: &str, fe: &str) -> BackendRef {
         testing::backend(url, fe, Duration::from_secs(10))
