@@ -83,6 +83,11 @@ fn a_call_during_a_redis_outage_fails_instead_of_hanging() {
         !status.success(),
         "a call through A succeeded while Redis was down\n--- stdout\n{out}\n--- stderr\n{err}"
     );
+    // It says why: the store, not a missing object.
+    assert!(
+        err.contains("the Redis store failed") && !err.contains("KeyError"),
+        "expected the client to hear `the Redis store failed`\n--- stderr\n{err}"
+    );
     redis.restart();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

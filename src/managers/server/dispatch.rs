@@ -225,13 +225,14 @@ impl Shared {
                     None => return tb("TypeError", "get_methods() missing argument 'token'"),
                 };
                 match self.table.get(&token.id) {
-                    Some((obj, typeid)) => Reply::Return(PyValue::Tuple(
+                    Ok(Some((obj, typeid))) => Reply::Return(PyValue::Tuple(
                         dedup(self.exposed_of(&typeid, &obj))
                             .into_iter()
                             .map(PyValue::Str)
                             .collect(),
                     )),
-                    None => tb("KeyError", &format!("{:?}", token.id)),
+                    Ok(None) => tb("KeyError", &format!("{:?}", token.id)),
+                    Err(e) => Reply::Traceback(e.into_traceback()),
                 }
             }
             "number_of_objects" => Reply::Return(PyValue::Int(self.table.len() as i64)),
@@ -395,7 +396,7 @@ impl Shared {
         touched: &mut HashMap<String, Weak<dyn ServedObject>>,
     ) -> Option<store::Plan> {
         let ident = req.ident.as_deref()?;
-        let (obj, typeid) = self.table.get(ident)?;
+        let (obj, typeid) = self.table.get(ident).ok()??;
         {
             let reg = self.registry.read().unwrap_or_else(|p| p.into_inner());
             let spec = reg.get(&typeid)?;
@@ -446,8 +447,10 @@ impl Shared {
         let Some(ident) = req.ident.as_deref() else {
             return Some(tb("KeyError", "None"));
         };
-        let Some((obj, typeid)) = self.table.get(ident) else {
-            return Some(tb("KeyError", &format!("{ident:?}")));
+        let (obj, typeid) = match self.table.get(ident) {
+            Ok(Some(found)) => found,
+            Ok(None) => return Some(tb("KeyError", &format!("{ident:?}"))),
+            Err(e) => return Some(Reply::Traceback(e.into_traceback())),
         };
         // Some(true/false) when the typeid fixes its exposed list; None: ask the object.
         let (listed, result_typeid) = {

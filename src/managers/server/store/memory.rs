@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::{Store, Target};
+use super::{Found, Store, Target};
 use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::{
     lock, traceback_text, CallCtx, CallError, RefTable, ServedObject, TypeSpec,
@@ -135,8 +135,8 @@ impl Store for Table {
         Ok((self.add(spec.typeid(), obj.clone()), obj))
     }
 
-    fn get(&self, ident: &str) -> Option<(Arc<dyn ServedObject>, String)> {
-        Table::get(self, ident)
+    fn get(&self, ident: &str) -> Result<Option<Found>, CallError> {
+        Ok(Table::get(self, ident))
     }
 
     fn call_object(

@@ -46,6 +46,9 @@ pub(crate) struct Target<'a> {
     pub(crate) result_typeid: &'a str,
 }
 
+/// An object a store found: the object and its typeid.
+pub(crate) type Found = (Arc<dyn ServedObject>, String);
+
 /// The object table as the dispatcher sees it. Idents are what tokens carry; a store hands out
 /// objects by ident and keeps CPython's reference counts.
 pub(crate) trait Store: RefTable {
@@ -58,8 +61,10 @@ pub(crate) trait Store: RefTable {
         kwargs: &PyDict,
     ) -> Result<(String, Arc<dyn ServedObject>), CallError>;
 
-    /// The object `ident` names and its typeid.
-    fn get(&self, ident: &str) -> Option<(Arc<dyn ServedObject>, String)>;
+    /// The object `ident` names and its typeid; `Ok(None)` for an unknown ident, `Err` when the
+    /// store cannot tell (the Redis store unreachable), so the caller hears why instead of a
+    /// `KeyError`.
+    fn get(&self, ident: &str) -> Result<Option<Found>, CallError>;
 
     /// Calls a method whose result is served as a new object of `result_typeid` (a
     /// `method_to_typeid` entry, e.g. `dict.__iter__` → `Iterator`); returns the new ident.

@@ -35,7 +35,7 @@ use backend::{Backend, BackendRef};
 use types::{RedisObject, RedisPlan};
 
 use super::memory::Table;
-use super::{Plan, Store, Target};
+use super::{Found, Plan, Store, Target};
 use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::{
     lock, traceback_text, CallCtx, CallError, RefTable, ServedObject, TypeSpec,
@@ -501,7 +501,7 @@ impl RefTable for RedisStore {
     }
 
     fn object(&self, ident: &str) -> Option<Arc<dyn ServedObject>> {
-        Store::get(self, ident).map(|(o, _)| o)
+        Store::get(self, ident).ok().flatten().map(|(o, _)| o)
     }
 }
 
@@ -542,14 +542,13 @@ impl Store for RedisStore {
         Ok((ident, obj))
     }
 
-    fn get(&self, ident: &str) -> Option<(Arc<dyn ServedObject>, String)> {
+    fn get(&self, ident: &str) -> std::result::Result<Option<Found>, CallError> {
         if Self::is_local(ident) {
-            return self.local.get(ident);
+            return Ok(self.local.get(ident));
         }
-        match self.open(ident) {
-            Ok(Some((obj, typeid))) => Some((obj, typeid)),
-            _ => None,
-        }
+        Ok(self
+            .open(ident)?
+            .map(|(obj, typeid)| (obj as Arc<dyn ServedObject>, typeid)))
     }
 
     fn call_object(
