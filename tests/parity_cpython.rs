@@ -9,10 +9,10 @@ mod common;
 
 use common::serve::Serve;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const KEY: &str = "mpshare-parity-key";
 
@@ -39,34 +39,6 @@ fn python_cmd(python: &Path, addr: &str, args: &[&str]) -> Command {
     c
 }
 
-/// Waits at most `limit` (killing after); returns (success, stdout, stderr).
-fn finish(mut child: Child, limit: Duration) -> (bool, String, String) {
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    let mut out = String::new();
-    let mut err = String::new();
-    if let Some(mut o) = child.stdout.take() {
-        let _ = o.read_to_string(&mut out);
-    }
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
-    if status.is_none() {
-        err.push_str(&format!("\n[killed after {limit:?}]"));
-    }
-    (status.is_some_and(|s| s.success()), out, err)
-}
-
 /// Runs `remote_manager.py ARGS` and requires its last line to be OK.
 fn role(version: &str, python: &Path, addr: &str, args: &[&str]) {
     let mut all = vec![script("remote_manager.py").to_string_lossy().into_owned()];
@@ -75,7 +47,7 @@ fn role(version: &str, python: &Path, addr: &str, args: &[&str]) {
     let child = python_cmd(python, addr, &all)
         .spawn()
         .expect("start python");
-    let (ok, out, err) = finish(child, Duration::from_secs(60));
+    let (ok, out, err) = common::wait_bounded(child, Duration::from_secs(60));
     assert!(
         ok && out.lines().last() == Some("OK"),
         "CPython {version} remote_manager.py {args:?} failed\n--- stdout\n{out}\n--- stderr\n{err}"
@@ -96,8 +68,8 @@ fn remote_manager_program(version: &str, python: &Path, addr: &str) {
         .spawn()
         .expect("start python");
     for (ok, out, err) in [
-        finish(a, Duration::from_secs(60)),
-        finish(b, Duration::from_secs(60)),
+        common::wait_bounded(a, Duration::from_secs(60)),
+        common::wait_bounded(b, Duration::from_secs(60)),
     ] {
         assert!(
             ok && out.lines().last() == Some("OK"),
@@ -182,7 +154,7 @@ fn roundtrip_lines(version: &str, python: &Path, addr: Option<&str>) -> Vec<Stri
     let child = python_cmd(python, addr.unwrap_or(""), &args)
         .spawn()
         .expect("start python");
-    let (ok, out, err) = finish(child, Duration::from_secs(120));
+    let (ok, out, err) = common::wait_bounded(child, Duration::from_secs(120));
     let who = addr.map_or("CPython's server", |_| "mpshare serve");
     assert!(
         ok && out.lines().last() == Some("OK"),
@@ -258,7 +230,7 @@ fn same_as_cpython(name: &str, min_lines: usize) {
             let child = python_cmd(&python, addr.unwrap_or(""), &args)
                 .spawn()
                 .expect("start python");
-            let (ok, out, err) = finish(child, Duration::from_secs(120));
+            let (ok, out, err) = common::wait_bounded(child, Duration::from_secs(120));
             assert!(
                 ok && out.lines().last() == Some("OK"),
                 "CPython {version} {name} (against {addr:?}) failed\n--- stdout\n{out}\n--- stderr\n{err}"
@@ -315,7 +287,7 @@ fn condition_with_a_lock_proxy_uses_that_lock() {
         let child = python_cmd(&python, &addr, &[script.as_str()])
             .spawn()
             .expect("start python");
-        let (ok, out, err) = finish(child, Duration::from_secs(120));
+        let (ok, out, err) = common::wait_bounded(child, Duration::from_secs(120));
         assert!(
             ok && out.lines().last() == Some("OK"),
             "CPython {version} condition_lock.py failed\n--- stdout\n{out}\n--- stderr\n{err}"
@@ -344,7 +316,7 @@ fn a_bad_object_leaves_other_clients_and_objects_unaffected() {
         let child = python_cmd(&python, &addr, &[script.as_str(), role])
             .spawn()
             .expect("start python");
-        let (ok, out, err) = finish(child, Duration::from_secs(60));
+        let (ok, out, err) = common::wait_bounded(child, Duration::from_secs(60));
         assert!(
             ok && out.lines().last() == Some("OK"),
             "CPython {version} bad_objects.py {role} failed\n--- stdout\n{out}\n--- stderr\n{err}"
@@ -395,7 +367,7 @@ fn the_binary_has_a_version_and_logs_through_rust_log() {
             nix::sys::signal::Signal::SIGTERM,
         )
         .unwrap();
-        let (ok, _, err) = finish(child, Duration::from_secs(20));
+        let (ok, _, err) = common::wait_bounded(child, Duration::from_secs(20));
         assert!(ok, "SIGTERM must shut down cleanly: {err}");
         assert_eq!(
             err.contains("mpshare: INFO serving on") && err.contains("shared objects: q"),
@@ -429,7 +401,7 @@ print("OK")
     let child = python_cmd(&python, &addr, &["-c", code])
         .spawn()
         .expect("start python");
-    let (ok, out, err) = finish(child, Duration::from_secs(60));
+    let (ok, out, err) = common::wait_bounded(child, Duration::from_secs(60));
     assert!(
         ok && out == "RemoteError True\nRemoteError True\n2\nOK\n",
         "CPython {version}\n--- stdout\n{out}\n--- stderr\n{err}"

@@ -3,7 +3,7 @@
 //! tests/cpython_conformance.rs (memory store) and tests/cpython_conformance_redis.rs.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// One interpreter's run.
@@ -14,42 +14,6 @@ pub struct Outcome {
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
-}
-
-/// Waits for `child` at most `limit`, killing it after; returns (success, stdout, stderr). The
-/// pipes are drained on threads so a chatty child never blocks on a full pipe.
-fn wait_bounded(mut child: Child, limit: Duration) -> (bool, String, String) {
-    use std::io::Read;
-    let mut o = child.stdout.take().expect("stdout");
-    let mut e = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = o.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = e.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    let out = out.join().unwrap_or_default();
-    let mut err = err.join().unwrap_or_default();
-    if status.is_none() {
-        err.push_str(&format!("\n[killed after {limit:?}]"));
-    }
-    (status.is_some_and(|s| s.success()), out, err)
 }
 
 /// Runs the script under `python` against the server at `addr` (authkey `key`), in a working
@@ -94,7 +58,7 @@ pub fn run(
         .stderr(Stdio::piped())
         .spawn()
         .expect("start python");
-    let (ok, stdout, stderr) = wait_bounded(child, limit);
+    let (ok, stdout, stderr) = super::wait_bounded(child, limit);
     let _ = std::fs::remove_dir_all(&cwd);
     let summary = stdout
         .lines()

@@ -242,6 +242,48 @@ pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send +
     }
 }
 
+/// Waits for `child` at most `limit`, killing it after; returns (success, stdout, stderr). The
+/// pipes are drained on threads so a chatty child never blocks on a full pipe. Unlike
+/// [`wait_output`], an overrun is an outcome (`false`, noted in stderr), not a panic.
+pub fn wait_bounded(mut child: std::process::Child, limit: Duration) -> (bool, String, String) {
+    use std::io::Read;
+    // A pipe the caller already took (to read a first line, say) is simply not collected.
+    let mut o = child.stdout.take();
+    let mut e = child.stderr.take();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(o) = o.as_mut() {
+            let _ = o.read_to_string(&mut s);
+        }
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(e) = e.as_mut() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break Some(s),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let out = out.join().unwrap_or_default();
+    let mut err = err.join().unwrap_or_default();
+    if status.is_none() {
+        err.push_str(&format!("\n[killed after {limit:?}]"));
+    }
+    (status.is_some_and(|s| s.success()), out, err)
+}
+
 /// Waits (bounded) for `child`, whose stdout and stderr are piped, and returns its status and
 /// output; a child still running at `limit` is killed and the test fails.
 pub fn wait_output(
