@@ -17,8 +17,11 @@ use mpshare::{process, Array, RawArray, RawValue, Value};
 
 fn pin_to(cpu: usize) {
     // Every CPU online, not `available_parallelism` (the affinity mask: 1 once pinned).
-    // SAFETY: sysconf has no preconditions.
-    let n = (unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).max(1) as usize;
+    let n = nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_ONLN)
+        .ok()
+        .flatten()
+        .unwrap_or(1)
+        .max(1) as usize;
     let mut set = nix::sched::CpuSet::new();
     if set.set(cpu % n).is_ok() {
         let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);

@@ -30,8 +30,11 @@ impl Pin {
 
 pub fn pin_to(cpu: usize) {
     // Every CPU online, not `available_parallelism` (the affinity mask: 1 once pinned).
-    // SAFETY: sysconf has no preconditions.
-    let n = (unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).max(1) as usize;
+    let n = nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_ONLN)
+        .ok()
+        .flatten()
+        .unwrap_or(1)
+        .max(1) as usize;
     let mut set = nix::sched::CpuSet::new();
     if set.set(cpu % n).is_ok() {
         let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
@@ -40,8 +43,11 @@ pub fn pin_to(cpu: usize) {
 
 fn unpin() {
     // Every CPU online, not `available_parallelism` (the affinity mask: 1 once pinned).
-    // SAFETY: sysconf has no preconditions.
-    let n = (unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).max(1) as usize;
+    let n = nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_ONLN)
+        .ok()
+        .flatten()
+        .unwrap_or(1)
+        .max(1) as usize;
     let mut set = nix::sched::CpuSet::new();
     for c in 0..n {
         let _ = set.set(c);

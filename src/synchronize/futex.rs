@@ -404,9 +404,10 @@ impl MutexCell {
                 found: "an initialised mutex".into(),
             });
         }
-        // SAFETY: 64 aligned bytes, all zero: the fresh data area of a segment being built
-        // (a published cell holds an initialised mutex, never all zero: glibc records its
-        // robust, process-shared kind), so no handle uses it yet; large enough for a
+        // A published cell holds an initialised mutex, never all zero (glibc records its
+        // robust, process-shared kind), so all-zero storage is the fresh data area of a
+        // segment being built.
+        // SAFETY: 64 aligned, all-zero bytes no handle uses yet, large enough for a
         // pthread_mutex_t (asserted above).
         unsafe { RawMutex::init_at(self.ptr(), false) }
     }
@@ -637,8 +638,11 @@ pub(crate) fn can_spin() -> bool {
     static CPUS: AtomicU32 = AtomicU32::new(0);
     let mut n = CPUS.load(Ordering::Relaxed);
     if n == 0 {
-        // SAFETY: sysconf has no preconditions.
-        n = (unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).clamp(1, 1 << 20) as u32;
+        n = nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_ONLN)
+            .ok()
+            .flatten()
+            .unwrap_or(1)
+            .clamp(1, 1 << 20) as u32;
         CPUS.store(n, Ordering::Relaxed);
     }
     n > 1

@@ -11,6 +11,34 @@ use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::{bind_args, deadline, truthy};
 use crate::managers::sdk::{lock, names, CallCtx, CallError, ConnId, ServedObject};
 
+/// Parses `acquire(blocking=True, timeout=None)` of `threading.Semaphore` (a negative timeout
+/// waits not at all; a timeout with `blocking=False` is CPython's `ValueError`).
+pub(crate) fn semaphore_acquire_args(
+    args: &[PyValue],
+    kwargs: &PyDict,
+) -> Result<(bool, Option<Duration>), CallError> {
+    let b = bind_args("acquire", args, kwargs, &["blocking", "timeout"], 0)?;
+    let blocking = b[0].is_none_or(truthy);
+    let timeout = match b[1] {
+        None | Some(PyValue::None) => None,
+        Some(v) => {
+            let t = v.as_f64().ok_or_else(|| {
+                CallError::type_error(&format!(
+                    "'{}' object cannot be interpreted as a number",
+                    v.type_name()
+                ))
+            })?;
+            Some(Duration::try_from_secs_f64(t.max(0.0)).unwrap_or(Duration::from_secs(1 << 30)))
+        }
+    };
+    if !blocking && timeout.is_some() {
+        return Err(CallError::value_error(
+            "can't specify timeout for non-blocking acquire",
+        ));
+    }
+    Ok((blocking, timeout))
+}
+
 /// Parses `acquire(blocking=True, timeout=-1)` of `threading.Lock`/`RLock`.
 pub(crate) fn lock_acquire_args(
     args: &[PyValue],
@@ -436,28 +464,7 @@ impl ServedObject for SemaphoreObject {
     ) -> Result<PyValue, CallError> {
         match method {
             "acquire" => {
-                let b = bind_args(method, args, kwargs, &["blocking", "timeout"], 0)?;
-                let blocking = b[0].is_none_or(truthy);
-                let timeout = match b[1] {
-                    None | Some(PyValue::None) => None,
-                    Some(v) => {
-                        let t = v.as_f64().ok_or_else(|| {
-                            CallError::type_error(&format!(
-                                "'{}' object cannot be interpreted as a number",
-                                v.type_name()
-                            ))
-                        })?;
-                        Some(
-                            Duration::try_from_secs_f64(t.max(0.0))
-                                .unwrap_or(Duration::from_secs(1 << 30)),
-                        )
-                    }
-                };
-                if !blocking && timeout.is_some() {
-                    return Err(CallError::value_error(
-                        "can't specify timeout for non-blocking acquire",
-                    ));
-                }
+                let (blocking, timeout) = semaphore_acquire_args(args, kwargs)?;
                 let dl = deadline(timeout);
                 let mut st = lock(&self.state);
                 loop {

@@ -14,10 +14,10 @@ use std::time::Duration;
 use redis::Script;
 
 use super::wait;
-use crate::managers::objects::locks::SemaphoreObject;
+use crate::managers::objects::locks::{semaphore_acquire_args, SemaphoreObject};
 use crate::managers::pickle::{PyDict, PyValue};
 use crate::managers::sdk::{
-    bind_args, deadline, int_arg, names, truthy, CallCtx, CallError, ConnId, ServedObject,
+    bind_args, deadline, int_arg, names, CallCtx, CallError, ConnId, ServedObject,
 };
 use crate::managers::server::store::redis::backend::{Backend, BackendRef};
 use crate::managers::server::store::redis::types::{Init, RedisObject, RedisType};
@@ -336,28 +336,7 @@ impl ServedObject for RedisSemaphore {
     ) -> Result<PyValue, CallError> {
         match method {
             "acquire" => {
-                let b = bind_args(method, args, kwargs, &["blocking", "timeout"], 0)?;
-                let blocking = b[0].is_none_or(truthy);
-                let timeout = match b[1] {
-                    None | Some(PyValue::None) => None,
-                    Some(v) => {
-                        let t = v.as_f64().ok_or_else(|| {
-                            CallError::type_error(&format!(
-                                "'{}' object cannot be interpreted as a number",
-                                v.type_name()
-                            ))
-                        })?;
-                        Some(
-                            Duration::try_from_secs_f64(t.max(0.0))
-                                .unwrap_or(Duration::from_secs(1 << 30)),
-                        )
-                    }
-                };
-                if !blocking && timeout.is_some() {
-                    return Err(CallError::value_error(
-                        "can't specify timeout for non-blocking acquire",
-                    ));
-                }
+                let (blocking, timeout) = semaphore_acquire_args(args, kwargs)?;
                 self.acquire(ctx, blocking, timeout).map(PyValue::Bool)
             }
             "release" => {
